@@ -1,0 +1,5 @@
+"""`python -m swapctl` runs the command line."""
+
+from swapctl.cli.app import main
+
+main()

@@ -1,0 +1,96 @@
+"""The Typer app: global options, and the command table whose modules load only when a command needs them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from swapctl import __version__
+from swapctl.cli.context import AppState
+from swapctl.cli.render import FORMATS
+
+# name -> (module, command in the module's `app`, or None for the module's whole app as a group).
+# Loading lazily keeps `swapctl list -o json` from importing every command (start-up time, issue 8).
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "create": ("swapctl.cli.swapfile", "create"),
+    "list": ("swapctl.cli.swapfile", "list"),
+    "remove": ("swapctl.cli.swapfile", "remove"),
+    "resize": ("swapctl.cli.swapfile", "resize"),
+    "history": ("swapctl.cli.journal", "history"),
+    "rollback": ("swapctl.cli.journal", "rollback"),
+}
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name]
+        module = importlib.import_module(module_name)
+        command = typer.main.get_command(module.app)
+        if attr is not None and isinstance(command, TyperGroup):
+            command = command.commands[attr]
+        command.name = cmd_name
+        self.commands[cmd_name] = command
+        return command
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="swapctl",
+    help="Manage swap files, vm reclaim tuning and memory watermarks on Linux, safely and scriptably.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"swapctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    root: Path = typer.Option(Path("/"), "--root", envvar="SWAPCTL_ROOT", metavar="DIR",
+                              help="Read and write every file under DIR (a test tree or a captured snapshot)."),
+    state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SWAPCTL_STATE_DIR", metavar="DIR",
+                                          help="Where the journal and lock live [default: ROOT/var/lib/swapctl]."),
+    output: str = typer.Option("table", "-o", "--output", envvar="SWAPCTL_OUTPUT", metavar="FORMAT",
+                               help="Output format: table, json or yaml."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    if output not in FORMATS:
+        raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--output")
+    if not root.is_absolute():
+        raise typer.BadParameter(f"{root} is not an absolute path", param_hint="--root")
+    obj = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
+    obj.root, obj.state_dir, obj.output, obj.debug = root, state_dir, output, debug
+    ctx.obj = obj
+
+
+def main() -> None:
+    # SIGTERM (a CI job cancelled, systemd stopping a unit) unwinds like Ctrl-C, so plans roll back.
+    import signal
+
+    def _term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    app(prog_name="swapctl")

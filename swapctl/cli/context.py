@@ -1,0 +1,119 @@
+"""What every command shares: the global options (AppState in ctx.obj), the Host and Journal they make,
+and the error edge that turns any failure into one line, an exit code and (with -o json) the envelope."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from swapctl.cli import render
+from swapctl.core.errors import ExitCode, SwapctlError, UsageError
+
+
+@dataclass
+class AppState:
+    root: Path = Path("/")
+    state_dir: Path | None = None
+    output: str = "table"
+    debug: bool = False
+    host: Any = None  # tests hand in a Host with a fake root and runner
+    journal: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get_host(self):
+        if self.host is None:
+            from swapctl.system.host import Host
+            from swapctl.system.paths import SysPaths
+
+            self.host = Host(paths=SysPaths(self.root, self.state_dir))
+        return self.host
+
+    def get_journal(self):
+        if self.journal is None:
+            from swapctl.core.journal import Journal
+
+            host = self.get_host()
+            self.journal = Journal(host.paths.state_dir, boot_id=host.boot_id(), kernel=host.kernel_release())
+        return self.journal
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppState):
+        obj = AppState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def crash_log(exc: BaseException, st: AppState) -> str:
+    """Keep the traceback for the bug report, off the screen."""
+    directory = Path(os.environ.get("TMPDIR", "/tmp"))
+    path = directory / f"swapctl-crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"swapctl {' '.join(sys.argv[1:])}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except OSError:
+        return "(no crash log could be written)"
+
+
+@contextmanager
+def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
+    """Run one command: SwapctlError -> its exit code; a bug -> exit 70 with a crash log; Ctrl-C -> 130."""
+    st = state(ctx)
+    try:
+        yield st
+    except typer.Exit:
+        raise
+    except SwapctlError as exc:
+        render.error(command, st.output, exc.message, exc.hint, int(exc.code), exc.data)
+        raise typer.Exit(int(exc.code)) from None
+    except KeyboardInterrupt:
+        render.error(command, st.output, "interrupted", None, ExitCode.INTERRUPTED)
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except BrokenPipeError:
+        raise typer.Exit(ExitCode.OK) from None
+    except Exception as exc:
+        if st.debug:
+            traceback.print_exc()
+        log = crash_log(exc, st)
+        render.error(command, st.output, f"internal error ({type(exc).__name__}: {exc}); "
+                     f"crash log: {log}", "please report this with the crash log", ExitCode.INTERNAL)
+        raise typer.Exit(ExitCode.INTERNAL) from None
+
+
+def emit(st: AppState, command: str, outcome: Any = None, *, data: dict | None = None,
+         warnings: list[str] | None = None, table: Callable[[dict], None] | None = None,
+         changed: bool = False) -> None:
+    """Render an Outcome of a plan, or read-only data, as the envelope."""
+    if outcome is not None:
+        doc = render.envelope(command, changed=outcome.changed, dry_run=outcome.dry_run,
+                              transaction=outcome.transaction, actions=outcome.actions,
+                              data=outcome.data, warnings=outcome.warnings)
+    else:
+        doc = render.envelope(command, changed=changed, data=data, warnings=warnings)
+    render.emit(doc, st.output, table)
+
+
+def require_root(st: AppState, what: str) -> None:
+    from swapctl.core.errors import Refused
+
+    if not st.get_host().is_root:
+        raise Refused(f"{what} needs root", hint="run it with sudo, or as root")
+
+
+def parse_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if value not in choices:
+        raise UsageError(f"{what} {value!r} is not one of {', '.join(choices)}")
+    return value

@@ -1,0 +1,105 @@
+"""The only module that prints: the JSON/YAML envelope, rich tables on a TTY, messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ENVELOPE_VERSION = 1
+FORMATS = ("table", "json", "yaml")
+
+
+def envelope(command: str, *, ok: bool = True, changed: bool = False, dry_run: bool = False,
+             transaction: str | None = None, actions: list | None = None, data: dict | None = None,
+             warnings: list[str] | None = None, error: dict | None = None) -> dict[str, Any]:
+    return {"swapctl": ENVELOPE_VERSION, "command": command, "ok": ok, "changed": changed,
+            "dry_run": dry_run, "transaction": transaction, "actions": actions or [],
+            "data": data or {}, "warnings": warnings or [], "error": error}
+
+
+def _dump(doc: dict[str, Any], fmt: str) -> str:
+    if fmt == "yaml":
+        import yaml  # only YAML output pays for the import
+
+        return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Write the envelope (json/yaml) or a human rendering (table) to stdout; warnings go to stderr."""
+    if fmt in ("json", "yaml"):
+        sys.stdout.write(_dump(doc, fmt))
+        sys.stdout.flush()
+        return
+    for w in doc.get("warnings", []):
+        message(f"warning: {w}")
+    if table is not None:
+        table(doc)
+    else:
+        actions_table(doc)
+
+
+def message(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def error(command: str, fmt: str, text: str, hint: str | None, code: int,
+          data: dict[str, Any] | None = None) -> None:
+    message(f"swapctl: error: {text}")
+    if hint:
+        message(f"hint: {hint}")
+    if fmt in ("json", "yaml"):
+        data = dict(data or {})
+        actions = data.pop("actions", [])
+        transaction = data.pop("transaction", None)
+        doc = envelope(command, ok=False, transaction=transaction, actions=actions, data=data,
+                       error={"message": text, "hint": hint, "code": code})
+        sys.stdout.write(_dump(doc, fmt))
+
+
+# --- human output ----------------------------------------------------------------------------------
+def use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def console():
+    from rich.console import Console  # rich only when something is drawn
+
+    return Console(highlight=False, no_color=not use_color(), soft_wrap=True)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+          *, right: Sequence[str] = (), caption: str | None = None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=title, box=box.SIMPLE_HEAD, caption=caption, caption_justify="left",
+              title_justify="left")
+    for col in columns:
+        t.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for row in rows:
+        t.add_row(*[("" if v is None else str(v)) for v in row])
+    console().print(t)
+
+
+def lines(texts: Sequence[str]) -> None:
+    sys.stdout.write("".join(t + "\n" for t in texts))
+
+
+def actions_table(doc: dict[str, Any]) -> None:
+    """Default rendering of a mutating command: one line per action, then what it came to."""
+    marks = {"done": "+", "planned": "~", "undone": "-", "failed": "!", "skipped": " "}
+    out = [f"{marks.get(a['status'], '?')} {a['description']}" + ("" if a["status"] == "done" else
+                                                                  f"  [{a['status']}]")
+           for a in doc.get("actions", [])]
+    if doc.get("dry_run"):
+        out.append("dry run: nothing was changed" if out else "dry run: nothing to change")
+    elif not doc.get("changed"):
+        out.append("no change: already in the wanted state")
+    if doc.get("transaction"):
+        out.append(f"transaction {doc['transaction']}")
+    lines(out)

@@ -1,0 +1,217 @@
+"""The write-ahead transaction log under the state dir: begin, intent (fsync'd before apply), done, end;
+the lock that serializes mutating runs; and the derived history (committed, aborted, pending, rolled back)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swapctl.core.errors import Refused, SwapctlError
+
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "lock"
+LOCK_WAIT_S = 120.0  # concurrent runs wait their turn, but a stuck holder is reported, not waited out
+
+
+@dataclass
+class TxStep:
+    seq: int
+    step: dict[str, Any]
+    record: dict[str, Any]
+    done: bool = False
+    undone: bool = False
+
+
+@dataclass
+class Transaction:
+    id: str
+    command: str
+    time: float
+    boot_id: str
+    kernel: str
+    meta: dict[str, Any]
+    steps: list[TxStep] = field(default_factory=list)
+    status: str = "pending"  # pending | committed | aborted | undo-failed | rolled-back
+    rollback_of: str | None = None
+    rolled_back_by: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """Left half-done (crash, or an undo that failed): nothing else may change until it is rolled back."""
+        return self.status in ("pending", "undo-failed")
+
+    def summary(self) -> dict[str, Any]:
+        from swapctl.core.plan import Step  # the step registry, for descriptions
+
+        descriptions = []
+        for s in self.steps:
+            try:
+                descriptions.append(Step.from_record(s.step).describe())
+            except SwapctlError:
+                descriptions.append(s.step.get("kind", "?"))
+        return {
+            "id": self.id, "command": self.command,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.time)),
+            "status": self.status, "boot_id": self.boot_id, "kernel": self.kernel,
+            "rollback_of": self.rollback_of, "rolled_back_by": self.rolled_back_by,
+            "steps": descriptions,
+        }
+
+
+class JournalCorrupt(SwapctlError):
+    pass
+
+
+class Journal:
+    def __init__(self, state_dir: Path, *, boot_id: str = "", kernel: str = "") -> None:
+        self.dir = state_dir
+        self.path = state_dir / JOURNAL_NAME
+        self.boot_id = boot_id
+        self.kernel = kernel
+        self._lock_fd: int | None = None
+
+    # --- writing -----------------------------------------------------------------------------------
+    def _ensure_dir(self) -> None:
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+
+    @contextmanager
+    def locked(self, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+        if self._lock_fd is not None:  # re-entrant within one process
+            yield
+            return
+        self._ensure_dir()
+        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise Refused(f"another swapctl has held {self.dir / LOCK_NAME} for over {wait_s:.0f} s",
+                                  hint="wait for it to finish, or find it with: fuser -v " +
+                                  str(self.dir / LOCK_NAME)) from None
+                time.sleep(0.05)
+        self._lock_fd = fd
+        try:
+            yield
+        finally:
+            self._lock_fd = None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _append(self, entry: dict[str, Any], *, sync: bool) -> None:
+        assert self._lock_fd is not None, "journal writes happen under the lock"
+        line = (json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, line)  # one write of one line: O_APPEND keeps it whole
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def begin(self, command: str, meta: dict[str, Any], *, rollback_of: str | None = None) -> str:
+        tx = time.strftime("%Y%m%dT%H%M%S", time.localtime()) + "-" + secrets.token_hex(2)
+        entry = {"t": "begin", "tx": tx, "command": command, "time": time.time(), "boot_id": self.boot_id,
+                 "kernel": self.kernel, "meta": meta}
+        if rollback_of:
+            entry["rollback_of"] = rollback_of
+        # Not fsync'd on its own: the first intent's fsync carries it to disk.
+        self._append(entry, sync=False)
+        return tx
+
+    def intent(self, tx: str, seq: int, step: Any, record: dict[str, Any]) -> None:
+        # The write-ahead rule: the undo record is on disk before the change is made.
+        self._append({"t": "intent", "tx": tx, "seq": seq, "step": step.to_record(), "undo": record}, sync=True)
+
+    def done(self, tx: str, seq: int) -> None:
+        # Unsynced: after a crash an intent without done is undone anyway (undo is idempotent).
+        self._append({"t": "done", "tx": tx, "seq": seq}, sync=False)
+
+    def undone(self, tx: str, seq: int, *, by: str | None = None) -> None:
+        entry: dict[str, Any] = {"t": "undone", "tx": tx, "seq": seq}
+        if by:
+            entry["by"] = by
+        self._append(entry, sync=True)
+
+    def commit(self, tx: str) -> None:
+        self._append({"t": "end", "tx": tx, "status": "committed"}, sync=True)
+
+    def end(self, tx: str, status: str) -> None:
+        self._append({"t": "end", "tx": tx, "status": status}, sync=True)
+
+    # --- reading -----------------------------------------------------------------------------------
+    def entries(self) -> list[dict[str, Any]]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        out = []
+        lines = text.split("\n")
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                if i >= len(lines) - 1:
+                    continue  # a torn last line from a crash mid-append: the intent never happened
+                raise JournalCorrupt(f"{self.path} line {i} is not valid JSON",
+                                     hint="move the file aside after checking the machine by hand",
+                                     code=5) from None
+        return out
+
+    def transactions(self) -> list[Transaction]:
+        txs: dict[str, Transaction] = {}
+        for e in self.entries():
+            kind, tid = e.get("t"), e.get("tx")
+            if kind == "begin":
+                txs[tid] = Transaction(tid, e.get("command", "?"), e.get("time", 0.0), e.get("boot_id", ""),
+                                       e.get("kernel", ""), e.get("meta", {}), rollback_of=e.get("rollback_of"))
+                continue
+            tx = txs.get(tid)
+            if tx is None:
+                continue
+            if kind == "intent":
+                tx.steps.append(TxStep(e["seq"], e["step"], e.get("undo", {})))
+            elif kind == "done":
+                for s in tx.steps:
+                    if s.seq == e["seq"]:
+                        s.done = True
+            elif kind == "undone":
+                for s in tx.steps:
+                    if s.seq == e["seq"]:
+                        s.undone = True
+            elif kind == "end":
+                tx.status = e["status"]
+        ordered = list(txs.values())
+        for tx in ordered:
+            if tx.rollback_of and tx.status == "committed" and tx.rollback_of in txs:
+                target = txs[tx.rollback_of]
+                target.status = "rolled-back"
+                target.rolled_back_by = tx.id
+        return ordered
+
+    def pending(self) -> Transaction | None:
+        for tx in reversed(self.transactions()):
+            if tx.blocking:
+                return tx
+        return None
+
+    def refuse_if_pending(self) -> None:
+        tx = self.pending()
+        if tx is not None:
+            raise Refused(f"transaction {tx.id} ({tx.command}) was left {tx.status}; nothing else may change "
+                          "until it is finished",
+                          hint=f"run: swapctl rollback {tx.id}   (see: swapctl history)")

@@ -1,0 +1,175 @@
+"""Plans: ordered steps that check, describe, apply and undo; execute() gives dry-run, undo and journaling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from swapctl.core.errors import (
+    Interrupted,
+    OperationFailed,
+    Refused,
+    RollbackFailed,
+    SwapctlError,
+)
+
+if TYPE_CHECKING:
+    from swapctl.core.journal import Journal
+    from swapctl.system.host import Host
+
+STEP_KINDS: dict[str, type[Step]] = {}
+
+
+def register(cls: type[Step]) -> type[Step]:
+    """Make a step kind rebuildable from its journal record (rollback runs in another process)."""
+    if cls.kind in STEP_KINDS and STEP_KINDS[cls.kind] is not cls:
+        raise RuntimeError(f"step kind {cls.kind} registered twice")
+    STEP_KINDS[cls.kind] = cls
+    return cls
+
+
+@dataclass
+class UndoContext:
+    same_boot: bool = True
+    force: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Step:
+    """One change. Subclasses keep everything undo needs in `params` and in the record snapshot() returns,
+    both JSON, so a later process can undo it from the journal alone."""
+
+    kind: ClassVar[str] = "step"
+    # Undo of a runtime-only change (a /proc/sys value) means nothing after a reboot.
+    runtime: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self, host: Host) -> None:
+        """Read-only; raise Refused/UsageError to stop the plan before anything changes."""
+
+    def snapshot(self, host: Host) -> dict[str, Any]:
+        """Read-only; what undo needs, taken before apply and written to the journal first."""
+        return {}
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Read-only; refuse a rollback that would clobber someone else's later change."""
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Must be idempotent: it may run after a crash that left the step half-applied, or not at all."""
+        raise NotImplementedError
+
+    def undo_description(self) -> str:
+        return f"undo: {self.describe()}"
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "params": self.params}
+
+    @staticmethod
+    def from_record(record: dict[str, Any]) -> Step:
+        cls = STEP_KINDS.get(record["kind"])
+        if cls is None:
+            raise RollbackFailed(f"the journal names an unknown step kind {record['kind']!r}")
+        return cls(**record["params"])
+
+
+@dataclass
+class Plan:
+    command: str
+    steps: list[Step] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # what the command reports besides its actions
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+
+@dataclass
+class Outcome:
+    command: str
+    changed: bool
+    dry_run: bool
+    transaction: str | None
+    actions: list[dict[str, str]]
+    data: dict[str, Any]
+    warnings: list[str]
+
+
+def _actions(plan: Plan, status: str) -> list[dict[str, str]]:
+    return [{"step": s.kind, "description": s.describe(), "status": status} for s in plan.steps]
+
+
+def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
+            meta: dict[str, Any] | None = None,
+            fault: Callable[[str, int], None] | None = None) -> Outcome:
+    """Run every check, then (unless dry-run) apply each step with its intent journaled first; on any
+    failure or interrupt, undo the finished steps in reverse so the machine is as it was."""
+    if dry_run or not plan.steps:
+        for step in plan.steps:
+            step.check(host)
+        return Outcome(plan.command, bool(plan.steps), dry_run, None,
+                       _actions(plan, "planned" if dry_run else "done"), plan.data, plan.warnings)
+    with journal.locked():
+        journal.refuse_if_pending()
+        for step in plan.steps:
+            step.check(host)
+        tx = journal.begin(plan.command, meta or {})
+        done: list[tuple[Step, dict[str, Any]]] = []
+        actions = _actions(plan, "pending")
+        try:
+            for seq, step in enumerate(plan.steps):
+                record = step.snapshot(host)
+                journal.intent(tx, seq, step, record)
+                if fault:
+                    fault(step.kind, seq)
+                step.apply(host, record)
+                journal.done(tx, seq)
+                done.append((step, record))
+                actions[seq]["status"] = "done"
+        except (Exception, KeyboardInterrupt) as exc:
+            failed_at = len(done)
+            actions[failed_at]["status"] = "failed"
+            _undo_after_failure(host, journal, tx, done, actions)
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted("interrupted; every change was rolled back",
+                                  data={"transaction": tx, "actions": actions}) from None
+            message = exc.message if isinstance(exc, SwapctlError) else str(exc)
+            hint = exc.hint if isinstance(exc, SwapctlError) else None
+            if isinstance(exc, Refused):
+                # A refusal discovered mid-plan still leaves the machine as it was.
+                raise Refused(message, hint=hint, data={"transaction": tx, "actions": actions}) from exc
+            raise OperationFailed(f"{plan.steps[failed_at].describe()} failed: {message}; "
+                                  "every change was rolled back",
+                                  hint=hint, data={"transaction": tx, "actions": actions}) from exc
+        journal.commit(tx)
+    return Outcome(plan.command, True, False, tx, actions, plan.data, plan.warnings)
+
+
+def _undo_after_failure(host: Host, journal: Journal, tx: str,
+                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> None:
+    ctx = UndoContext()
+    errors = []
+    for seq in range(len(done) - 1, -1, -1):
+        step, record = done[seq]
+        try:
+            step.undo(host, record, ctx)
+            journal.undone(tx, seq)
+            actions[seq]["status"] = "undone"
+        except Exception as exc:  # keep undoing the rest; report all
+            errors.append(f"{step.undo_description()}: {exc}")
+            actions[seq]["status"] = "undo-failed"
+    if errors:
+        journal.end(tx, "undo-failed")
+        raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
+                             hint=f"inspect the machine, then run: swapctl rollback {tx}",
+                             data={"transaction": tx, "actions": actions})
+    journal.end(tx, "aborted")
+

@@ -1,0 +1,144 @@
+"""File-system primitives with the safety swapctl promises: atomic replace, exclusive 0600 create, no symlinks."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+# linux/fs.h: the inode flags ioctl and the no-copy-on-write flag btrfs needs for a swapfile.
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_NOCOW_FL = 0x00800000
+FS_COMPR_FL = 0x00000004
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write a temp file in the same directory, fsync, rename over: readers see old bytes or new, never a mix."""
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644
+    tmp = path.with_name(f".{path.name}.swapctl-{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def create_exclusive(path: Path, mode: int = 0o600) -> None:
+    """Create an empty file that did not exist, with its final mode from the first instant; never via a link."""
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    finally:
+        os.umask(old)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _open_nofollow(path: Path, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def get_inode_flags(path: Path) -> int:
+    fd = _open_nofollow(path, os.O_RDONLY)
+    try:
+        buf = fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0))
+        return struct.unpack("l", buf)[0]
+    finally:
+        os.close(fd)
+
+
+def set_nocow(path: Path) -> None:
+    """chattr +C: btrfs honours it only while the file is still empty."""
+    fd = _open_nofollow(path, os.O_RDONLY)
+    try:
+        buf = fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0))
+        flags = struct.unpack("l", buf)[0]
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", (flags | FS_NOCOW_FL) & ~FS_COMPR_FL))
+    finally:
+        os.close(fd)
+
+
+def fallocate(path: Path, size: int) -> None:
+    """Reserve real blocks (no holes). Raises OSError(EOPNOTSUPP) where the filesystem cannot."""
+    fd = _open_nofollow(path, os.O_WRONLY)
+    try:
+        os.posix_fallocate(fd, 0, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def zero_fill(path: Path, size: int, progress: Callable[[int], None] | None = None,
+              chunk: int = 8 << 20) -> None:
+    """Write zeros over the whole file (works on every filesystem that can hold swap)."""
+    fd = _open_nofollow(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, 0)
+        zeros = bytes(chunk)
+        written = 0
+        while written < size:
+            n = os.write(fd, zeros[: min(chunk, size - written)])
+            written += n
+            if progress:
+                progress(written)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def unlink_if_exists(path: Path) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def is_enospc(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def read_swap_signature(path: Path, page_size: int) -> dict | None:
+    """The swap header mkswap writes (linux/swap.h union swap_header): signature at the end of page 0,
+    version and last_page after 1024 boot bytes. None when the file is not a swap area."""
+    fd = _open_nofollow(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, page_size, 0)
+    finally:
+        os.close(fd)
+    if len(head) < page_size or head[page_size - 10:] != b"SWAPSPACE2":
+        return None
+    version, last_page = struct.unpack_from("<II", head, 1024)
+    return {"version": version, "last_page": last_page, "page_size": page_size}

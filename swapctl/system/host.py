@@ -1,0 +1,126 @@
+"""Host: the one object through which swapctl sees and changes a machine (paths under --root, a runner)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swapctl.system import files, procfs
+from swapctl.system.paths import SysPaths
+from swapctl.system.runner import Runner
+
+
+@dataclass
+class Host:
+    paths: SysPaths = field(default_factory=SysPaths)
+    runner: Runner = field(default_factory=Runner)
+    uid: int = field(default_factory=os.geteuid)
+    page_size: int = field(default_factory=lambda: os.sysconf("SC_PAGE_SIZE"))
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0
+
+    # --- reading -----------------------------------------------------------------------------------
+    def real(self, path: str) -> Path:
+        return self.paths.join(path)
+
+    def read_text(self, path: str | Path) -> str:
+        """Read an in-machine path (e.g. "/proc/swaps") or an already joined real Path."""
+        real = path if isinstance(path, Path) else self.real(path)
+        return real.read_text(encoding="utf-8", errors="surrogateescape")
+
+    def read_bytes_or_none(self, path: str) -> bytes | None:
+        try:
+            return self.real(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def lstat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.lstat(self.real(path))
+        except FileNotFoundError:
+            return None
+
+    def is_symlink(self, path: str) -> bool:
+        st = self.lstat(path)
+        return st is not None and stat.S_ISLNK(st.st_mode)
+
+    def is_dir(self, path: str) -> bool:
+        return self.real(path).is_dir()
+
+    def boot_id(self) -> str:
+        try:
+            return self.read_text(self.paths.proc("sys", "kernel", "random", "boot_id")).strip()
+        except OSError:
+            return ""
+
+    def kernel_release(self) -> str:
+        try:
+            return self.read_text(self.paths.proc("sys", "kernel", "osrelease")).strip()
+        except OSError:
+            return os.uname().release if self.paths.root == Path("/") else ""
+
+    def swaps(self) -> list[procfs.SwapArea]:
+        try:
+            return procfs.parse_swaps(self.read_text(self.paths.swaps))
+        except FileNotFoundError:
+            return []
+
+    def meminfo(self) -> dict[str, int]:
+        return procfs.parse_meminfo(self.read_text(self.paths.meminfo))
+
+    def mount_of(self, path: str) -> procfs.Mount | None:
+        try:
+            mounts = procfs.parse_mountinfo(self.read_text(self.paths.mountinfo))
+        except FileNotFoundError:
+            return None
+        return procfs.mount_for(path, mounts)
+
+    def free_bytes(self, path: str) -> int:
+        return files.free_bytes(self.real(path))
+
+    def swap_signature(self, path: str) -> dict | None:
+        try:
+            return files.read_swap_signature(self.real(path), self.page_size)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def inode_flags(self, path: str) -> int | None:
+        try:
+            return files.get_inode_flags(self.real(path))
+        except OSError:
+            return None
+
+    # --- writing -----------------------------------------------------------------------------------
+    def write_atomic(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        files.atomic_write(self.real(path), data, mode=mode)
+
+    def write_sysctl(self, path: Path, value: str) -> None:
+        """A /proc/sys write: one write(2), no temp file (procfs cannot rename)."""
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(value)
+
+    def create_exclusive(self, path: str, mode: int = 0o600) -> None:
+        files.create_exclusive(self.real(path), mode)
+
+    def set_nocow(self, path: str) -> None:
+        files.set_nocow(self.real(path))
+
+    def fallocate(self, path: str, size: int) -> None:
+        files.fallocate(self.real(path), size)
+
+    def zero_fill(self, path: str, size: int, progress=None) -> None:
+        files.zero_fill(self.real(path), size, progress)
+
+    def unlink(self, path: str) -> bool:
+        return files.unlink_if_exists(self.real(path))
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(self.real(src), self.real(dst))
+        files.fsync_dir(self.real(dst).parent)
+
+    def makedirs(self, path: Path, mode: int = 0o700) -> None:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)

@@ -1,0 +1,57 @@
+"""Runs external tools (mkswap, swapon, swapoff, ...) by argv list, never through a shell."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from swapctl.core.errors import OperationFailed
+
+DEFAULT_TIMEOUT = 600.0  # swapoff of a large, full area can take minutes
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def error_text(self) -> str:
+        text = (self.stderr or self.stdout).strip().splitlines()
+        return text[-1] if text else f"exit status {self.returncode}"
+
+
+@dataclass
+class Runner:
+    """Resolve on PATH, run with LC_ALL=C and a timeout, keep stderr for the error message."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    calls: list[list[str]] = field(default_factory=list)
+
+    def which(self, name: str) -> str | None:
+        # sbin is often not on a non-root PATH, and swapon/mkswap live there.
+        path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
+        return shutil.which(name, path=path)
+
+    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None) -> Result:
+        exe = self.which(argv[0])
+        if exe is None:
+            raise OperationFailed(f"{argv[0]} not found on PATH", hint=f"install the package that provides {argv[0]}")
+        env = dict(os.environ, LC_ALL="C", LANG="C")
+        self.calls.append(list(argv))
+        try:
+            proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, env=env,
+                                  timeout=timeout or self.timeout, stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise OperationFailed(f"{argv[0]} did not finish within {exc.timeout:.0f} s") from exc
+        result = Result(list(argv), proc.returncode, proc.stdout, proc.stderr)
+        if check and not result.ok:
+            raise OperationFailed(f"{' '.join(argv)} failed: {result.error_text()}")
+        return result

@@ -1,0 +1,49 @@
+"""Shared fixtures: a fake machine root with a fake runner, a CLI invoker, and real-kernel guards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from swapctl.cli.app import app
+from swapctl.cli.context import AppState
+from tests.fakes import FIXTURES, fake_host, make_root
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_root(tmp_path / "root")
+
+
+@pytest.fixture
+def host(root: Path):
+    return fake_host(root)
+
+
+@pytest.fixture
+def cli(host):
+    """cli("create", "/swapfile", ...) -> click Result; runs against the fake host, never the real one."""
+    runner = CliRunner()
+
+    def invoke(*args: str, host_override=None, env: dict | None = None):
+        st = AppState(host=host_override or host)
+        return runner.invoke(app, list(args), obj=st, env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+    return FIXTURES
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+privileged = pytest.mark.skipif(not is_root(), reason="needs root: touches the real kernel (swapon, /proc/sys)")
