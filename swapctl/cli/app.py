@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,38 @@ class LazyGroup(TyperGroup):
         if attr is not None and isinstance(command, TyperGroup):
             command = command.commands[attr]
         command.name = cmd_name
+        _add_output_option(command)
         self.commands[cmd_name] = command
         return command
+
+
+def _set_output(ctx: typer.Context, value: str | None) -> None:
+    if value is None:
+        return
+    if value not in FORMATS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(FORMATS)}")
+    obj = ctx.find_root().obj
+    if isinstance(obj, AppState):
+        obj.output = value
+
+
+def _output_param() -> Any:
+    probe = typer.Typer()
+
+    @probe.command()
+    def _probe(output: str = typer.Option(None, "-o", "--output", metavar="FORMAT", expose_value=False,
+                                          callback=_set_output, help="Output format: table, json or yaml.")) -> None:
+        """Only here to build the option with Typer's own machinery."""
+
+    return typer.main.get_command(probe).params[0]
+
+
+def _add_output_option(command: Any) -> None:
+    """`-o json` is accepted after the command too (`swapctl list -o json`), as scripts write it."""
+    for sub in getattr(command, "commands", {}).values():
+        _add_output_option(sub)
+    if getattr(command, "commands", None) is None and not any(p.name == "output" for p in command.params):
+        command.params.append(_output_param())
 
 
 app = typer.Typer(

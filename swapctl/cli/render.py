@@ -69,7 +69,9 @@ def use_color() -> bool:
 def console():
     from rich.console import Console  # rich only when something is drawn
 
-    return Console(highlight=False, no_color=not use_color(), soft_wrap=True)
+    tty = sys.stdout.isatty()
+    # In a pipe or a file, never wrap: a line per row is what grep and awk expect.
+    return Console(highlight=False, no_color=not use_color(), width=None if tty else 1000)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -103,3 +105,21 @@ def actions_table(doc: dict[str, Any]) -> None:
     if doc.get("transaction"):
         out.append(f"transaction {doc['transaction']}")
     lines(out)
+
+
+def progress_bar(label: str, total: int):
+    """A rich progress bar on stderr; returns update(done_bytes). Closed when done reaches total."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(label, total=total)
+    bar.start()
+
+    def update(done: int) -> None:
+        bar.update(task, completed=done)
+        if done >= total:
+            bar.stop()
+
+    return update

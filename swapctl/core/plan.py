@@ -109,7 +109,7 @@ def _actions(plan: Plan, status: str) -> list[dict[str, str]]:
 
 def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             meta: dict[str, Any] | None = None,
-            fault: Callable[[str, int], None] | None = None) -> Outcome:
+            fault: Callable[[str, int, str], None] | None = None) -> Outcome:
     """Run every check, then (unless dry-run) apply each step with its intent journaled first; on any
     failure or interrupt, undo the finished steps in reverse so the machine is as it was."""
     if dry_run or not plan.steps:
@@ -129,8 +129,10 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
                 record = step.snapshot(host)
                 journal.intent(tx, seq, step, record)
                 if fault:
-                    fault(step.kind, seq)
+                    fault(step.kind, seq, "before")
                 step.apply(host, record)
+                if fault:
+                    fault(step.kind, seq, "after")
                 journal.done(tx, seq)
                 done.append((step, record))
                 actions[seq]["status"] = "done"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ class Host:
     runner: Runner = field(default_factory=Runner)
     uid: int = field(default_factory=os.geteuid)
     page_size: int = field(default_factory=lambda: os.sysconf("SC_PAGE_SIZE"))
+    # Set by the CLI on a terminal: progress(label, total) -> a callable taking bytes done so far.
+    progress: Callable[[str, int], Callable[[int], None]] | None = None
 
     @property
     def is_root(self) -> bool:
@@ -82,6 +85,25 @@ class Host:
     def free_bytes(self, path: str) -> int:
         return files.free_bytes(self.real(path))
 
+    def total_bytes(self, path: str) -> int:
+        st = os.statvfs(self.real(path))
+        return st.f_blocks * st.f_frsize
+
+    def has_symlink_in(self, path: str) -> bool:
+        """Whether any component of an in-machine directory path is a symbolic link."""
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current += "/" + part
+            if self.is_symlink(current):
+                return True
+        return False
+
+    def owned_by_root_or_self(self, st: os.stat_result) -> bool:
+        return st.st_uid in (0, os.geteuid())
+
+    def is_nocow(self, path: str) -> bool:
+        return bool((self.inode_flags(path) or 0) & files.FS_NOCOW_FL)
+
     def swap_signature(self, path: str) -> dict | None:
         try:
             return files.read_swap_signature(self.real(path), self.page_size)
@@ -112,8 +134,9 @@ class Host:
     def fallocate(self, path: str, size: int) -> None:
         files.fallocate(self.real(path), size)
 
-    def zero_fill(self, path: str, size: int, progress=None) -> None:
-        files.zero_fill(self.real(path), size, progress)
+    def zero_fill(self, path: str, size: int) -> None:
+        update = self.progress(f"writing zeros to {path}", size) if self.progress else None
+        files.zero_fill(self.real(path), size, update)
 
     def unlink(self, path: str) -> bool:
         return files.unlink_if_exists(self.real(path))
@@ -124,3 +147,18 @@ class Host:
 
     def makedirs(self, path: Path, mode: int = 0o700) -> None:
         path.mkdir(mode=mode, parents=True, exist_ok=True)
+
+    # --- vm tuning (issue 3): reading the sysctl.d trees ------------------------------------------
+    def list_dir(self, path: str) -> list[str] | None:
+        """Entry names of an in-machine directory, or None when it does not exist (or is not one)."""
+        try:
+            return os.listdir(self.real(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def readlink(self, path: str) -> str | None:
+        """The target of an in-machine symbolic link as written in it, or None when path is not a link."""
+        try:
+            return os.readlink(self.real(path))
+        except OSError:
+            return None

@@ -1,0 +1,87 @@
+"""`swapctl history` and `swapctl rollback`: the journal's transactions, and undoing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from swapctl.cli import render
+from swapctl.cli.context import edge, emit
+
+app = typer.Typer()
+
+
+def _history_table(doc: dict[str, Any]) -> None:
+    rows = [(t["id"], t["time"], t["command"], t["status"], _steps_summary(t["steps"]))
+            for t in doc["data"]["transactions"]]
+    if not rows:
+        render.lines(["no transactions in the journal"])
+        return
+    render.table(None, ["ID", "TIME", "COMMAND", "STATUS", "STEPS"], rows)
+
+
+def _steps_summary(steps: list[str]) -> str:
+    if not steps:
+        return ""
+    return steps[0] + (f" (+{len(steps) - 1} more)" if len(steps) > 1 else "")
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    limit: int = typer.Option(0, "--limit", "-n", min=0, help="Show only the newest N transactions (0: all)."),
+) -> None:
+    """List the journal's transactions, newest first: what each changed and whether it was committed,
+    rolled back, aborted (undone after a failure) or left pending by a crash."""
+    from swapctl.ops.rollback import history as read_history
+
+    with edge(ctx, "history") as st:
+        txs = read_history(st.get_journal(), limit or None)
+        pending = [t["id"] for t in txs if t["status"] in ("pending", "undo-failed")]
+        warnings = [f"transaction {p} is unfinished: run 'swapctl rollback {p}'" for p in pending]
+        emit(st, "history", data={"transactions": txs}, warnings=warnings, table=_history_table)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    tx_id: str = typer.Argument(None, metavar="[ID]", help="Transaction to undo [default: the newest one]."),
+    force: bool = typer.Option(False, "--force", help="Restore values even if someone changed them since."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be undone; change nothing."),
+) -> None:
+    """Undo a transaction: a pending (crashed) one first, else the one named, else the newest one not yet
+    rolled back. Running it again goes one transaction further back. A sysctl is restored only if it still
+    holds the value swapctl wrote (unless --force); runtime values of an earlier boot are skipped."""
+    from swapctl.core.errors import Refused
+    from swapctl.ops import rollback as rb
+
+    with edge(ctx, "rollback") as st:
+        host, journal = st.get_host(), st.get_journal()
+        if not host.is_root:
+            raise Refused("rollback needs root", hint="run it with sudo, or as root")
+        if dry_run:
+            plan = rb.plan_rollback(host, journal, tx_id, force=force)
+            _emit(st, plan, None, dry_run=True)
+            return
+        with journal.locked():
+            plan = rb.plan_rollback(host, journal, tx_id, force=force)
+            tx = rb.run_rollback(host, journal, plan) if plan is not None and (plan.steps or plan.resumes) \
+                else None
+        _emit(st, plan, tx, dry_run=False)
+
+
+def _emit(st: Any, plan: Any, tx: str | None, *, dry_run: bool) -> None:
+    if plan is None:
+        doc = render.envelope("rollback", data={"target": None})
+        doc["warnings"] = ["nothing to roll back"]
+    else:
+        status = "planned" if dry_run else "done"
+        doc = render.envelope("rollback", changed=bool(plan.steps) and not dry_run, dry_run=dry_run,
+                              transaction=tx, actions=plan.actions(status),
+                              data={"target": plan.target.id, "target_command": plan.target.command,
+                                    "notes": plan.ctx.notes},
+                              warnings=list(plan.ctx.notes))
+        if not plan.steps:
+            doc["warnings"].append(f"transaction {plan.target.id} has nothing left to undo ({plan.target.status})")
+    render.emit(doc, st.output)

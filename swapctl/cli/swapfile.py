@@ -1,0 +1,122 @@
+"""`swapctl create | list | remove | resize`: the swap file lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from swapctl.cli import render
+from swapctl.cli.context import AppState, edge, emit
+from swapctl.core.units import format_bytes
+
+app = typer.Typer()
+
+
+def _execute(st: AppState, plan: Any, dry_run: bool) -> Any:
+    from swapctl.core.plan import execute
+    from swapctl.system.faults import fault_hook
+
+    host = st.get_host()
+    _attach_progress(host)
+    return execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"argv": plan.data}, fault=fault_hook())
+
+
+def _attach_progress(host: Any) -> None:
+    """A progress bar for the zero-fill fallback, on a terminal only (never in JSON or a pipe)."""
+    import sys
+
+    if not sys.stderr.isatty() or getattr(host, "progress", None) is not None:
+        return
+    host.progress = render.progress_bar
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="Absolute path of the swap file, e.g. /swapfile."),
+    size: str = typer.Option(..., "--size", "-s", help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up "
+                             "to whole pages; at least 10 pages)."),
+    priority: int = typer.Option(None, "--priority", "-p", help="Swap priority, 0 to 32767, or -1 for automatic "
+                                 "[default: automatic]."),
+    discard: bool = typer.Option(False, "--discard", help="Enable discard (TRIM) for the area."),
+    persist: bool = typer.Option(True, "--persist/--no-persist", help="Add the area to /etc/fstab."),
+    method: str = typer.Option("auto", "--method", help="How to allocate: auto (fallocate, zeros where the "
+                               "filesystem refuses it), fallocate or zero."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file that is not a swap area of "
+                               "this size, or try an unknown filesystem."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+) -> None:
+    """Create a swap file, enable it and persist it in /etc/fstab.
+
+    The file is made with mode 0600 from the start, allocated without holes (NOCOW on btrfs), formatted
+    with mkswap and swapped on. Running it again on an active swap file of that size changes nothing.
+    Any failure undoes every step already done."""
+    from swapctl.ops.swapfile import plan_create
+
+    with edge(ctx, "create") as st:
+        plan = plan_create(st.get_host(), st.get_journal(), path, size, priority=priority, discard=discard,
+                           persist=persist, method=method, force=force)
+        emit(st, "create", _execute(st, plan, dry_run))
+
+
+def _list_table(doc: dict[str, Any]) -> None:
+    d = doc["data"]
+    rows = [(a["path"], a["type"], format_bytes(a["size"]), format_bytes(a["used"]), a["priority"],
+             "yes" if a["managed"] else "no", "yes" if a["persisted"] else "no") for a in d["areas"]]
+    caption = (f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
+               f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available")
+    if not rows:
+        render.lines(["no swap areas are active", caption])
+        return
+    render.table(None, ["PATH", "TYPE", "SIZE", "USED", "PRIO", "MANAGED", "PERSISTED"], rows,
+                 right=["SIZE", "USED", "PRIO"], caption=caption)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List every active swap area (files, partitions, zram) with its size, use and priority, whether
+    swapctl manages it and whether /etc/fstab persists it; warn about insecure permissions."""
+    from swapctl.ops.inventory import inventory
+
+    with edge(ctx, "list") as st:
+        data, warnings = inventory(st.get_host(), st.get_journal())
+        emit(st, "list", data=data, warnings=warnings, table=_list_table)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="Absolute path of the swap file or device."),
+    keep_file: bool = typer.Option(False, "--keep-file", help="Swap off and unpersist, but keep the file."),
+    force: bool = typer.Option(False, "--force", help="Also delete a swap file swapctl did not make."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+) -> None:
+    """Swap off an area, drop its /etc/fstab line and delete the file.
+
+    Refused when the pages in use would not fit back in available memory. Removing what is already gone
+    changes nothing. Only files swapctl made are deleted, unless --force."""
+    from swapctl.ops.swapfile import plan_remove
+
+    with edge(ctx, "remove") as st:
+        plan = plan_remove(st.get_host(), st.get_journal(), path, keep_file=keep_file, force=force)
+        emit(st, "remove", _execute(st, plan, dry_run))
+
+
+@app.command()
+def resize(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="Absolute path of an active swap file."),
+    size: str = typer.Option(..., "--size", "-s", help="The new size (as for create)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+) -> None:
+    """Resize an active swap file without a gap in swap.
+
+    A new file is made and swapped on beside the old one first; then the old one is swapped off and the
+    new one takes its path, with the same priority and /etc/fstab line."""
+    from swapctl.ops.swapfile import plan_resize
+
+    with edge(ctx, "resize") as st:
+        plan = plan_resize(st.get_host(), st.get_journal(), path, size)
+        emit(st, "resize", _execute(st, plan, dry_run))
+

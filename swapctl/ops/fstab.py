@@ -1,0 +1,87 @@
+"""/etc/fstab swap lines keyed by path: find, set, drop; every other line kept byte for byte."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from swapctl.core.plan import register
+from swapctl.ops.fileedit import FileEdit
+from swapctl.system.procfs import unescape_octal
+
+FSTAB = "/etc/fstab"
+
+
+def escape(path: str) -> str:
+    # fstab(5) fields are blank-separated; getmntent decodes these octal escapes.
+    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+
+
+def swap_line(path: str, priority: int | None, discard: bool) -> str:
+    opts = ["defaults"]
+    if priority is not None and priority >= 0:
+        opts.append(f"pri={priority}")
+    if discard:
+        opts.append("discard")
+    return f"{escape(path)} none swap {','.join(opts)} 0 0"
+
+
+def has_discard(line: str | None) -> bool:
+    fields = (line or "").split()
+    return len(fields) > 3 and any(o.split("=")[0] == "discard" for o in fields[3].split(","))
+
+
+def _is_swap_line_for(line: str, path: str) -> bool:
+    fields = line.split()
+    if len(fields) < 3 or fields[0].startswith("#"):
+        return False
+    return fields[2] == "swap" and unescape_octal(fields[0]) == path
+
+
+def find_line(text: str | None, path: str) -> str | None:
+    for line in (text or "").splitlines():
+        if _is_swap_line_for(line, path):
+            return line
+    return None
+
+
+def set_line(text: str | None, path: str, line: str | None) -> str | None:
+    """Replace the first swap line for path with `line` (None: drop it); drop later duplicates; append if
+    absent. Returns None only when the file did not exist and nothing is to be written."""
+    if text is None and line is None:
+        return None
+    out: list[str] = []
+    placed = False
+    for raw in (text or "").splitlines(keepends=True):
+        if _is_swap_line_for(raw, path):
+            if line is not None and not placed:
+                out.append(line + ("\n" if raw.endswith("\n") else ""))
+                placed = True
+            continue
+        out.append(raw)
+    if line is not None and not placed:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append(line + "\n")
+    return "".join(out)
+
+
+@register
+class FstabSet(FileEdit):
+    """params: path (the fstab), swap (the swap area's path), line (or None to drop it)."""
+
+    kind = "fstab-set"
+
+    def describe(self) -> str:
+        if self.params["line"] is None:
+            return f"remove the {self.params['swap']} line from {self.params['path']}"
+        return f"persist in {self.params['path']}: {self.params['line']}"
+
+    def transform(self, old: str | None) -> str | None:
+        return set_line(old, self.params["swap"], self.params["line"])
+
+    def revert(self, current: str, record: dict[str, Any]) -> str | None:
+        return set_line(current, self.params["swap"], find_line(record["old"], self.params["swap"]))
+
+
+def fstab_set(swap: str, line: str | None) -> FstabSet:
+    return FstabSet(path=FSTAB, swap=swap, line=line)

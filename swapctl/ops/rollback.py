@@ -1,0 +1,130 @@
+"""History and rollback: undo a journaled transaction (a crashed one first), with compare-and-swap checks
+before anything changes, runtime-only steps of an earlier boot skipped, and the rollback itself journaled."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core.errors import Refused, RollbackFailed, UsageError
+from swapctl.core.plan import Step, UndoContext
+
+if TYPE_CHECKING:
+    from swapctl.core.journal import Journal, Transaction, TxStep
+    from swapctl.system.host import Host
+
+# Every module that registers step kinds, so a journal record from any command can be rebuilt.
+STEP_MODULES = ("swapctl.ops.swapfile", "swapctl.ops.fstab", "swapctl.ops.sysctl")
+
+
+def load_step_kinds() -> None:
+    for name in STEP_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def history(journal: Journal, limit: int | None = None) -> list[dict[str, Any]]:
+    load_step_kinds()
+    txs = [tx.summary() for tx in reversed(journal.transactions())]
+    return txs[:limit] if limit else txs
+
+
+@dataclass
+class RollbackPlan:
+    target: Transaction
+    steps: list[tuple[TxStep, Step]]  # in the order they will be undone
+    resumes: Transaction | None = None  # an earlier rollback of the same target left half-done
+    ctx: UndoContext = field(default_factory=UndoContext)
+
+    def actions(self, status: str) -> list[dict[str, str]]:
+        out = []
+        for _ts, step in self.steps:
+            skipped = step.runtime and not self.ctx.same_boot
+            out.append({"step": step.kind, "description": step.undo_description(),
+                        "status": "skipped" if skipped else status})
+        return out
+
+
+def _choose(journal: Journal, tx_id: str | None) -> tuple[Transaction, Transaction | None]:
+    txs = journal.transactions()
+    by_id = {tx.id: tx for tx in txs}
+    pending = next((tx for tx in reversed(txs) if tx.blocking), None)
+    if pending is not None:
+        # A half-done transaction comes first, whatever was asked: nothing else is safe until it is finished.
+        if pending.rollback_of:
+            target = by_id[pending.rollback_of]
+            if tx_id and tx_id not in (pending.id, target.id):
+                raise Refused(f"rollback {pending.id} of {target.id} was left unfinished; finish it first",
+                              hint=f"run: swapctl rollback {target.id}")
+            return target, pending
+        if tx_id and tx_id != pending.id:
+            raise Refused(f"transaction {pending.id} ({pending.command}) was left {pending.status}; "
+                          "roll it back first", hint=f"run: swapctl rollback {pending.id}")
+        return pending, None
+    if tx_id:
+        target = by_id.get(tx_id)
+        if target is None:
+            raise UsageError(f"no transaction {tx_id} in the journal", hint="see: swapctl history")
+        if target.rollback_of:
+            raise Refused(f"{tx_id} is itself a rollback; a rollback is not undone",
+                          hint="run the original command again instead")
+        return target, None
+    for tx in reversed(txs):
+        if tx.status == "committed" and not tx.rollback_of:
+            return tx, None
+    raise _Nothing()
+
+
+class _Nothing(Exception):
+    pass
+
+
+def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = False) -> RollbackPlan | None:
+    """None when there is nothing left to roll back."""
+    load_step_kinds()
+    try:
+        target, resumes = _choose(journal, tx_id)
+    except _Nothing:
+        return None
+    if target.status in ("aborted", "rolled-back"):
+        return RollbackPlan(target, [], resumes)
+    ctx = UndoContext(same_boot=(target.boot_id == journal.boot_id), force=force)
+    # A committed step was applied; in a crashed transaction, the in-flight one may have been: undo both.
+    todo = [ts for ts in target.steps if not ts.undone]
+    steps = [(ts, Step.from_record(ts.step)) for ts in reversed(todo)]
+    plan = RollbackPlan(target, steps, resumes, ctx)
+    for ts, step in steps:
+        if step.runtime and not ctx.same_boot:
+            continue
+        step.check_undo(host, ts.record, ctx)
+    return plan
+
+
+def run_rollback(host: Host, journal: Journal, plan: RollbackPlan) -> str:
+    """Undo the plan's steps in order, journaling each; returns the rollback's transaction id."""
+    tx = journal.begin("rollback", {"target": plan.target.id}, rollback_of=plan.target.id)
+    if plan.resumes is not None:
+        journal.end(plan.resumes.id, "superseded")
+    errors = []
+    for ts, step in plan.steps:
+        if step.runtime and not plan.ctx.same_boot:
+            plan.ctx.notes.append(f"skipped ({step.describe()}): it was a runtime value of an earlier boot, "
+                                  "which the reboot already reset")
+            journal.undone(plan.target.id, ts.seq, by=tx)
+            continue
+        try:
+            step.undo(host, ts.record, plan.ctx)
+            journal.undone(plan.target.id, ts.seq, by=tx)
+        except Exception as exc:  # the rest are still undone where possible; all failures reported
+            errors.append(f"{step.undo_description()}: {getattr(exc, 'message', exc)}")
+    if errors:
+        journal.end(tx, "undo-failed")
+        raise RollbackFailed(f"rollback {tx} of {plan.target.id} failed: " + "; ".join(errors),
+                             hint=f"inspect the machine, then run: swapctl rollback {plan.target.id}",
+                             data={"transaction": tx})
+    journal.commit(tx)
+    return tx

@@ -1,0 +1,551 @@
+"""Swap files: the steps (create, allocate, mkswap, swapon, swapoff, rename, delete) and the plans for
+create, remove and resize, with the checks that refuse before anything changes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.core.units import format_bytes, parse_size, round_up_pages
+from swapctl.ops import fstab
+
+if TYPE_CHECKING:
+    from swapctl.core.journal import Journal
+    from swapctl.system.host import Host
+    from swapctl.system.procfs import SwapArea
+
+MIN_PAGES = 10  # mkswap refuses fewer (util-linux MIN_GOODPAGES)
+PRIORITY_MAX = 32767  # SWAP_FLAG_PRIO_MASK
+METHODS = ("auto", "fallocate", "zero")
+
+# Filesystems that cannot hold a swap file, and why (KERNEL-FACTS.md "swapon(2) and files").
+UNSUPPORTED_FS = {
+    "tmpfs": "lives in RAM, so swapping to it cannot free memory",
+    "ramfs": "lives in RAM, so swapping to it cannot free memory",
+    "overlay": "overlayfs cannot hold swap files (no swap_activate/bmap)",
+    "zfs": "ZFS cannot hold swap files (the kernel cannot map their blocks); use a zvol or another filesystem",
+    "nfs": "swap over NFS needs CONFIG_NFS_SWAP and is not supported by swapctl",
+    "nfs4": "swap over NFS needs CONFIG_NFS_SWAP and is not supported by swapctl",
+    "cifs": "network filesystems cannot hold swap files safely",
+    "fuse": "FUSE filesystems cannot hold swap files",
+    "squashfs": "squashfs is read-only",
+    "erofs": "erofs is read-only",
+    "iso9660": "iso9660 is read-only",
+    "proc": "a virtual filesystem",
+    "sysfs": "a virtual filesystem",
+    "devtmpfs": "a virtual filesystem",
+    "cgroup": "a virtual filesystem",
+    "cgroup2": "a virtual filesystem",
+}
+SUPPORTED_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "vfat"}
+
+
+# --- steps -------------------------------------------------------------------------------------------
+
+def _make_swap_file(host: Host, path: str, size: int, *, nocow: bool, method: str) -> None:
+    """Create, allocate and mkswap a file; used by create and by the undo of a delete."""
+    host.create_exclusive(path, 0o600)
+    if nocow:
+        host.set_nocow(path)
+    _allocate(host, path, size, method)
+    _mkswap(host, path)
+
+
+def _allocate(host: Host, path: str, size: int, method: str) -> None:
+    try:
+        if method == "zero":
+            host.zero_fill(path, size)
+            return
+        try:
+            host.fallocate(path, size)
+        except OSError as exc:
+            if method == "auto" and exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                host.zero_fill(path, size)  # the filesystem cannot fallocate: write zeros instead
+                return
+            raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OperationFailed(f"no space left for {format_bytes(size)} at {path}") from None
+        raise OperationFailed(f"allocating {path}: {exc.strerror}") from None
+
+
+def _mkswap(host: Host, path: str) -> None:
+    result = host.runner.run(["mkswap", str(host.real(path))])
+    if not result.ok:
+        raise OperationFailed(f"mkswap {path}: {result.error_text()}")
+
+
+def _active(host: Host, path: str) -> SwapArea | None:
+    for area in host.swaps():
+        if area.path == path:
+            return area
+    return None
+
+
+def _swapon(host: Host, path: str, priority: int | None, discard: bool) -> tuple[bool, str]:
+    argv = ["swapon"]
+    if priority is not None and priority >= 0:
+        argv += ["-p", str(priority)]
+    if discard:
+        argv.append("--discard")
+    argv.append(str(host.real(path)))
+    result = host.runner.run(argv)
+    return result.ok, result.error_text()
+
+
+def _explain_swapon(host: Host, path: str, error: str) -> str:
+    """Say why the kernel said EINVAL, where that can be known (kernel log, filesystem)."""
+    if "Invalid argument" not in error:
+        return error
+    reasons = []
+    log = host.runner.run(["dmesg"])
+    if log.ok:
+        lines = [ln for ln in log.stdout.splitlines() if "swap" in ln.lower()]
+        if lines:
+            reasons.append("kernel: " + lines[-1].split("] ", 1)[-1].strip())
+    mount = host.mount_of(os.path.dirname(path) or "/")
+    fs = mount.fstype if mount else "unknown"
+    if fs == "btrfs":
+        reasons.append("btrfs needs the file NOCOW, uncompressed, on a single device with a single data profile")
+    elif not reasons:
+        reasons.append(f"the file may have holes or unwritten extents the {fs} kernel driver rejects "
+                       "(try --method zero)")
+    return f"{error} ({'; '.join(reasons)})"
+
+
+@register
+class CreateFile(Step):
+    """params: path, nocow. The file exists with mode 0600 from its first instant (O_EXCL|O_NOFOLLOW)."""
+
+    kind = "create-file"
+
+    def describe(self) -> str:
+        extra = ", NOCOW" if self.params.get("nocow") else ""
+        return f"create {self.params['path']} (mode 0600{extra})"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        try:
+            host.create_exclusive(self.params["path"], 0o600)
+            if self.params.get("nocow"):
+                host.set_nocow(self.params["path"])
+        except FileExistsError:
+            raise Refused(f"{self.params['path']} appeared while swapctl was working; not touching it") from None
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        path = self.params["path"]
+        st = host.lstat(path)
+        if st is not None and stat.S_ISREG(st.st_mode) and _active(host, path) is None:
+            host.unlink(path)
+
+
+@register
+class Allocate(Step):
+    """params: path, size, method. Real blocks, no holes (swapon rejects holes)."""
+
+    kind = "allocate"
+
+    def describe(self) -> str:
+        how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
+                                                                              "with fallocate (zeros if refused)")
+        return f"allocate {format_bytes(self.params['size'])} for {self.params['path']} {how}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        _allocate(host, self.params["path"], self.params["size"], self.params["method"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Nothing to do: the file itself goes with the create-file step's undo."""
+
+
+@register
+class MkSwap(Step):
+    """params: path."""
+
+    kind = "mkswap"
+
+    def describe(self) -> str:
+        return f"mkswap {self.params['path']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        _mkswap(host, self.params["path"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Nothing to do: the file itself goes with the create-file step's undo."""
+
+
+@register
+class SwapOn(Step):
+    """params: path, priority (None: automatic), discard, refill (bytes: rewrite with zeros and retry once
+    when swapon rejects fallocate'd extents, as ext4 did around 5.7-5.9)."""
+
+    kind = "swapon"
+
+    def describe(self) -> str:
+        prio = self.params.get("priority")
+        opts = (f" priority {prio}" if prio is not None and prio >= 0 else "") + \
+               (" with discard" if self.params.get("discard") else "")
+        return f"swapon {self.params['path']}{opts}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        path, prio, discard = self.params["path"], self.params.get("priority"), self.params.get("discard", False)
+        ok, error = _swapon(host, path, prio, discard)
+        if not ok and "Invalid argument" in error and self.params.get("refill"):
+            host.zero_fill(path, self.params["refill"])
+            _mkswap(host, path)
+            ok, error = _swapon(host, path, prio, discard)
+        if not ok:
+            raise OperationFailed(f"swapon {path}: {_explain_swapon(host, path, error)}")
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if _active(host, self.params["path"]) is not None:
+            result = host.runner.run(["swapoff", str(host.real(self.params["path"]))])
+            if not result.ok:
+                raise OperationFailed(f"swapoff {self.params['path']}: {result.error_text()}")
+
+
+@register
+class SwapOff(Step):
+    """params: path, priority, discard (to swap it back on as it was)."""
+
+    kind = "swapoff"
+
+    def describe(self) -> str:
+        return f"swapoff {self.params['path']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        # swapoff pages everything back into RAM; it can take long on a full area.
+        result = host.runner.run(["swapoff", str(host.real(self.params["path"]))])
+        if not result.ok:
+            raise OperationFailed(f"swapoff {self.params['path']}: {result.error_text()}")
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        path = self.params["path"]
+        if _active(host, path) is None and host.lstat(path) is not None:
+            ok, error = _swapon(host, path, self.params.get("priority"), self.params.get("discard", False))
+            if not ok:
+                raise OperationFailed(f"swapon {path}: {error}")
+
+
+@register
+class Rename(Step):
+    """params: src, dst."""
+
+    kind = "rename"
+
+    def describe(self) -> str:
+        return f"rename {self.params['src']} -> {self.params['dst']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        host.rename(self.params["src"], self.params["dst"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        src, dst = self.params["src"], self.params["dst"]
+        if host.lstat(src) is None and host.lstat(dst) is not None:
+            host.rename(dst, src)
+
+
+@register
+class DeleteFile(Step):
+    """params: path, size, nocow. Undone by making a fresh swap file of the same size (its contents were
+    swap pages of processes that are gone, so nothing else can be restored)."""
+
+    kind = "delete-file"
+
+    def describe(self) -> str:
+        return f"delete {self.params['path']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        host.unlink(self.params["path"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        path = self.params["path"]
+        if host.lstat(path) is None:
+            _make_swap_file(host, path, self.params["size"], nocow=self.params.get("nocow", False),
+                            method="auto")
+
+    def undo_description(self) -> str:
+        return f"recreate {self.params['path']} ({format_bytes(self.params['size'])})"
+
+
+@register
+class DiscardReplaced(Step):
+    """params: path. Deletes the file that `create --force` moved aside; its contents cannot come back."""
+
+    kind = "discard-replaced"
+
+    def describe(self) -> str:
+        return f"delete the replaced file {self.params['path']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        host.unlink(self.params["path"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if host.lstat(self.params["path"]) is None:
+            ctx.notes.append(f"the contents of the replaced file {self.params['path']} cannot be restored")
+
+
+# --- who made what -------------------------------------------------------------------------------------
+
+def managed_paths(journal: Journal) -> set[str]:
+    """Swap files swapctl made and still owns, replayed from the journal's committed transactions."""
+    owned: set[str] = set()
+    for tx in journal.transactions():
+        if tx.status != "committed" or tx.rollback_of:
+            continue
+        for s in tx.steps:
+            kind, p = s.step["kind"], s.step["params"]
+            if kind == "create-file":
+                owned.add(p["path"])
+            elif kind == "rename" and p["src"] in owned:
+                owned.discard(p["src"])
+                owned.add(p["dst"])
+            elif kind == "delete-file":
+                owned.discard(p["path"])
+    return owned
+
+
+# --- checks shared by the plans ----------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    path: str
+    area: SwapArea | None
+    st: os.stat_result | None
+    fstab_line: str | None
+
+
+def validate_path(path: str) -> str:
+    if not path or not path.startswith("/"):
+        raise UsageError(f"{path!r} is not an absolute path", hint="give the full path, e.g. /swapfile")
+    if "\0" in path or "\n" in path:
+        raise UsageError(f"{path!r} contains a character a swap path cannot hold")
+    norm = os.path.normpath(path)
+    if norm != path.rstrip("/") or norm == "/":
+        raise UsageError(f"{path!r} is not a normalised file path", hint=f"write it as {norm}")
+    return norm
+
+
+def validate_priority(priority: int | None) -> int | None:
+    if priority is not None and not -1 <= priority <= PRIORITY_MAX:
+        raise UsageError(f"priority {priority} is out of range", hint=f"use -1 (automatic) to {PRIORITY_MAX}")
+    return priority
+
+
+def validate_size(text: str, page_size: int) -> int:
+    size = round_up_pages(parse_size(text), page_size)
+    if size < MIN_PAGES * page_size:
+        raise UsageError(f"size {text} is below the minimum of {MIN_PAGES} pages "
+                         f"({format_bytes(MIN_PAGES * page_size)}) that mkswap accepts")
+    return size
+
+
+def require_root(host: Host) -> None:
+    if not host.is_root:
+        raise Refused("changing swap needs root", hint="run it with sudo, or as root")
+
+
+def inspect(host: Host, path: str) -> Target:
+    return Target(path, _active(host, path), host.lstat(path),
+                  fstab.find_line((host.read_bytes_or_none(fstab.FSTAB) or b"").decode("utf-8",
+                                                                                      "surrogateescape"), path))
+
+
+def check_location(host: Host, path: str, *, force: bool) -> str:
+    """Refuse a place that cannot or must not hold a swap file. Returns the filesystem type."""
+    parent = os.path.dirname(path)
+    if path.startswith(("/proc/", "/sys/", "/dev/")):
+        raise Refused(f"{path} is on a virtual filesystem, which cannot hold swap")
+    pst = host.lstat(parent)
+    if pst is None or not stat.S_ISDIR(pst.st_mode):
+        if pst is not None and stat.S_ISLNK(pst.st_mode):
+            raise Refused(f"{parent} is a symbolic link; swapctl does not follow links it did not make",
+                          hint="give the real path of the directory")
+        raise Refused(f"the directory {parent} does not exist", hint=f"create it first: mkdir -p {parent}")
+    if host.has_symlink_in(parent):
+        raise Refused(f"{parent} goes through a symbolic link; swapctl does not follow links it did not make",
+                      hint="give the real path of the directory")
+    if pst.st_mode & 0o022 or not host.owned_by_root_or_self(pst):
+        raise Refused(f"{parent} is writable by other users, who could swap the file for a link",
+                      hint="put the swap file in a directory only root can write, such as / or /var/lib")
+    mount = host.mount_of(parent)
+    fs = mount.fstype if mount else "unknown"
+    base = fs.split(".")[0]
+    if base in UNSUPPORTED_FS:
+        raise Refused(f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
+                      hint="choose a directory on ext4, xfs or btrfs")
+    if base not in SUPPORTED_FS and not force:
+        raise Refused(f"{path} is on {fs}, which swapctl does not know to hold swap files",
+                      hint="use ext4, xfs or btrfs, or --force to try anyway")
+    return base
+
+
+def check_space(host: Host, path: str, size: int) -> None:
+    parent = os.path.dirname(path)
+    free = host.free_bytes(parent)
+    total = host.total_bytes(parent)
+    reserve = min(total // 20, 1 << 30)  # leave 5% of the filesystem, at most 1 GiB, for everything else
+    if size + reserve > free:
+        raise Refused(f"{format_bytes(size)} at {path} would leave {format_bytes(max(free - size, 0))} free "
+                      f"on its filesystem ({format_bytes(free)} free now; swapctl keeps {format_bytes(reserve)})",
+                      hint="choose a smaller size or another filesystem")
+
+
+def swapoff_margin(mem: dict[str, int]) -> int:
+    # Room the rest of the machine needs while swapoff pulls pages back: at least 128 MiB or 2% of RAM.
+    return max(128 << 20, mem.get("MemTotal", 0) // 50)
+
+
+def check_swapoff_fits(host: Host, area: SwapArea, extra_swap: int = 0) -> None:
+    """swapoff must page every used swap page back in; refuse when that would push the machine to OOM."""
+    if area.used == 0:
+        return
+    mem = host.meminfo()
+    available = mem.get("MemAvailable", mem.get("MemFree", 0))
+    other_free = sum(a.size - a.used for a in host.swaps() if a.path != area.path) + extra_swap
+    margin = swapoff_margin(mem)
+    if area.used + margin > available + other_free:
+        raise Refused(f"swapoff {area.path} would need {format_bytes(area.used)} back in memory plus a margin of "
+                      f"{format_bytes(margin)}, but only {format_bytes(available)} is available "
+                      f"(and {format_bytes(other_free)} free in other swap areas)",
+                      hint="free memory first, or add another swap area before removing this one")
+
+
+# --- plans ---------------------------------------------------------------------------------------------
+
+def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, priority: int | None = None,
+                discard: bool = False, persist: bool = True, method: str = "auto", force: bool = False) -> Plan:
+    path = validate_path(path)
+    size = validate_size(size_text, host.page_size)
+    priority = validate_priority(priority)
+    if method not in METHODS:
+        raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
+    require_root(host)
+    plan = Plan("create", data={"path": path, "size": size, "priority": priority, "persisted": persist})
+    target = inspect(host, path)
+    if target.st is not None and stat.S_ISLNK(target.st.st_mode):
+        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make")
+    fs = check_location(host, path, force=force)
+    plan.data["filesystem"] = fs
+    line = fstab.swap_line(path, priority, discard)
+
+    def persist_step() -> None:
+        if persist and (target.fstab_line is None or target.fstab_line.split() != line.split()):
+            plan.add(fstab.fstab_set(path, line))
+
+    if target.area is not None:
+        same_size = target.area.size + host.page_size == size
+        same_prio = priority is None or priority == target.area.priority or \
+            (priority == -1 and target.area.priority < 0)
+        if not (same_size and same_prio):
+            raise Refused(f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
+                          f"at priority {target.area.priority}",
+                          hint="use 'swapctl resize' to change its size, or remove it first")
+        persist_step()
+        return plan
+    if target.st is not None:
+        if not stat.S_ISREG(target.st.st_mode):
+            raise Refused(f"{path} exists and is not a regular file; swapctl will not touch it")
+        header = host.swap_signature(path)
+        if header is not None and target.st.st_size == size:
+            plan.add(SwapOn(path=path, priority=priority, discard=discard, refill=None))
+            persist_step()
+            return plan
+        if not force:
+            what = "a swap area of another size" if header else "not a swap area"
+            raise Refused(f"{path} exists and is {what}; swapctl will not overwrite it",
+                          hint="choose another path, or --force to replace the file")
+        aside = f"{path}.swapctl-replaced"
+        if host.lstat(aside) is not None:
+            raise Refused(f"{aside} exists (left by an earlier --force?)", hint="remove it first")
+        check_space(host, path, size)
+        plan.add(Rename(src=path, dst=aside))
+        _add_make_steps(plan, path, size, fs, method, priority, discard)
+        persist_step()
+        plan.add(DiscardReplaced(path=aside))
+        return plan
+    check_space(host, path, size)
+    _add_make_steps(plan, path, size, fs, method, priority, discard)
+    persist_step()
+    return plan
+
+
+def _add_make_steps(plan: Plan, path: str, size: int, fs: str, method: str, priority: int | None,
+                    discard: bool) -> None:
+    plan.add(CreateFile(path=path, nocow=fs == "btrfs"))
+    plan.add(Allocate(path=path, size=size, method=method))
+    plan.add(MkSwap(path=path))
+    plan.add(SwapOn(path=path, priority=priority, discard=discard,
+                    refill=size if method == "auto" else None))
+
+
+def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = False,
+                force: bool = False) -> Plan:
+    path = validate_path(path)
+    require_root(host)
+    plan = Plan("remove", data={"path": path})
+    target = inspect(host, path)
+    if target.st is not None and stat.S_ISLNK(target.st.st_mode):
+        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make")
+    is_file = target.st is not None and stat.S_ISREG(target.st.st_mode)
+    header = host.swap_signature(path) if is_file else None
+    managed = path in managed_paths(journal)
+    if target.area is None and target.fstab_line is None:
+        if target.st is None:
+            return plan  # already gone
+        if not is_file or header is None:
+            raise Refused(f"{path} is not a swap area; swapctl will not delete it")
+        if not managed and not force:
+            raise Refused(f"{path} is a swap file that swapctl did not make; not deleting it",
+                          hint="delete it by hand, or use --force")
+    discard = fstab.has_discard(target.fstab_line)
+    if target.area is not None:
+        check_swapoff_fits(host, target.area)
+        plan.add(SwapOff(path=path, priority=target.area.priority if target.area.priority >= 0 else None,
+                         discard=discard))
+    if target.fstab_line is not None:
+        plan.add(fstab.fstab_set(path, None))
+    if is_file and not keep_file:
+        if header is None and target.area is None and not force:
+            raise Refused(f"{path} is not a swap area; swapctl will not delete it")
+        if managed or force:
+            plan.add(DeleteFile(path=path, size=target.st.st_size, nocow=host.is_nocow(path)))
+        else:
+            plan.warnings.append(f"{path} was not made by swapctl, so it was kept (delete it by hand, or --force)")
+    return plan
+
+
+def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan:
+    path = validate_path(path)
+    size = validate_size(size_text, host.page_size)
+    require_root(host)
+    target = inspect(host, path)
+    if target.area is None or target.st is None or not stat.S_ISREG(target.st.st_mode):
+        raise Refused(f"{path} is not an active swap file", hint="use 'swapctl create' for a new one")
+    plan = Plan("resize", data={"path": path, "size": size, "old_size": target.st.st_size})
+    if target.st.st_size == size:
+        return plan
+    fs = check_location(host, path, force=True)
+    # The kernel refuses to rename or unlink an active swap file (EPERM), so the new area cannot be made
+    # beside the old and moved into place. Instead a bridge area takes the old one's pages while the file
+    # at PATH is remade: swap never shrinks below what is in use.
+    bridge = f"{path}.swapctl-bridge"
+    if host.lstat(bridge) is not None:
+        raise Refused(f"{bridge} exists (left by an interrupted resize?)", hint="remove it, then try again")
+    bridge_size = round_up_pages(max(target.area.used + (64 << 20), MIN_PAGES * host.page_size), host.page_size)
+    bridge_size = min(bridge_size, size)
+    check_space(host, bridge, bridge_size + max(size - target.st.st_size, 0))
+    check_swapoff_fits(host, target.area, extra_swap=bridge_size - host.page_size)
+    prio = target.area.priority if target.area.priority >= 0 else None
+    discard = fstab.has_discard(target.fstab_line)
+    nocow = host.is_nocow(path)
+    _add_make_steps(plan, bridge, bridge_size, fs, "auto", prio, discard)
+    plan.add(SwapOff(path=path, priority=prio, discard=discard))
+    plan.add(DeleteFile(path=path, size=target.st.st_size, nocow=nocow))
+    _add_make_steps(plan, path, size, fs, "auto", prio, discard)
+    plan.add(SwapOff(path=bridge, priority=prio, discard=discard))
+    plan.add(DeleteFile(path=bridge, size=bridge_size, nocow=nocow))
+    return plan

@@ -1,0 +1,235 @@
+"""Transient memory cgroups (v1 or v2) for bounded memory pressure: find the controller, create, fill, read, remove."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from swapctl.system import procfs
+from swapctl.system.paths import SysPaths
+
+PREFIX = "swapctl-stress-"
+
+
+@dataclass(frozen=True)
+class MemoryController:
+    """Where the memory controller is mounted: `version` 1 (memory.limit_in_bytes) or 2 (memory.max)."""
+
+    version: int
+    mount: Path  # real path (joined under --root)
+
+    @property
+    def has_memsw(self) -> bool:
+        # v1 exposes memory.memsw.* only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
+        return self.version == 1 and (self.mount / "memory.memsw.limit_in_bytes").exists()
+
+
+def detect(paths: SysPaths) -> MemoryController | None:
+    """The memory controller of the machine under `paths`, v1 preferred on hybrid hosts (v2 then has no
+    memory controller, as on this project's VM where only hugetlb is bound to the unified tree)."""
+    try:
+        mounts = procfs.parse_mountinfo(paths.mountinfo.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    v2: MemoryController | None = None
+    for m in mounts:
+        real = paths.join(m.mount_point)
+        if m.fstype == "cgroup" and "memory" in m.options.split(","):
+            if (real / "memory.limit_in_bytes").exists():
+                return MemoryController(1, real)
+        elif m.fstype == "cgroup2" and v2 is None:
+            try:
+                controllers = (real / "cgroup.controllers").read_text().split()
+            except OSError:
+                continue
+            if "memory" in controllers:
+                v2 = MemoryController(2, real)
+    return v2
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w", encoding="ascii") as fh:
+        fh.write(value)
+
+
+def _read_kv(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                continue
+    return out
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    if text == "max":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class TransientCgroup:
+    """One memory cgroup that swapctl made and will remove: a unique name holding swapctl's pid."""
+
+    def __init__(self, controller: MemoryController, path: Path) -> None:
+        self.controller = controller
+        self.path = path
+
+    @property
+    def version(self) -> int:
+        return self.controller.version
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, controller: MemoryController, limit: int, swap_allowance: int | None) -> TransientCgroup:
+        """mkdir a fresh group and set its limits; the group is removed again if a limit is rejected."""
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+        path = controller.mount / name
+        path.mkdir(mode=0o755)
+        cg = cls(controller, path)
+        try:
+            if controller.version == 1:
+                _write(path / "memory.limit_in_bytes", str(limit))
+                if swap_allowance is not None and controller.has_memsw:
+                    # memsw counts memory + swap, and must stay >= the memory limit.
+                    _write(path / "memory.memsw.limit_in_bytes", str(limit + swap_allowance))
+            else:
+                _write(path / "memory.max", str(limit))
+                if swap_allowance is not None and (path / "memory.swap.max").exists():
+                    _write(path / "memory.swap.max", str(swap_allowance))
+        except BaseException:
+            cg.remove()
+            raise
+        return cg
+
+    def limits(self) -> dict[str, int | None]:
+        if self.version == 1:
+            return {"memory": _read_int(self.path / "memory.limit_in_bytes"),
+                    "memsw": _read_int(self.path / "memory.memsw.limit_in_bytes")}
+        return {"memory": _read_int(self.path / "memory.max"),
+                "swap": _read_int(self.path / "memory.swap.max")}
+
+    def add_pid(self, pid: int) -> None:
+        _write(self.path / "cgroup.procs", str(pid))
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def stat(self) -> dict[str, int]:
+        return _read_kv(self.path / "memory.stat")
+
+    def events(self) -> dict[str, int]:
+        """Counters of limit hits and OOM: v2 memory.events; v1 failcnt and memory.oom_control."""
+        out: dict[str, int] = {}
+        if self.version == 2:
+            out.update(_read_kv(self.path / "memory.events"))
+            for key, fname in (("current", "memory.current"), ("swap_current", "memory.swap.current"),
+                               ("peak", "memory.peak")):
+                value = _read_int(self.path / fname)
+                if value is not None:
+                    out[key] = value
+            return out
+        for key, fname in (("failcnt", "memory.failcnt"), ("memsw_failcnt", "memory.memsw.failcnt"),
+                           ("usage", "memory.usage_in_bytes"), ("max_usage", "memory.max_usage_in_bytes"),
+                           ("memsw_usage", "memory.memsw.usage_in_bytes"),
+                           ("memsw_max_usage", "memory.memsw.max_usage_in_bytes")):
+            value = _read_int(self.path / fname)
+            if value is not None:
+                out[key] = value
+        # oom_control: "oom_kill_disable 0", "under_oom 0", "oom_kill N" (the last from 4.13).
+        out.update(_read_kv(self.path / "memory.oom_control"))
+        return out
+
+    def oom_kills(self) -> int:
+        return self.events().get("oom_kill", 0)
+
+    def pressure(self) -> dict[str, dict[str, float]] | None:
+        """The group's own PSI (v2 only; v1 has no per-group pressure)."""
+        if self.version != 2:
+            return None
+        try:
+            return procfs.parse_pressure((self.path / "memory.pressure").read_text())
+        except OSError:
+            return None
+
+    def remove(self, timeout: float = 10.0) -> None:
+        """Kill whatever is left inside, then rmdir, retrying while dying tasks still pin the group."""
+        if not self.path.exists():
+            return
+        deadline = time.monotonic() + timeout
+        kill_file = self.path / "cgroup.kill"
+        while True:
+            pids = self.pids()
+            if not pids:
+                try:
+                    self.path.rmdir()
+                    return
+                except FileNotFoundError:
+                    return
+                except OSError as exc:
+                    if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                        raise
+            else:
+                if kill_file.exists():  # v2, 5.14+: the kernel kills every task, forks included
+                    try:
+                        _write(kill_file, "1")
+                    except OSError:
+                        pass
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise OSError(errno.EBUSY, f"tasks {pids} are still in {self.path}")
+            time.sleep(0.02)
+
+
+def stale_groups(controller: MemoryController) -> list[TransientCgroup]:
+    """Groups an earlier swapctl left behind (it was SIGKILLed): named for a pid that no longer runs."""
+    out = []
+    try:
+        entries = list(controller.mount.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.name.startswith(PREFIX) or not entry.is_dir():
+            continue
+        pid_text = entry.name[len(PREFIX):].split("-", 1)[0]
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
+            out.append(TransientCgroup(controller, entry))
+    return out
