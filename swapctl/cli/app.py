@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "resize": ("swapctl.cli.swapfile", "resize"),
     "history": ("swapctl.cli.journal", "history"),
     "rollback": ("swapctl.cli.journal", "rollback"),
+    "watermarks": ("swapctl.cli.watermarks", "watermarks"),
+    "numa": ("swapctl.cli.watermarks", "numa"),
+    "stress": ("swapctl.cli.stress", "stress"),
+    "vm": ("swapctl.cli.vm", None),
 }
 
 

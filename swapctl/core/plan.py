@@ -131,14 +131,16 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
                 if fault:
                     fault(step.kind, seq, "before")
                 step.apply(host, record)
+                # Applied: from here on a failure (even before the journal says done) must undo this step too.
+                done.append((step, record))
+                actions[seq]["status"] = "done"
                 if fault:
                     fault(step.kind, seq, "after")
                 journal.done(tx, seq)
-                done.append((step, record))
-                actions[seq]["status"] = "done"
         except (Exception, KeyboardInterrupt) as exc:
-            failed_at = len(done)
-            actions[failed_at]["status"] = "failed"
+            failed_at = min(len(done), len(plan.steps) - 1)
+            if failed_at == len(done):
+                actions[failed_at]["status"] = "failed"
             _undo_after_failure(host, journal, tx, done, actions)
             if isinstance(exc, KeyboardInterrupt):
                 raise Interrupted("interrupted; every change was rolled back",

@@ -131,10 +131,14 @@ class CreateFile(Step):
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         try:
             host.create_exclusive(self.params["path"], 0o600)
-            if self.params.get("nocow"):
-                host.set_nocow(self.params["path"])
         except FileExistsError:
             raise Refused(f"{self.params['path']} appeared while swapctl was working; not touching it") from None
+        if self.params.get("nocow"):
+            try:
+                host.set_nocow(self.params["path"])
+            except OSError:
+                host.unlink(self.params["path"])  # ours, made a moment ago: leave nothing behind
+                raise
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
@@ -357,8 +361,17 @@ def inspect(host: Host, path: str) -> Target:
 def check_location(host: Host, path: str, *, force: bool) -> str:
     """Refuse a place that cannot or must not hold a swap file. Returns the filesystem type."""
     parent = os.path.dirname(path)
-    if path.startswith(("/proc/", "/sys/", "/dev/")):
+    if path.startswith(("/proc/", "/sys/")):
         raise Refused(f"{path} is on a virtual filesystem, which cannot hold swap")
+    mount = host.mount_of(parent)
+    fs = mount.fstype if mount else "unknown"
+    base = fs.split(".")[0]
+    if base in UNSUPPORTED_FS:
+        raise Refused(f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
+                      hint="choose a directory on ext4, xfs or btrfs")
+    if base not in SUPPORTED_FS and not force:
+        raise Refused(f"{path} is on {fs}, which swapctl does not know to hold swap files",
+                      hint="use ext4, xfs or btrfs, or --force to try anyway")
     pst = host.lstat(parent)
     if pst is None or not stat.S_ISDIR(pst.st_mode):
         if pst is not None and stat.S_ISLNK(pst.st_mode):
@@ -371,15 +384,6 @@ def check_location(host: Host, path: str, *, force: bool) -> str:
     if pst.st_mode & 0o022 or not host.owned_by_root_or_self(pst):
         raise Refused(f"{parent} is writable by other users, who could swap the file for a link",
                       hint="put the swap file in a directory only root can write, such as / or /var/lib")
-    mount = host.mount_of(parent)
-    fs = mount.fstype if mount else "unknown"
-    base = fs.split(".")[0]
-    if base in UNSUPPORTED_FS:
-        raise Refused(f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
-                      hint="choose a directory on ext4, xfs or btrfs")
-    if base not in SUPPORTED_FS and not force:
-        raise Refused(f"{path} is on {fs}, which swapctl does not know to hold swap files",
-                      hint="use ext4, xfs or btrfs, or --force to try anyway")
     return base
 
 

@@ -162,3 +162,25 @@ class Host:
             return os.readlink(self.real(path))
         except OSError:
             return None
+
+    # --- memory cgroups and the stress worker (swapctl stress, issue 5) ----------------------------
+    def memory_controller(self):
+        """Where the memory cgroup controller is mounted (v1 or v2), or None without one."""
+        from swapctl.system import cgroup
+
+        return cgroup.detect(self.paths)
+
+    def stale_stress_cgroups(self, controller) -> list:
+        from swapctl.system import cgroup
+
+        return cgroup.stale_groups(controller)
+
+    def create_stress_cgroup(self, controller, limit: int, swap_allowance: int | None):
+        from swapctl.system import cgroup
+
+        return cgroup.TransientCgroup.create(controller, limit, swap_allowance)
+
+    def spawn_stress_worker(self, **kwargs):
+        from swapctl.system.stress_worker import WorkerProcess
+
+        return WorkerProcess.spawn(**kwargs)

@@ -11,10 +11,7 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -128,28 +125,6 @@ class WorkerProcess:
             return ""
         lines = text.splitlines()
         return lines[-1] if lines else ""
-
-
-@contextmanager
-def shielded() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM during cleanup (a second Ctrl-C must not leave a cgroup behind); a signal that
-    arrived meanwhile is raised as KeyboardInterrupt once the cleanup is done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        got.append(signum)
-
-    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if got:
-        raise KeyboardInterrupt
 
 
 # --- the worker's side -------------------------------------------------------------------------------

@@ -133,6 +133,10 @@ def _parse_zone(node: int, name: str, index: int, chunk: str) -> Zone:
             zone.extra[k] = values[k]
     if cut >= 0:
         _parse_tail(zone, chunk, cut, label)
+    elif zone.present > 0:
+        # zoneinfo_show_print() stops after protection only for an unpopulated zone (present_pages == 0);
+        # a populated one always goes on to its pagesets and start_pfn: without them the file was cut.
+        raise ZoneinfoError(f"zoneinfo: {label}: populated zone without pagesets (truncated)")
     return zone
 
 
@@ -183,7 +187,22 @@ def parse_zoneinfo(text: str) -> list[Zone]:
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
         name = m.group(2)
         zones.append(_parse_zone(int(m.group(1)), name, index[name], text[m.end(): end]))
+    _check_complete(zones)
     return zones
+
+
+def _check_complete(zones: list[Zone]) -> None:
+    """From about 4.12 every node lists all MAX_NR_ZONES zones (the protection array's length), empty ones
+    too: then a node with fewer zones means the file was cut at a zone boundary."""
+    width = len(zones[0].protection)
+    per_node: dict[int, int] = {}
+    for z in zones:
+        per_node[z.node] = per_node.get(z.node, 0) + 1
+    if width and any(n == width for n in per_node.values()):
+        short = [n for n, count in per_node.items() if count < width]
+        if short:
+            raise ZoneinfoError(f"zoneinfo: node {short[-1]} lists {per_node[short[-1]]} of {width} zones "
+                                "(truncated)")
 
 
 def nodes_of(zones: list[Zone]) -> list[int]:

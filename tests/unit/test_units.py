@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swapctl.core.errors import UsageError
+from swapctl.core.units import format_bytes, parse_size, round_up_pages
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("512M", 512 << 20), ("8G", 8 << 30), ("1.5GiB", 3 << 29), ("1048576K", 1 << 30), ("4096", 4096),
+    ("2g", 2 << 30), ("1 MiB", 1 << 20), ("1MB", 10**6), ("64k", 64 << 10),
+])
+def test_sizes_are_read_as_admins_write_them(text: str, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1G", "0", "0M", "1X", "1.2.3G", "G", "1e9", "9" * 40])
+def test_bad_sizes_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_size(text)
+
+
+def test_sizes_round_up_to_whole_pages() -> None:
+    assert round_up_pages(1, 4096) == 4096
+    assert round_up_pages(8192, 4096) == 8192
+    assert round_up_pages(8193, 4096) == 12288
+
+
+@given(st.integers(min_value=1, max_value=1 << 50))
+def test_any_plain_byte_count_parses_to_itself(n: int) -> None:
+    assert parse_size(str(n)) == n
+
+
+@given(st.text(max_size=20))
+def test_the_size_parser_never_crashes(text: str) -> None:
+    try:
+        assert parse_size(text) > 0
+    except UsageError:
+        pass
+
+
+def test_binary_units_in_tables() -> None:
+    assert format_bytes(0) == "0 B"
+    assert format_bytes(1536 << 20) == "1.5 GiB"
+    assert format_bytes(64 << 20) == "64 MiB"
