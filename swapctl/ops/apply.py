@@ -1,0 +1,201 @@
+"""`swapctl apply FILE`: a YAML statement of the wanted swap files and vm settings, validated whole (with line
+numbers), planned as the difference from the live machine, and carried out as one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core.errors import UsageError
+from swapctl.core.plan import Plan
+
+if TYPE_CHECKING:
+    from swapctl.core.journal import Journal
+    from swapctl.system.host import Host
+
+TOP_KEYS = {"swapfiles", "vm", "persist"}
+SWAPFILE_KEYS = {"path", "size", "priority", "discard", "state", "method"}
+STATES = ("present", "absent")
+
+
+@dataclass
+class SwapfileSpec:
+    path: str
+    line: int
+    state: str = "present"
+    size: str | None = None
+    priority: int | None = None
+    discard: bool = False
+    method: str = "auto"
+
+
+@dataclass
+class Desired:
+    swapfiles: list[SwapfileSpec] = field(default_factory=list)
+    vm: list[tuple[str, int]] = field(default_factory=list)  # ("swappiness=10", line)
+    persist: bool = True
+
+
+class _Where:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: Any, message: str, hint: str | None = None) -> UsageError:
+        return UsageError(f"{self.source}:{node.start_mark.line + 1}: {message}", hint=hint)
+
+
+def _scalar(where: _Where, node: Any, kind: type, what: str) -> Any:
+    import yaml
+
+    if not isinstance(node, yaml.ScalarNode):
+        raise where.fail(node, f"{what} must be a single value")
+    value = yaml.safe_load(yaml.serialize(node))
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise where.fail(node, f"{what} must be an integer, not {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise where.fail(node, f"{what} must be true or false, not {value!r}")
+    if kind is str:
+        if isinstance(value, bool) or value is None:
+            raise where.fail(node, f"{what} must be text, not {value!r}")
+        value = str(value)
+    return value
+
+
+def _mapping(where: _Where, node: Any, what: str, allowed: set[str]) -> list[tuple[str, Any, Any]]:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise where.fail(node, f"{what} must be a mapping")
+    out, seen = [], set()
+    for knode, vnode in node.value:
+        key = _scalar(where, knode, str, "a key")
+        if allowed and key not in allowed:
+            raise where.fail(knode, f"unknown key {key!r} in {what}", hint="allowed: " + ", ".join(sorted(allowed)))
+        if key in seen:
+            raise where.fail(knode, f"{key!r} is given twice in {what}")
+        seen.add(key)
+        out.append((key, knode, vnode))
+    return out
+
+
+def load(text: str, source: str) -> Desired:
+    """Parse and validate the whole file; the first problem found is a UsageError naming its line."""
+    import yaml
+
+    where = _Where(source)
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    desired = Desired()
+    if root is None:
+        return desired
+    for key, _knode, vnode in _mapping(where, root, "the file", TOP_KEYS):
+        if key == "persist":
+            desired.persist = _scalar(where, vnode, bool, "persist")
+        elif key == "vm":
+            for vkey, _vk, vval in _mapping(where, vnode, "vm", set()):
+                desired.vm.append((_vm_assignment(where, vkey, vval), vval.start_mark.line + 1))
+        elif key == "swapfiles":
+            if not isinstance(vnode, yaml.SequenceNode):
+                raise where.fail(vnode, "swapfiles must be a list")
+            for item in vnode.value:
+                desired.swapfiles.append(_swapfile(where, item))
+    seen: set[str] = set()
+    for s in desired.swapfiles:
+        if s.path in seen:
+            raise UsageError(f"{source}:{s.line}: {s.path} is listed more than once")
+        seen.add(s.path)
+    return desired
+
+
+def _vm_assignment(where: _Where, key: str, node: Any) -> str:
+    """`swappiness: 10`, `min_free_kbytes: ">=65536"` (only raise) or `"<=N"` (only lower)."""
+    import yaml
+
+    value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise where.fail(node, f"vm {key} must be an integer or a string like \">=N\"")
+    text = str(value).strip()
+    for prefix, op in ((">=", "=>"), ("<=", "=<")):
+        if text.startswith(prefix):
+            return f"{key}{op}{text[2:].strip()}"
+    return f"{key}={text}"
+
+
+def _swapfile(where: _Where, node: Any) -> SwapfileSpec:
+    fields = {k: v for k, _kn, v in _mapping(where, node, "a swapfile", SWAPFILE_KEYS)}
+    if "path" not in fields:
+        raise where.fail(node, "a swapfile needs a path")
+    spec = SwapfileSpec(path=_scalar(where, fields["path"], str, "path"), line=node.start_mark.line + 1)
+    if "state" in fields:
+        spec.state = _scalar(where, fields["state"], str, "state")
+        if spec.state not in STATES:
+            raise where.fail(fields["state"], f"state {spec.state!r} is not present or absent")
+    if "size" in fields:
+        spec.size = _scalar(where, fields["size"], str, "size")
+    elif spec.state == "present":
+        raise where.fail(node, f"{spec.path}: a present swapfile needs a size")
+    if "priority" in fields:
+        spec.priority = _scalar(where, fields["priority"], int, "priority")
+    if "discard" in fields:
+        spec.discard = _scalar(where, fields["discard"], bool, "discard")
+    if "method" in fields:
+        spec.method = _scalar(where, fields["method"], str, "method")
+    return spec
+
+
+def _at_line(line: int, source: str, exc: UsageError) -> UsageError:
+    return UsageError(f"{source}:{line}: {exc.message}", hint=exc.hint)
+
+
+def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> tuple[Plan, Plan | None]:
+    """One plan for the whole file (and the vm sub-plan, whose read-backs the caller reports)."""
+    from swapctl.ops import swapfile, sysctl
+
+    plan = Plan("apply")
+    items: list[dict[str, Any]] = []
+    swapfile.require_root(host)
+    for spec in desired.swapfiles:
+        before = _swap_state(host, spec.path)
+        try:
+            if spec.state == "present":
+                sub = swapfile.plan_create(host, journal, spec.path, spec.size or "", priority=spec.priority,
+                                           discard=spec.discard, persist=desired.persist, method=spec.method)
+                after = {"state": "present", "size": sub.data["size"],
+                         "priority": spec.priority if spec.priority is not None else before.get("priority")}
+            else:
+                sub = swapfile.plan_remove(host, journal, spec.path)
+                after = {"state": "absent"}
+        except UsageError as exc:
+            raise _at_line(spec.line, source, exc) from None
+        _merge(plan, sub)
+        items.append({"kind": "swapfile", "path": spec.path, "before": before, "after": after,
+                      "changed": bool(sub.steps)})
+    vm_plan = None
+    if desired.vm:
+        try:
+            vm_plan = sysctl.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
+        except UsageError as exc:
+            line = next((ln for a, ln in desired.vm if exc.message.find(a.split("=")[0]) >= 0), 0)
+            raise (_at_line(line, source, exc) if line else exc) from None
+        _merge(plan, vm_plan)
+        for row in vm_plan.data["settings"]:
+            items.append({"kind": "sysctl", "key": row["key"], "before": row["old"], "after": row["new"],
+                          "changed": row["changed"]})
+    plan.data = {"items": items, "persist": desired.persist}
+    return plan, vm_plan
+
+
+def _merge(plan: Plan, sub: Plan) -> None:
+    plan.steps.extend(sub.steps)
+    plan.warnings.extend(sub.warnings)
+
+
+def _swap_state(host: Host, path: str) -> dict[str, Any]:
+    for area in host.swaps():
+        if area.path == path:
+            return {"state": "present", "size": area.size + host.page_size, "priority": area.priority}
+    return {"state": "absent"}
