@@ -142,8 +142,15 @@ def predict(zones: Sequence[Zone], min_free_kbytes: int, watermark_scale_factor:
     """The watermarks __setup_per_zone_wmarks will give every zone, in the order of `zones`.
 
     `zones` must be every zone of every online node (the kernel's for_each_zone), empty ones included:
-    they take part (an empty Movable zone gets min 32 from 6.6). `managed` overrides the managed counts
-    (the kernel uses the counts at the moment of the recompute; see managed_at_last_recompute()).
+    they take part (an empty Movable zone gets min 32 from 6.6). `managed` overrides the managed counts.
+
+    Which managed counts make the prediction exact: the kernel divides with zone_managed_pages() at the
+    moment of the recompute, not with the counts the printed marks came from. Those printed marks may be
+    older (computed at boot while init memory was still being freed, or before a balloon/hotplug moved
+    managed), so they cannot be inverted into anything useful. The latest zoneinfo's `managed` is the
+    best reading of the counts at the next recompute, and it is exact whenever managed holds still between
+    the read and the write: every step of the 6.1 and 6.12 recordings is predicted to the page from the
+    previous step's zoneinfo, while step 0 (boot-time marks) is not its own prediction.
     """
     version = parse_kernel_version(kernel_version)
     counts = [z.managed for z in zones] if managed is None else list(managed)
@@ -173,8 +180,9 @@ def predict(zones: Sequence[Zone], min_free_kbytes: int, watermark_scale_factor:
 def lowmem_reserve(zones: Sequence[Zone], ratios: Sequence[int] | None = None,
                    managed: Sequence[int] | None = None) -> list[tuple[int, ...]]:
     """setup_per_zone_lowmem_reserve(): for zone i of a node and each higher zone j of that node,
-    sum(managed(i+1..j)) // ratio[i]; 0 when ratio[i] is 0 or zone i has no managed pages (the 5.13+
-    rule: "if (!sysctl_lowmem_reserve_ratio[i] || !zone_managed_pages(zone))").
+    sum(managed(i+1..j)) // ratio[i]; 0 when ratio[i] is 0 or zone i has no managed pages (KERNEL-FACTS;
+    every step of the 6.1 and 6.12 recordings after the first write matches it; older kernels raised a ratio
+    below 1 to 1 instead, and boot-time arrays reflect the managed counts of that moment).
 
     Returns, for each zone in `zones`, its protection array (length = the node's protection length).
     `ratios` is /proc/sys/vm/lowmem_reserve_ratio indexed by zone index; default: the kernel's defaults.
@@ -199,3 +207,379 @@ def lowmem_reserve(zones: Sequence[Zone], ratios: Sequence[int] | None = None,
             row.append(running // ratio if ratio > 0 and m > 0 else 0)
         out.append(tuple(row))
     return out
+
+
+# --- reading a machine (live or a --root snapshot) -------------------------------------------------------
+PAGE_SIZES = (4096, 8192, 16384, 65536)
+WHAT_IF_KEYS = ("min_free_kbytes", "watermark_scale_factor")
+INT_MAX = 2147483647
+
+
+@dataclass
+class Snapshot:
+    zones: list[Zone]
+    release: str  # /proc/sys/kernel/osrelease; "" when the snapshot lacks it
+    version: Version
+    page_size: int
+    page_size_source: str  # "host" | "meminfo" | "assumed"
+    settings: dict[str, int | None]  # min_free_kbytes, watermark_scale_factor, watermark_boost_factor, ...
+    lowmem_reserve_ratio: list[int] | None
+    thp: str | None  # the bracketed mode of transparent_hugepage/enabled
+    warnings: list[str]
+
+
+def _read_int(host, key: str) -> int | None:
+    try:
+        return int(host.read_text(host.paths.vm_sysctl(key)).split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def derive_page_size(zones: Sequence[Zone], meminfo: dict[str, int] | None) -> int | None:
+    """The snapshot's page size: MemTotal is totalram_pages() x page size, and totalram_pages() is the sum
+    of the zones' managed pages, so MemTotal / sum(managed) gives it when both were read together. A
+    ratio that is not within 1% of a real page size (a balloon or lazy init moved managed) gives None."""
+    total = sum(z.managed for z in zones)
+    if not meminfo or "MemTotal" not in meminfo or total <= 0:
+        return None
+    ratio = meminfo["MemTotal"] / total
+    for size in PAGE_SIZES:
+        if abs(ratio - size) <= size * 0.01:
+            return size
+    return None
+
+
+def load_snapshot(host) -> Snapshot:
+    """Everything the watermark and NUMA views need, read through the Host (live /proc or --root)."""
+    from swapctl.core.errors import Refused, UsageError
+    from swapctl.system.zoneinfo import ZoneinfoError, parse_zoneinfo
+
+    path = host.paths.proc("zoneinfo")
+    try:
+        text = host.read_text(path)
+    except FileNotFoundError:
+        raise Refused(f"{path} does not exist: no zone watermarks to read",
+                      hint="a --root snapshot needs proc/zoneinfo (copy /proc/zoneinfo of that machine)") from None
+    except OSError as exc:
+        raise Refused(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        zones = parse_zoneinfo(text)
+    except ZoneinfoError as exc:
+        raise UsageError(f"{path}: {str(exc).removeprefix('zoneinfo: ')}",
+                         hint="the file is not a whole /proc/zoneinfo; capture it again with "
+                              "'cat /proc/zoneinfo > zoneinfo'") from None
+    from swapctl.system import numa
+
+    with_memory = numa.node_state(host, "has_memory")
+    missing = sorted(set(with_memory or []) - {z.node for z in zones})
+    if missing:
+        # A file cut at a node boundary parses cleanly; the node list in sysfs shows what is gone.
+        raise UsageError(f"{path} lists no zones for node {missing[0]}, which has memory (truncated?)",
+                         hint="capture /proc/zoneinfo again, whole")
+    warnings: list[str] = []
+    release = host.kernel_release()
+    if not release:
+        warnings.append("the snapshot has no proc/sys/kernel/osrelease: assuming the newest kernel's rules")
+    live = str(host.paths.root) == "/"
+    meminfo = None
+    try:
+        meminfo = host.meminfo()
+    except OSError:
+        pass
+    if live:
+        page_size, source = host.page_size, "host"
+    else:
+        derived = derive_page_size(zones, meminfo)
+        if derived is not None:
+            page_size, source = derived, "meminfo"
+        else:
+            page_size, source = 4096, "assumed"
+            warnings.append("page size not derivable from the snapshot (proc/meminfo MemTotal / managed pages):"
+                            " assuming 4096 bytes")
+    settings = {k: _read_int(host, k) for k in ("min_free_kbytes", "watermark_scale_factor",
+                                                  "watermark_boost_factor", "zone_reclaim_mode")}
+    try:
+        ratios = [int(x) for x in host.read_text(host.paths.vm_sysctl("lowmem_reserve_ratio")).split()]
+    except (OSError, ValueError):
+        ratios = None
+    thp = None
+    try:
+        raw = host.read_text(host.paths.sys("kernel", "mm", "transparent_hugepage", "enabled"))
+        m = re.search(r"\[(\w+)\]", raw)
+        thp = m.group(1) if m else None
+    except OSError:
+        pass
+    return Snapshot(zones, release, parse_kernel_version(release or None), page_size, source, settings,
+                    ratios, thp, warnings)
+
+
+# --- the watermarks view ------------------------------------------------------------------------------
+def zone_state(z: Zone) -> str:
+    """Where free pages stand against the printed (boost included) watermarks."""
+    if z.managed == 0:
+        return "empty"
+    if z.free < z.min:
+        return "below_min"  # allocations enter direct reclaim
+    if z.free < z.low:
+        return "below_low"  # kswapd is woken and reclaims
+    if z.free < z.high:
+        return "between_low_high"  # kswapd, once awake, keeps reclaiming up to high
+    return "above_high"
+
+
+STATE_TEXT = {"empty": "empty", "below_min": "below min: direct reclaim",
+              "below_low": "below low: kswapd reclaiming", "between_low_high": "between low and high",
+              "above_high": "above high"}
+
+
+def parse_what_if(items: Sequence[str], version: Version) -> dict[str, int]:
+    """--what-if KEY=VALUE items -> {key: value}; bad keys/values raise UsageError (exit 2)."""
+    from swapctl.core.errors import UsageError
+
+    out: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().removeprefix("vm.").replace(".", "_")
+        if not sep or not key:
+            raise UsageError(f"--what-if {item!r} is not KEY=VALUE",
+                             hint="e.g. --what-if min_free_kbytes=131072 --what-if watermark_scale_factor=100")
+        if key not in WHAT_IF_KEYS:
+            raise UsageError(f"--what-if: {key!r} does not set watermarks",
+                             hint=f"keys: {', '.join(WHAT_IF_KEYS)}")
+        if key in out:
+            raise UsageError(f"--what-if: {key} given twice")
+        text = value.strip()
+        if not re.fullmatch(r"[0-9]+", text):
+            raise UsageError(f"--what-if: {key}={value!r} is not a non-negative integer")
+        n = int(text)
+        if key == "min_free_kbytes" and n > INT_MAX:
+            raise UsageError(f"--what-if: min_free_kbytes={n} is above the sysctl's limit {INT_MAX}")
+        if key == "watermark_scale_factor":
+            if version < V4_6:
+                raise UsageError("--what-if: this kernel has no watermark_scale_factor (added in 4.6)")
+            top = 3000 if version >= (5, 15, 0) else 1000
+            if not 1 <= n <= top:
+                raise UsageError(f"--what-if: watermark_scale_factor={n} is out of range",
+                                 hint=f"the kernel accepts 1..{top} (it rejects anything else with EINVAL)")
+        out[key] = n
+    return out
+
+
+# The share of RAM the high watermarks may keep free before we warn: past it kswapd keeps reclaiming to
+# hold that much free; KERNEL-FACTS measured a panic with min_free_kbytes at 50% of RAM.
+HIGH_SHARE_WARN = 0.10
+MIN_SHARE_DANGER = 0.25
+
+
+def _totals(zones: Sequence[Zone], page_size: int) -> dict[str, int]:
+    out = {k: sum(getattr(z, k) for z in zones) for k in ("free", "min", "low", "high", "managed", "present",
+                                                            "spanned")}
+    out.update({f"{k}_bytes": v * page_size for k, v in list(out.items())})
+    return out
+
+
+def build_view(snap: Snapshot, node: int | None = None,
+               what_if: dict[str, int] | None = None) -> tuple[dict, list[str]]:
+    """The data of `swapctl watermarks` (zones, totals per node and machine, settings, rule, what-if)
+    and its warnings."""
+    from swapctl.core.errors import Refused, UsageError
+
+    zones = snap.zones
+    nodes = sorted({z.node for z in zones})
+    if node is not None and node not in nodes:
+        raise UsageError(f"node {node} does not exist", hint=f"nodes: {', '.join(map(str, nodes))}")
+    warnings = list(snap.warnings)
+    ps = snap.page_size
+    mfk, wsf = snap.settings.get("min_free_kbytes"), snap.settings.get("watermark_scale_factor")
+    # What a recompute with today's settings would give: the printed marks came from the managed counts at
+    # the last recompute (boot, or the last sysctl write / hotplug), and managed drifts after boot.
+    current_pred = None
+    if mfk is not None and (wsf is not None or snap.version < V4_6):
+        current_pred = predict(zones, mfk, wsf or 10, snap.version, ps)
+    predicted = None
+    after: dict[str, int] = {}
+    if what_if:
+        after = {"min_free_kbytes": what_if.get("min_free_kbytes", mfk),
+                 "watermark_scale_factor": what_if.get("watermark_scale_factor", wsf)}
+        missing = [k for k, v in after.items() if v is None and not (k == "watermark_scale_factor"
+                                                                     and snap.version < V4_6)]
+        if missing:
+            raise Refused(f"cannot predict: the snapshot has no proc/sys/vm/{missing[0]}",
+                          hint=f"give it too: --what-if {missing[0]}=VALUE")
+        predicted = predict(zones, after["min_free_kbytes"], after["watermark_scale_factor"] or 10,
+                            snap.version, ps)
+    ratios = snap.lowmem_reserve_ratio
+    rows = []
+    for i, z in enumerate(zones):
+        if node is not None and z.node != node:
+            continue
+        row = {"node": z.node, "zone": z.name, "free": z.free, "min": z.min, "low": z.low, "high": z.high,
+               "promo": z.promo, "boost": z.boost, "managed": z.managed, "present": z.present,
+               "spanned": z.spanned, "protection": list(z.protection), "state": zone_state(z)}
+        if predicted is not None:
+            p = predicted[i]
+            row["predicted"] = {"min": p.min, "low": p.low, "high": p.high, "promo": p.promo}
+        rows.append(row)
+    shown_nodes = nodes if node is None else [node]
+    node_totals = [{"node": n, **_totals([z for z in zones if z.node == n], ps)} for n in shown_nodes]
+    data: dict = {
+        "kernel": snap.release or None,
+        "page_size": ps,
+        "page_size_source": snap.page_size_source,
+        "rule": rule_name(snap.version),
+        "settings": {**snap.settings, "lowmem_reserve_ratio": ratios,
+                     "transparent_hugepage": snap.thp},
+        "zones": rows,
+        "nodes": node_totals,
+        "totals": _totals(zones, ps),
+    }
+    # The value the kernel would pick itself; with THP on (or unknown, as in most snapshots) also the one
+    # khugepaged raises it to, which is what a default machine with THP shows.
+    d = default_min_free_kbytes(zones, ps, snap.thp != "never", len(nodes), kernel_version=snap.version)
+    data["settings"]["min_free_kbytes_default"] = {
+        "kernel": d.kernel, "khugepaged": d.khugepaged,
+        "effective": d.effective if snap.thp in ("always", "madvise") else
+        (d.kernel if snap.thp == "never" else None)}
+    if current_pred is not None:
+        drift = [z.key for z, p in zip(zones, current_pred, strict=True)
+                 if (z.min - (z.boost or 0), z.low - (z.boost or 0), z.high - (z.boost or 0))
+                 != (p.min, p.low, p.high)]
+        data["recompute_differs"] = drift
+    boosted = [z.key for z in zones if z.boost]
+    if boosted:
+        warnings.append(f"watermarks boosted (watermark_boost_factor) in {', '.join(boosted)}: "
+                        "kswapd reclaims past the normal high mark until the boost decays")
+    pressed = [f"{r['node']}/{r['zone']}" for r in rows if r["state"] in ("below_low", "below_min")]
+    if pressed:
+        warnings.append(f"below the low watermark now: {', '.join(pressed)}")
+    if predicted is not None:
+        data["what_if"] = _what_if_summary(snap, zones, predicted, after, warnings)
+    return data, warnings
+
+
+def _what_if_summary(snap: Snapshot, zones: Sequence[Zone], predicted: Sequence[Marks],
+                     after: dict[str, int | None], warnings: list[str]) -> dict:
+    ps = snap.page_size
+    before_min = sum(z.min for z in zones)
+    before_high = sum(z.high for z in zones)
+    after_min = sum(p.min for p in predicted)
+    after_high = sum(p.high for p in predicted)
+    managed = sum(z.managed for z in zones) or 1
+    summary = {
+        "before": {"min_free_kbytes": snap.settings.get("min_free_kbytes"),
+                   "watermark_scale_factor": snap.settings.get("watermark_scale_factor")},
+        "after": after,
+        "min_pages": {"before": before_min, "after": after_min, "change": after_min - before_min},
+        "high_pages": {"before": before_high, "after": after_high, "change": after_high - before_high},
+        "min_bytes_change": (after_min - before_min) * ps,
+        "high_bytes_change": (after_high - before_high) * ps,
+        "high_share_of_ram": round(after_high / managed, 4),
+        "min_share_of_ram": round(after_min / managed, 4),
+    }
+    from swapctl.core.units import format_bytes
+
+    if after_min / managed >= MIN_SHARE_DANGER:
+        warnings.append(f"the new min watermarks reserve {after_min / managed:.0%} of RAM "
+                        f"({format_bytes(after_min * ps)}): a min_free_kbytes this large can deadlock the "
+                        "kernel (measured: 262144 on a 512 MiB machine panicked)")
+    elif after_high / managed >= HIGH_SHARE_WARN:
+        warnings.append(f"the new high watermarks keep {after_high / managed:.0%} of RAM free "
+                        f"({format_bytes(after_high * ps)}): kswapd will reclaim (and swap) to hold that much")
+    for z, p in zip(zones, predicted, strict=True):
+        if z.managed and p.high >= z.managed:
+            warnings.append(f"node {z.node} zone {z.name}: the new high watermark ({p.high} pages) is at or "
+                            f"above the zone's managed pages ({z.managed}): kswapd can never satisfy it")
+    return summary
+
+
+# --- NUMA ---------------------------------------------------------------------------------------------
+# mm/vmscan.c node_reclaim() / Documentation/admin-guide/sysctl/vm.rst: zone_reclaim_mode bits.
+RECLAIM_BITS = {1: "zone reclaim on", 2: "write out dirty pages", 4: "swap / unmap pages"}
+
+
+def decode_zone_reclaim_mode(mode: int | None) -> dict:
+    if mode is None:
+        return {"value": None, "flags": [], "meaning": "unknown (no proc/sys/vm/zone_reclaim_mode)"}
+    flags = [text for bit, text in RECLAIM_BITS.items() if mode & bit]
+    unknown = mode & ~7
+    if unknown:
+        flags.append(f"unknown bits 0x{unknown:x}")
+    if mode == 0:
+        meaning = ("off: when a node runs short, allocations fall back to other nodes before any local "
+                   "reclaim")
+    else:
+        meaning = ("on: when a node runs short the kernel reclaims that node's memory before using another "
+                   "node" + (", writing dirty pages" if mode & 2 else "")
+                   + (", swapping and unmapping pages" if mode & 4 else ""))
+    return {"value": mode, "flags": flags, "meaning": meaning}
+
+
+def build_numa(host, snap: Snapshot) -> tuple[dict, list[str]]:
+    """The data of `swapctl numa`: nodes with memory, distances, zone states, zone_reclaim_mode and the
+    answer to "why does this machine swap while memory is free?"."""
+    from swapctl.core.units import format_bytes
+    from swapctl.system import numa
+
+    warnings = list(snap.warnings)
+    ps = snap.page_size
+    zone_nodes = sorted({z.node for z in snap.zones})
+    ids = numa.node_ids(host) or zone_nodes
+    has_memory = numa.node_state(host, "has_memory")
+    has_cpu = numa.node_state(host, "has_cpu")
+    nodes = []
+    for n in ids:
+        zs = [z for z in snap.zones if z.node == n]
+        mi = numa.node_meminfo(host, n)
+        populated = [z for z in zs if z.managed]
+        states = {z.name: zone_state(z) for z in populated}
+        pressed = [z.name for z in populated if zone_state(z) in ("below_low", "below_min")]
+        nodes.append({
+            "node": n,
+            "mem_total": mi.get("MemTotal") if mi else sum(z.managed for z in zs) * ps,
+            "mem_free": mi.get("MemFree") if mi else sum(z.free for z in zs) * ps,
+            "mem_used": mi.get("MemUsed") if mi else None,
+            "free_pages": sum(z.free for z in populated),
+            "low_pages": sum(z.low for z in populated),
+            "high_pages": sum(z.high for z in populated),
+            "distances": numa.node_distances(host, n),
+            "cpus": numa.node_cpus(host, n),
+            "has_memory": (n in has_memory) if has_memory is not None else bool(populated),
+            "has_cpu": (n in has_cpu) if has_cpu is not None else None,
+            "zones": states,
+            "below_low": pressed,
+        })
+    mode = snap.settings.get("zone_reclaim_mode")
+    zrm = decode_zone_reclaim_mode(mode)
+    short = [n for n in nodes if n["below_low"]]
+    roomy = [n for n in nodes if n["has_memory"] and not n["below_low"] and n["free_pages"] > n["high_pages"]]
+    answer: list[str] = []
+    if short and roomy:
+        s_txt = ", ".join(f"node {n['node']} ({'/'.join(n['below_low'])})" for n in short)
+        r_txt = ", ".join(f"node {n['node']} ({format_bytes(n['free_pages'] * ps)} free)" for n in roomy)
+        answer.append(f"{s_txt} is below its low watermark while {r_txt} has memory to spare: kswapd of each "
+                      "node balances that node's own zones, so it reclaims (and may swap) on the short node "
+                      "whatever the others hold.")
+        if mode:
+            answer.append(f"zone_reclaim_mode={mode} makes the kernel reclaim{' and swap' if mode & 4 else ''} "
+                          "on the local node before allocating from a remote one: this is the usual cause. "
+                          "Setting it to 0 lets allocations spill to the free node instead.")
+        else:
+            answer.append("zone_reclaim_mode=0, so ordinary allocations already spill over to the free node; "
+                          "local pressure then comes from a memory policy or cpuset binding tasks to the "
+                          "short node (numactl --membind, mbind, cpuset.mems) or from its kswapd catching up.")
+    elif short:
+        answer.append("every node with memory is below its low watermark: the whole machine is short, "
+                      "swapping is expected.")
+    else:
+        answer.append("no node is below its low watermark now. Swapping while memory is free then comes from "
+                      "a cgroup limit (memory.max / memory.high reclaim within the group, whatever the "
+                      "machine has free), from boosted watermarks after fragmentation "
+                      "(watermark_boost_factor), or from pressure that has since passed.")
+    if any(z.boost for z in snap.zones):
+        answer.append("some zones have a watermark boost now: kswapd reclaims past the usual high mark "
+                      "until it decays; watermark_boost_factor=0 disables boosting.")
+    data = {"nodes": nodes, "zone_reclaim_mode": zrm, "page_size": ps, "numa": len(ids) > 1,
+            "why_swap_while_free": answer}
+    if len(ids) <= 1:
+        answer.insert(0, "one memory node: NUMA imbalance cannot explain swapping here.")
+    return data, warnings

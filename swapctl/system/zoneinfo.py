@@ -193,12 +193,15 @@ def parse_zoneinfo(text: str) -> list[Zone]:
 
 def _check_complete(zones: list[Zone]) -> None:
     """From about 4.12 every node lists all MAX_NR_ZONES zones (the protection array's length), empty ones
-    too: then a node with fewer zones means the file was cut at a zone boundary."""
+    too: then a node with fewer zones means the file was cut at a zone boundary. The sign of such a kernel:
+    an unpopulated zone listed, or a line added after 4.12 (cma 5.12, boost 5.16, promo 6.12)."""
     width = len(zones[0].protection)
     per_node: dict[int, int] = {}
     for z in zones:
         per_node[z.node] = per_node.get(z.node, 0) + 1
-    if width and any(n == width for n in per_node.values()):
+    lists_all = any(n == width for n in per_node.values()) or any(
+        z.present == 0 or z.cma is not None or z.boost is not None or z.promo is not None for z in zones)
+    if width and lists_all:
         short = [n for n, count in per_node.items() if count < width]
         if short:
             raise ZoneinfoError(f"zoneinfo: node {short[-1]} lists {per_node[short[-1]]} of {width} zones "

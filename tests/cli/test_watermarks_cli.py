@@ -1,0 +1,223 @@
+"""`swapctl watermarks` and `swapctl numa` on the kernels' recorded roots and on broken snapshots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from swapctl.cli.app import app
+from swapctl.cli.context import AppState
+from swapctl.system.zoneinfo import parse_zoneinfo
+from tests.fakes import FIXTURES
+
+RUNS = FIXTURES / "kernel-recordings"
+ROOTS = sorted(RUNS.glob("*/*/step*/root"))
+N2 = RUNS / "6.12/n2-1g-1g"
+N1 = RUNS / "6.1/n1-512m"
+
+
+def run(root: Path, *args: str):
+    return CliRunner().invoke(app, ["--root", str(root), *args], obj=AppState(), catch_exceptions=False)
+
+
+def run_json(root: Path, *args: str) -> dict:
+    result = run(root, "-o", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(RUNS)))
+def test_the_table_shows_every_zone_the_settings_and_the_rule(root: Path) -> None:
+    result = run(root, "watermarks")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for word in ("DMA32", "Movable", "min_free_kbytes", "watermark_scale_factor", "rule: gap", "machine"):
+        assert word in out
+    mfk = (root / "proc/sys/vm/min_free_kbytes").read_text().strip()
+    assert f"min_free_kbytes {mfk}" in out and "MiB" in out
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(RUNS)))
+def test_json_zones_carry_the_issue_fields_in_pages(root: Path) -> None:
+    doc = run_json(root, "watermarks")
+    data = doc["data"]
+    assert doc["command"] == "watermarks" and doc["ok"] is True and doc["changed"] is False
+    assert data["page_size"] == 4096 and data["page_size_source"] == "meminfo"
+    zones = parse_zoneinfo((root / "proc/zoneinfo").read_text())
+    assert len(data["zones"]) == len(zones)
+    for row, z in zip(data["zones"], zones, strict=True):
+        assert set(row) == {"node", "zone", "free", "min", "low", "high", "promo", "boost", "managed", "present",
+                            "spanned", "protection", "state"}
+        assert (row["node"], row["zone"], row["free"], row["min"], row["high"], row["protection"]) == \
+            (z.node, z.name, z.free, z.min, z.high, list(z.protection))
+    assert data["totals"]["managed_bytes"] == sum(z.managed for z in zones) * 4096
+    assert sum(n["free"] for n in data["nodes"]) == data["totals"]["free"]
+
+
+def test_what_if_through_the_cli_predicts_the_next_recorded_step_to_the_page() -> None:
+    for run_dir in (N1, N2):
+        writes = json.loads((run_dir / "writes.json").read_text())
+        for n, w in writes.items():
+            before, after = run_dir / f"step{int(n) - 1}" / "root", run_dir / f"step{n}" / "root"
+            doc = run_json(before, "watermarks", "--what-if", f"{w['key']}={w['value']}")
+            shown = parse_zoneinfo((after / "proc/zoneinfo").read_text())
+            for row, z in zip(doc["data"]["zones"], shown, strict=True):
+                p = row["predicted"]
+                assert (p["min"], p["low"], p["high"]) == (z.min, z.low, z.high), (run_dir.name, n, z.key)
+                assert p["promo"] == z.promo or z.promo is None
+
+
+def test_what_if_reports_the_change_in_reserved_memory_and_both_settings() -> None:
+    doc = run_json(N2 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=131072",
+                   "--what-if", "watermark_scale_factor=200")
+    wi = doc["data"]["what_if"]
+    assert wi["after"] == {"min_free_kbytes": 131072, "watermark_scale_factor": 200}
+    assert wi["before"]["min_free_kbytes"] == 67584
+    assert wi["min_pages"]["change"] == wi["min_pages"]["after"] - wi["min_pages"]["before"] > 0
+    assert wi["high_bytes_change"] == wi["high_pages"]["change"] * 4096
+    table = run(N2 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=131072")
+    assert table.exit_code == 0 and "->" in table.stdout and "machine-wide min watermarks" in table.stdout
+
+
+def test_an_unsafe_min_free_kbytes_draws_a_warning_but_no_failure() -> None:
+    doc = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=262144")
+    assert any("deadlock" in w for w in doc["warnings"])
+    mild = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=4096")
+    assert not any("RAM" in w for w in mild["warnings"])
+    table = run(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=262144")
+    assert table.exit_code == 0 and "warning:" in table.stderr
+
+
+def test_node_option_keeps_one_node() -> None:
+    doc = run_json(N2 / "step3/root", "watermarks", "--node", "1")
+    assert {z["node"] for z in doc["data"]["zones"]} == {1} and [n["node"] for n in doc["data"]["nodes"]] == [1]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--what-if", "swappiness=10"], "does not set watermarks"),
+    (["--what-if", "min_free_kbytes"], "KEY=VALUE"),
+    (["--what-if", "min_free_kbytes=-1"], "non-negative integer"),
+    (["--what-if", "min_free_kbytes=12k"], "non-negative integer"),
+    (["--what-if", "min_free_kbytes=99999999999"], "limit"),
+    (["--what-if", "watermark_scale_factor=0"], "out of range"),
+    (["--what-if", "watermark_scale_factor=3001"], "out of range"),
+    (["--what-if", "min_free_kbytes=1", "--what-if", "min_free_kbytes=2"], "twice"),
+    (["--node", "7"], "node 7 does not exist"),
+])
+def test_invalid_what_if_or_node_exits_2_with_one_line(args: list[str], words: str) -> None:
+    result = run(N2 / "step0/root", "watermarks", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("swapctl: error: ") and words in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_watermark_scale_factor_above_1000_is_refused_for_kernels_before_5_15(tmp_path: Path) -> None:
+    root = shutil.copytree(N1 / "step0/root", tmp_path / "root")
+    (root / "proc/sys/kernel/osrelease").write_text("5.10.0-8-amd64\n")
+    assert run(root, "watermarks", "--what-if", "watermark_scale_factor=1000").exit_code == 0
+    result = run(root, "watermarks", "--what-if", "watermark_scale_factor=1001")
+    assert result.exit_code == 2 and "1..1000" in result.stderr
+
+
+def _broken_root(tmp_path: Path, zoneinfo: str | bytes | None) -> Path:
+    root = shutil.copytree(N2 / "step0/root", tmp_path / "root")
+    target = root / "proc/zoneinfo"
+    if zoneinfo is None:
+        target.unlink()
+    elif isinstance(zoneinfo, bytes):
+        target.write_bytes(zoneinfo)
+    else:
+        target.write_text(zoneinfo)
+    return root
+
+
+def _original() -> str:
+    return (N2 / "step0/root/proc/zoneinfo").read_text()
+
+
+@pytest.mark.parametrize("command", ["watermarks", "numa"])
+@pytest.mark.parametrize("case, content, code", [
+    ("missing", None, 3),
+    ("empty", "", 2),
+    ("garbage", "this is not zoneinfo\n", 2),
+    ("binary", bytes(range(256)) * 4, 2),
+    ("cut in pagesets", _original()[: _original().index("    cpu: 1")], 2),
+    ("cut at a node", _original()[: _original().index("Node 1, zone      DMA")], 2),
+    ("bad number", _original().replace("pages free     3776", "pages free     37x6"), 2),
+])
+def test_a_missing_or_malformed_zoneinfo_exits_2_or_3_without_a_traceback(
+        tmp_path: Path, command: str, case: str, content, code: int) -> None:
+    root = _broken_root(tmp_path, content)
+    result = run(root, command)
+    assert result.exit_code == code, (case, result.output)
+    assert result.stderr.startswith("swapctl: error: ") and "zoneinfo" in result.stderr
+    assert "hint: " in result.stderr and "Traceback" not in result.output
+    doc = json.loads(run(root, "-o", "json", command).stdout)
+    assert doc["ok"] is False and doc["error"]["code"] == code
+
+
+def test_a_snapshot_without_meminfo_assumes_4096_byte_pages_and_says_so(tmp_path: Path) -> None:
+    root = shutil.copytree(N2 / "step0/root", tmp_path / "root")
+    (root / "proc/meminfo").unlink()
+    (root / "proc/sys/kernel/osrelease").unlink()
+    doc = run_json(root, "watermarks")
+    assert doc["data"]["page_size"] == 4096 and doc["data"]["page_size_source"] == "assumed"
+    assert any("page size" in w for w in doc["warnings"]) and any("osrelease" in w for w in doc["warnings"])
+
+
+def test_the_page_size_of_a_64k_snapshot_comes_from_its_meminfo(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (path,) = (FIXTURES / "public").glob("lkml_2017-04-05*zoneinfo")
+    (root / "proc/zoneinfo").write_text(path.read_text())
+    (root / "proc/sys/kernel/osrelease").write_text("4.11.0-rc5\n")
+    managed = sum(z.managed for z in parse_zoneinfo(path.read_text()))
+    (root / "proc/meminfo").write_text(f"MemTotal:       {managed * 64} kB\nMemFree:  1 kB\n")
+    doc = run_json(root, "watermarks")
+    assert doc["data"]["page_size"] == 65536 and doc["data"]["page_size_source"] == "meminfo"
+    assert doc["data"]["rule"].startswith("gap") and "promo" not in doc["data"]["rule"]
+
+
+def test_numa_lists_both_nodes_with_distances_and_decodes_zone_reclaim_mode() -> None:
+    doc = run_json(N2 / "step0/root", "numa")
+    nodes = doc["data"]["nodes"]
+    assert [n["node"] for n in nodes] == [0, 1]
+    assert nodes[0]["distances"] == [10, 20] and nodes[1]["distances"] == [20, 10]
+    assert nodes[1]["mem_total"] == 1031568 * 1024
+    assert nodes[0]["zones"] == {"DMA": "above_high", "DMA32": "above_high"}
+    assert doc["data"]["zone_reclaim_mode"]["value"] == 0
+    assert "no node is below its low watermark" in " ".join(doc["data"]["why_swap_while_free"])
+    table = run(N2 / "step0/root", "numa")
+    assert table.exit_code == 0 and "10 20" in table.stdout and "why does this machine swap" in table.stdout
+
+
+def _press_node0(tmp_path: Path, zone_reclaim_mode: int) -> Path:
+    root = shutil.copytree(N2 / "step0/root", tmp_path / "root")
+    text = (root / "proc/zoneinfo").read_text()
+    # node 0's DMA32 (low 10163) now holds 5000 free pages, DMA (low 160) 100
+    text = text.replace("pages free     237856", "pages free     5000").replace("pages free     3776",
+                                                                                 "pages free     100")
+    (root / "proc/zoneinfo").write_text(text)
+    (root / "proc/sys/vm/zone_reclaim_mode").write_text(f"{zone_reclaim_mode}\n")
+    return root
+
+
+def test_numa_explains_swapping_when_one_node_is_short_and_the_other_is_free(tmp_path: Path) -> None:
+    doc = run_json(_press_node0(tmp_path, 4 | 1), "numa")
+    answer = " ".join(doc["data"]["why_swap_while_free"])
+    assert "node 0 (DMA/DMA32) is below its low watermark while node 1" in answer
+    assert "zone_reclaim_mode=5" in answer and "swap" in answer
+    assert doc["data"]["zone_reclaim_mode"]["flags"] == ["zone reclaim on", "swap / unmap pages"]
+    assert doc["data"]["nodes"][0]["zones"]["DMA32"] == "below_min"
+
+
+def test_numa_with_zone_reclaim_off_points_at_bindings_instead(tmp_path: Path) -> None:
+    doc = run_json(_press_node0(tmp_path, 0), "numa")
+    answer = " ".join(doc["data"]["why_swap_while_free"])
+    assert "zone_reclaim_mode=0" in answer and "membind" in answer
+    wm = run_json(tmp_path / "root", "watermarks")
+    assert any("below the low watermark now: 0/DMA, 0/DMA32" in w for w in wm["warnings"])
