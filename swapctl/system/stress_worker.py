@@ -100,7 +100,8 @@ class WorkerProcess:
         try:
             self.proc.wait(grace)
         except subprocess.TimeoutExpired:
-            self.kill()
+            pass
+        self.kill()  # SIGKILL if still there; reaps it and closes the pipes either way
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -109,7 +110,7 @@ class WorkerProcess:
             except ProcessLookupError:
                 pass
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 if stream is not None:
                     stream.close()
