@@ -58,19 +58,11 @@ def _write(path: Path, value: str) -> None:
 
 
 def _read_kv(path: Path) -> dict[str, int]:
-    out: dict[str, int] = {}
+    """memory.stat, memory.events: "name value" lines, the /proc/vmstat format."""
     try:
-        text = path.read_text()
+        return procfs.parse_vmstat(path.read_text())
     except OSError:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                continue
-    return out
+        return {}
 
 
 def _read_int(path: Path) -> int | None:
