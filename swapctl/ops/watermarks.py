@@ -77,6 +77,12 @@ class MinFreeDefaults(NamedTuple):
         return max(self.kernel, self.khugepaged or 0)
 
 
+def buffer_pages(zones: Iterable[Zone]) -> int:
+    """Managed pages of the zones up to ZONE_NORMAL on every node (gfp_zone(GFP_USER)): the memory
+    nr_free_buffer_pages() counts at boot, before any watermark is set."""
+    return sum(z.managed for z in zones if z.name not in (HIGHMEM, MOVABLE, "Device"))
+
+
 def pageblock_pages(page_size: int) -> int:
     """pageblock_nr_pages where pageblock_order = the PMD order: one page table's worth of pages
     (page_size / 8 PTEs): 512 with 4 KiB pages, 2048 with 16 KiB, 8192 with 64 KiB."""
@@ -102,7 +108,7 @@ def default_min_free_kbytes(zones: Sequence[Zone], page_size: int, thp_enabled: 
     version = parse_kernel_version(kernel_version)
     page_kb = page_size // 1024
     user_zones = [z for z in zones if z.name not in (HIGHMEM, MOVABLE, "Device")]
-    lowmem_kb = sum(z.managed for z in user_zones) * page_kb
+    lowmem_kb = buffer_pages(zones) * page_kb
     upper = 262144 if version >= V5_7 else 65536
     kernel = min(max(math.isqrt(16 * lowmem_kb), 128), upper)
     total_pages = sum(z.managed for z in zones)

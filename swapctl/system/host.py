@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -42,10 +43,15 @@ class Host:
             return None
 
     def lstat(self, path: str) -> os.stat_result | None:
+        """None when nothing is there, including under a file (ENOTDIR) or through a link loop (ELOOP)."""
         try:
             return os.lstat(self.real(path))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return None
+            raise
 
     def is_symlink(self, path: str) -> bool:
         st = self.lstat(path)

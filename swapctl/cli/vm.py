@@ -1,0 +1,114 @@
+"""The `vm` command group: read (`vm get`) and set (`vm set`) the vm reclaim sysctls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from swapctl.cli import render
+from swapctl.cli.context import edge, emit, require_root
+
+app = typer.Typer(
+    help="Read and set the vm reclaim sysctls (swappiness, min_free_kbytes, zone_reclaim_mode, ...).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _range(r: list[int]) -> str:
+    lo, hi = r
+    return f"{lo}-{hi}" if hi < 2**31 - 1 else f">= {lo}"
+
+
+def _get_table(doc: dict[str, Any]) -> None:
+    settings = doc["data"].get("settings", [])
+    rows, notes = [], []
+    for s in settings:
+        value = "-" if s["value"] is None else s["value"]
+        boot = "-" if s["boot_value"] is None else s["boot_value"]
+        if s.get("boot_estimated"):
+            boot = f"~{boot}"
+        rows.append([s["key"], value, _range(s["range"]), boot, s["boot_source"], "yes" if s["drift"] else ""])
+        if s["key"] == "vm.zone_reclaim_mode" and s["value"] is not None:
+            bits = ", ".join(s.get("bits") or []) or "off"
+            notes.append(f"vm.zone_reclaim_mode {s['value']}: {bits}")
+        if s["key"] == "vm.min_free_kbytes" and s.get("kernel_default") is not None:
+            khuge = (f"; khugepaged raises it to {s['khugepaged_value']}" if s.get("khugepaged_raises")
+                     else f"; khugepaged does not raise it (transparent hugepages: {s.get('thp') or 'absent'})")
+            notes.append(f"vm.min_free_kbytes: kernel default ~{s['kernel_default']}{khuge}; "
+                         f"swapctl's safe limit {s['safe_limit']}")
+        notes.extend(f"{s['key']}: {n}" for n in s.get("notes", []) if "khugepaged" not in n)
+    tool = doc["data"].get("boot_tool", "")
+    caption = "\n".join([f"at boot: as {tool} applies the sysctl files", *notes])
+    render.table(None, ["KEY", "VALUE", "RANGE", "AT BOOT", "SOURCE", "DRIFT"], rows,
+                 right=("VALUE", "AT BOOT"), caption=caption)
+
+
+@app.command("get")
+def get(
+    ctx: typer.Context,
+    keys: list[str] | None = typer.Argument(None, metavar="[KEY]...",
+                                            help="Keys to show, as swappiness or vm.swappiness [default: all]."),
+) -> None:
+    """Show vm sysctls: the runtime value, the range this kernel accepts, what the next boot applies and
+    from which file, and whether they differ (drift).
+
+    The boot value follows the precedence of systemd-sysctl on a systemd machine and of `sysctl --system`
+    otherwise: files in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and
+    /lib/sysctl.d, first of each name wins, applied in name order (the last one to set a key wins); then
+    /etc/sysctl.conf (procps only). JSON holds both tools' answers under `persisted`.
+
+    zone_reclaim_mode is decoded into its bits (1 zone reclaim, 2 write dirty pages, 4 swap pages);
+    min_free_kbytes shows the kernel's default for this machine and whether khugepaged raises it.
+    """
+    with edge(ctx, "vm get") as st:
+        from swapctl.ops import sysctl
+
+        knobs = [sysctl.normalise_key(k) for k in keys] if keys else list(sysctl.KNOBS.values())
+        knobs = list(dict.fromkeys(knobs))
+        host = st.get_host()
+        state = sysctl.read_state(host, knobs)
+        data = {"kernel": state.release, "numa_nodes": state.nodes, "boot_tool": state.boot_tool,
+                "settings": sysctl.describe(state, knobs)}
+        emit(st, "vm get", data=data, table=_get_table)
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    assignments: list[str] | None = typer.Argument(
+        None, metavar="KEY=VALUE...",
+        help="KEY=N sets; KEY=>N only raises to N; KEY=<N only lowers to N (quote < and > in a shell)."),
+    persist: bool = typer.Option(False, "--persist",
+                                 help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot."),
+    force: bool = typer.Option(False, "--force", help="Write a min_free_kbytes above swapctl's safe limit."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
+) -> None:
+    """Set vm sysctls at runtime (and with --persist, for the next boot), all or none.
+
+    Every assignment is parsed and checked against the range the running kernel accepts before anything is
+    written; one bad assignment rejects the command (exit 2). swapctl is stricter than the kernel where the
+    kernel lets a value hurt the machine: min_free_kbytes above 5% of lowmem is refused (exit 3) unless
+    --force, zone_reclaim_mode takes 0-7 only, page-cluster 0-31.
+
+    Each write is read back. If a write fails, the keys already written are restored (exit 1). A value
+    already in force is left alone (changed: false, nothing journaled). Undo with `swapctl rollback`,
+    which restores a value only while it is still the one swapctl wrote.
+
+    Examples: swapctl vm set vm.swappiness=10 --persist;  swapctl vm set 'min_free_kbytes=>65536'
+    """
+    with edge(ctx, "vm set") as st:
+        host = st.get_host()
+        if not dry_run:
+            require_root(st, "setting vm sysctls")
+        from swapctl.core.plan import execute
+        from swapctl.ops import sysctl
+        from swapctl.system.faults import fault_hook
+
+        plan = sysctl.build_set_plan(host, list(assignments or []), persist=persist, force=force)
+        keys = [r["key"] for r in plan.data["settings"]]
+        outcome = execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"keys": keys},
+                          fault=fault_hook())
+        sysctl.finish(plan, outcome)
+        emit(st, "vm set", outcome)

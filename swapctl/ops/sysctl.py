@@ -1,0 +1,614 @@
+"""vm tuning: the vm sysctls swapctl manages, the range each accepts by kernel version, the assignment parser,
+the safety policy, min_free_kbytes defaults, and the steps that write /proc/sys/vm and persist to sysctl.d."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.ops import sysctld
+from swapctl.ops.fileedit import FileEdit
+
+if TYPE_CHECKING:
+    from swapctl.system.host import Host
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+PERSIST_FILE = "/etc/sysctl.d/90-swapctl.conf"
+PERSIST_HEADER = ("# vm sysctls set by `swapctl vm set --persist`. swapctl keeps other lines as they are.\n")
+Version = tuple[int, int]
+
+
+# --- the knob table --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Knob:
+    name: str  # the file under /proc/sys/vm
+    summary: str
+    # (first kernel version, lowest, highest) the sysctl handler accepts, oldest first; from the sysctl
+    # tables of kernel/sysctl.c, mm/page_alloc.c, mm/swap.c, fs/dcache.c.
+    kernel_ranges: tuple[tuple[Version, int, int], ...]
+    since: Version | None = None  # the first kernel that has it
+    policy: tuple[int, int] = (INT_MIN, INT_MAX)  # swapctl's own limits where the kernel's let an admin hurt
+    policy_reason: str = ""
+    default: int | None = None  # the kernel's boot value where it is a constant
+    needs: str = ""  # the kernel option without which the file is absent
+
+    @property
+    def key(self) -> str:
+        return f"vm.{self.name}"
+
+    def kernel_range(self, version: Version | None) -> tuple[int, int]:
+        if version is None:  # unknown kernel: the newest table
+            return self.kernel_ranges[-1][1:]
+        chosen = self.kernel_ranges[0]
+        for entry in self.kernel_ranges:
+            if version >= entry[0]:
+                chosen = entry
+        return chosen[1], chosen[2]
+
+    def accepted_range(self, version: Version | None) -> tuple[int, int]:
+        lo, hi = self.kernel_range(version)
+        return max(lo, self.policy[0]), min(hi, self.policy[1])
+
+
+KNOBS: dict[str, Knob] = {k.name: k for k in (
+    # min_free_kbytes_sysctl_handler: proc_dointvec_minmax, extra1 = 0, no upper bound. Too large a value
+    # panics the kernel; the safety policy (safe_min_free_limit) refuses that, not the range.
+    Knob("min_free_kbytes", "memory the kernel keeps free for atomic allocations and reclaim (kB)",
+         (((0, 0), 0, INT_MAX),)),
+    # 0..100 until 5.7; 5.8 raised the ceiling to 200 (SYSCTL_TWO_HUNDRED) for fast swap devices.
+    Knob("swappiness", "how readily anonymous memory is swapped rather than page cache dropped",
+         (((0, 0), 0, 100), ((5, 8), 0, 200)), default=60),
+    # proc_dointvec took any int (negative too) until the 5.11 "fix underflow value setting risk in
+    # vm_table"; it is a bit mask of three bits, so swapctl takes 0-7 only.
+    Knob("zone_reclaim_mode", "reclaim on the local NUMA node before allocating from another (bit mask)",
+         (((0, 0), INT_MIN, INT_MAX), ((5, 11), 0, INT_MAX)), policy=(0, 7),
+         policy_reason="only bits 1, 2 and 4 mean anything", default=0, needs="CONFIG_NUMA"),
+    # New in 4.6 with 1..1000; 5.15 raised the ceiling to 3000.
+    Knob("watermark_scale_factor", "gap between the min, low and high watermarks, in 1/10000 of memory",
+         (((4, 6), 1, 1000), ((5, 15), 1, 3000)), since=(4, 6), default=10),
+    # New in 5.0; proc_dointvec_minmax with extra1 = 0.
+    Knob("watermark_boost_factor", "temporary watermark boost after fragmentation events, in 1/10000",
+         (((5, 0), 0, INT_MAX),), since=(5, 0), default=15000),
+    # Same 5.11 fix as zone_reclaim_mode: negative values were accepted before and could crash reclaim.
+    Knob("vfs_cache_pressure", "how hard the dentry and inode caches are reclaimed (100 = fair)",
+         (((0, 0), INT_MIN, INT_MAX), ((5, 11), 0, INT_MAX)), policy=(0, INT_MAX),
+         policy_reason="a negative pressure is meaningless", default=100),
+    # A shift count: 6.2 capped it at 31 (page_cluster_max) because larger values overflow; swapctl keeps
+    # that cap on older kernels too.
+    Knob("page-cluster", "swap readahead: 2^N pages read in one attempt (0 disables readahead)",
+         (((0, 0), 0, INT_MAX), ((6, 2), 0, 31)), policy=(0, 31),
+         policy_reason="it is a shift count; 2^31 pages is already beyond any swap device", default=3),
+)}
+
+
+def parse_version(release: str) -> Version | None:
+    m = re.match(r"(\d+)\.(\d+)", release or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def normalise_key(text: str) -> Knob:
+    """`swappiness` or `vm.swappiness` -> its Knob; anything else is a usage error (exit 2)."""
+    name = text[3:] if text.startswith("vm.") else text
+    knob = KNOBS.get(name)
+    if knob is None:
+        import difflib  # only for a misspelt key: kept off start-up (issue 8)
+
+        close = difflib.get_close_matches(name, list(KNOBS), n=1)
+        hint = (f"did you mean {close[0]}? " if close else "") + "keys: " + ", ".join(KNOBS)
+        raise UsageError(f"{text!r} is not a vm sysctl swapctl manages", hint=hint)
+    return knob
+
+
+# --- assignments ---------------------------------------------------------------------------------------
+SET, RAISE, LOWER = "set", "raise", "lower"
+_OPS = {">": RAISE, "<": LOWER}
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    knob: Knob
+    value: int
+    mode: str = SET  # set | raise (KEY=>N: only if it raises the value) | lower (KEY=<N)
+
+    @property
+    def text(self) -> str:
+        op = {SET: "=", RAISE: "=>", LOWER: "=<"}[self.mode]
+        return f"{self.knob.key}{op}{self.value}"
+
+
+def parse_assignment(text: str) -> Assignment:
+    """`KEY=VALUE`, `KEY=>N` (only raise) or `KEY=<N` (only lower); VALUE a decimal integer."""
+    key, sep, rest = text.partition("=")
+    if not sep:
+        raise UsageError(f"{text!r} is not an assignment", hint="write KEY=VALUE, e.g. vm.swappiness=10")
+    knob = normalise_key(key.strip())
+    mode = SET
+    if rest[:1] in _OPS:
+        mode, rest = _OPS[rest[0]], rest[1:]
+    raw = rest.strip()
+    if not raw:
+        raise UsageError(f"{knob.key} has an empty value", hint=f"write {knob.key}=N")
+    if not _INT.fullmatch(raw):
+        # The kernel would read "0x10" or "010" with base 0; swapctl takes decimal only, and writes decimal.
+        raise UsageError(f"{knob.key}={raw!r} is not a decimal integer", hint=f"write {knob.key}=N")
+    return Assignment(knob, int(raw), mode)
+
+
+def parse_assignments(texts: list[str], version: Version | None, release: str = "") -> list[Assignment]:
+    """Every assignment parsed and range-checked before anything else; one bad one fails them all."""
+    if not texts:
+        raise UsageError("nothing to set", hint="swapctl vm set KEY=VALUE..., e.g. vm.swappiness=10")
+    out: list[Assignment] = []
+    seen: set[str] = set()
+    for text in texts:
+        a = parse_assignment(text)
+        if a.knob.name in seen:
+            raise UsageError(f"{a.knob.key} is assigned more than once", hint="give each key once")
+        seen.add(a.knob.name)
+        check_range(a.knob, a.value, version, release)
+        out.append(a)
+    return out
+
+
+def check_range(knob: Knob, value: int, version: Version | None, release: str = "") -> None:
+    lo, hi = knob.accepted_range(version)
+    if lo <= value <= hi:
+        return
+    klo, khi = knob.kernel_range(version)
+    where = f"Linux {release}" if release else "this kernel"
+    if klo <= value <= khi:
+        # The kernel would take it; swapctl does not.
+        raise UsageError(f"{knob.key}={value} is out of range: swapctl accepts {lo}-{hi} "
+                         f"({knob.policy_reason})", hint=f"give a value in {lo}-{hi}")
+    raise UsageError(f"{knob.key}={value} is out of range: {where} accepts {_range_text(lo, hi)}",
+                     hint=f"give a value in {_range_text(lo, hi)}")
+
+
+def _range_text(lo: int, hi: int) -> str:
+    return f"{lo}-{hi}" if hi < INT_MAX else f"{lo} or more"
+
+
+# --- facts about the machine -----------------------------------------------------------------------------
+def read_vm(host: Host, name: str) -> int | None:
+    """The runtime value of /proc/sys/vm/<name>; None when this kernel has no such file."""
+    try:
+        text = host.read_text(host.paths.vm_sysctl(name))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return int(text.split()[0])
+    except (ValueError, IndexError):
+        raise OperationFailed(f"/proc/sys/vm/{name} holds {text.strip()!r}, not an integer") from None
+
+
+def _zones(host: Host) -> list:
+    from swapctl.system.zoneinfo import ZoneinfoError, parse_zoneinfo
+
+    try:
+        return parse_zoneinfo(host.read_text(host.paths.proc("zoneinfo")))
+    except (FileNotFoundError, ZoneinfoError):
+        return []
+
+
+def _read_optional(host: Host, *parts: str) -> str | None:
+    try:
+        return host.read_text(host.paths.sys(*parts)).strip()
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+
+
+def thp_mode(host: Host) -> str | None:
+    """always / madvise / never, or None when the kernel has no transparent hugepages."""
+    text = _read_optional(host, "kernel", "mm", "transparent_hugepage", "enabled")
+    if text is None:
+        return None
+    m = re.search(r"\[(\w+)\]", text)
+    return m.group(1) if m else None
+
+
+def numa_nodes(host: Host, zones: list) -> int:
+    """Nodes with memory (sysfs has_memory, e.g. "0-1"); zoneinfo's nodes when sysfs is not there."""
+    text = _read_optional(host, "devices", "system", "node", "has_memory")
+    if text:
+        count = 0
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            try:
+                count += (int(hi) - int(lo) + 1) if hi else 1
+            except ValueError:
+                break
+        else:
+            return count
+    return len({z.node for z in zones}) or 1
+
+
+@dataclass
+class MinFreeFacts:
+    kernel_default: int | None  # what init_per_zone_wmark_min picks for this memory (estimated)
+    thp: str | None
+    khugepaged: int | None  # what khugepaged raises it to, when it does
+    safe_limit: int  # swapctl refuses more than this without --force
+    basis_kb: int  # the memory the limit is a share of
+    basis: str
+
+    @property
+    def boot_default(self) -> int | None:
+        if self.khugepaged is not None and self.kernel_default is not None:
+            return max(self.kernel_default, self.khugepaged)
+        return self.kernel_default
+
+
+# The kernel itself never reserves more than 5% of lowmem for min_free_kbytes (khugepaged's cap), and a
+# reserve near half of memory was measured to panic a 512 MiB machine: swapctl draws its line at 5%.
+SAFE_SHARE_PERCENT = 5
+
+
+def min_free_facts(host: Host, zones: list, version: Version | None) -> MinFreeFacts:
+    from swapctl.ops import watermarks
+
+    page_kb = host.page_size // 1024
+    thp = thp_mode(host)
+    defaults = watermarks.default_min_free_kbytes(zones, host.page_size, thp in ("always", "madvise"),
+                                                  kernel_version=version) if zones else None
+    default = defaults.kernel if defaults else None
+    khuge = defaults.khugepaged if defaults else None
+    mem_total_kb = 0
+    try:
+        mem_total_kb = host.meminfo().get("MemTotal", 0) // 1024
+    except FileNotFoundError:
+        pass
+    # The watermarks are shares of lowmem managed pages; MemTotal can be larger (hotplugged or highmem
+    # memory): the smaller one is the honest basis.
+    lowmem_kb = watermarks.buffer_pages(zones) * page_kb
+    if lowmem_kb and (not mem_total_kb or lowmem_kb <= mem_total_kb):
+        basis_kb, basis = lowmem_kb, "lowmem managed by the kernel"
+    else:
+        basis_kb, basis = mem_total_kb, "MemTotal"
+    limit = basis_kb * SAFE_SHARE_PERCENT // 100
+    limit = max(limit, default or 0, khuge or 0)
+    return MinFreeFacts(default, thp, khuge, limit, basis_kb, basis)
+
+
+# --- reading all of it -----------------------------------------------------------------------------------
+@dataclass
+class VmState:
+    release: str
+    version: Version | None
+    values: dict[str, int | None]
+    zones: list
+    nodes: int
+    min_free: MinFreeFacts
+    boot_tool: str
+    persisted: dict[str, dict[str, sysctld.Persisted]]  # tool -> key -> Persisted
+    notes: list[str] = field(default_factory=list)
+
+
+def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:
+    knobs = knobs or list(KNOBS.values())
+    release = host.kernel_release()
+    version = parse_version(release)
+    values = {k.name: read_vm(host, k.name) for k in knobs}
+    zones = _zones(host)
+    keys = [k.key for k in knobs]
+    per_tool = {tool: sysctld.persisted(host, keys, tool) for tool in sysctld.TOOLS}
+    return VmState(release, version, values, zones, numa_nodes(host, zones),
+                   min_free_facts(host, zones, version), sysctld.boot_tool(host), per_tool)
+
+
+def _drift(knob: Knob, runtime: int | None, boot: int | str | None, estimated: bool) -> bool:
+    if runtime is None or not isinstance(boot, int):
+        return False
+    if estimated:
+        # The boot-time default was computed from slightly fewer managed pages than the kernel has now.
+        return abs(runtime - boot) > max(64, boot // 50)
+    return runtime != boot
+
+
+def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
+    """The `vm get` rows: runtime value, range, boot value and source, drift, and per-key notes."""
+    rows = []
+    for knob in knobs:
+        value = state.values.get(knob.name)
+        chosen = state.persisted[state.boot_tool][knob.key]
+        estimated = False
+        if chosen.value is not None:
+            boot: int | str | None = sysctld._int_or_str(chosen.value)
+            source = chosen.file
+        elif knob.name == "min_free_kbytes":
+            boot, source = state.min_free.boot_default, "kernel default"
+            estimated = state.min_free.khugepaged is None
+        else:
+            boot, source = knob.default, "kernel default"
+        lo, hi = knob.accepted_range(state.version)
+        klo, khi = knob.kernel_range(state.version)
+        available = value is not None and (knob.since is None or state.version is None
+                                           or state.version >= knob.since)
+        row: dict[str, Any] = {
+            "key": knob.key, "value": value, "available": available,
+            "range": [lo, hi], "kernel_range": [klo, khi],
+            "boot_value": boot, "boot_source": source, "boot_tool": state.boot_tool,
+            "boot_estimated": estimated,
+            "drift": _drift(knob, value, boot, estimated),
+            "persisted": {tool: state.persisted[tool][knob.key].as_dict() for tool in sysctld.TOOLS},
+            "summary": knob.summary, "notes": [],
+        }
+        if not available:
+            row["notes"].append(f"not present on this kernel{' (needs ' + knob.needs + ')' if knob.needs else ''}")
+        if isinstance(boot, str):
+            row["notes"].append(f"{source} sets {boot!r}, which the kernel will reject")
+        if knob.name == "zone_reclaim_mode" and value is not None:
+            from swapctl.ops.watermarks import decode_zone_reclaim_mode
+
+            decoded = decode_zone_reclaim_mode(value)
+            row.update(bits=decoded["flags"], meaning=decoded["meaning"])
+            if state.nodes <= 1:
+                row["notes"].append("this machine has one NUMA node: zone_reclaim_mode has no effect")
+        if knob.name == "min_free_kbytes":
+            mf = state.min_free
+            row.update({"kernel_default": mf.kernel_default, "thp": mf.thp,
+                        "khugepaged_raises": mf.khugepaged is not None, "khugepaged_value": mf.khugepaged,
+                        "safe_limit": mf.safe_limit})
+            if mf.khugepaged is not None:
+                row["notes"].append(f"khugepaged (transparent hugepages: {mf.thp}) raises it to {mf.khugepaged} "
+                                    f"kB, above the kernel default {mf.kernel_default} kB")
+        rows.append(row)
+    return rows
+
+
+# --- policy ---------------------------------------------------------------------------------------------
+def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) -> list[str]:
+    """Refuse (exit 3) what the kernel would take but could hurt the machine; warn about the merely odd."""
+    warnings: list[str] = []
+    for a in assignments:
+        if state.values.get(a.knob.name) is None:
+            needs = f" (it needs {a.knob.needs})" if a.knob.needs else ""
+            raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
+        if a.knob.name == "min_free_kbytes":
+            mf = state.min_free
+            if a.value > mf.safe_limit:
+                what = (f"{a.knob.key}={a.value} is above the safe limit of {mf.safe_limit} kB "
+                        f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
+                if not force:
+                    raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
+                                  "(a panic); pass --force if you are sure")
+                warnings.append(what + "; writing it because of --force")
+            low = mf.kernel_default or 128
+            if a.value < low:
+                warnings.append(f"{a.knob.key}={a.value} is below the kernel's own default for this machine "
+                                f"({low} kB): atomic allocations may fail and reclaim starts late")
+        if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
+            warnings.append("this machine has one NUMA node: zone_reclaim_mode has no effect here")
+    return warnings
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+@register
+class SysctlWrite(Step):
+    """Write one /proc/sys/vm value. params: name, value, mode (set|raise|lower), planned_old (for the
+    description only: the undo record's old value is read under the lock)."""
+
+    kind = "sysctl-write"
+    runtime = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.read_back: int | None = None
+        self.skipped = False
+
+    @property
+    def key(self) -> str:
+        return f"vm.{self.params['name']}"
+
+    def describe(self) -> str:
+        extra = {RAISE: " (only raising it)", LOWER: " (only lowering it)"}.get(self.params.get("mode", SET), "")
+        return f"set {self.key}: {self.params.get('planned_old')} -> {self.params['value']}{extra}"
+
+    def undo_description(self) -> str:
+        return f"restore {self.key} to {self.params.get('planned_old')}"
+
+    def _read(self, host: Host) -> int:
+        value = read_vm(host, self.params["name"])
+        if value is None:
+            raise OperationFailed(f"{self.key} does not exist on this kernel")
+        return value
+
+    def _write(self, host: Host, value: int) -> int:
+        path = host.paths.vm_sysctl(self.params["name"])
+        try:
+            host.write_sysctl(path, str(value))
+        except OSError as exc:
+            raise OperationFailed(f"the kernel refused {self.key}={value}: {exc.strerror or exc}") from exc
+        return self._read(host)
+
+    def check(self, host: Host) -> None:
+        self._read(host)
+
+    def snapshot(self, host: Host) -> dict[str, Any]:
+        return {"old": self._read(host)}
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        value, mode = self.params["value"], self.params.get("mode", SET)
+        current = self._read(host)
+        # Re-decided under the lock: another run may have moved the value since the plan was made.
+        if (mode == RAISE and current >= value) or (mode == LOWER and current <= value):
+            self.skipped, self.read_back = True, current
+            return
+        self.read_back = self._write(host, value)
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if ctx.force or not ctx.same_boot:
+            return
+        current = self._read(host)
+        if current not in (self.params["value"], record["old"]):
+            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if not ctx.same_boot:
+            ctx.notes.append(f"{self.key}: skipped, the machine has rebooted since (the runtime value was reset)")
+            return
+        current = self._read(host)
+        if current == record["old"]:
+            return  # never applied, skipped as already raised/lowered, or already undone
+        if current != self.params["value"] and not ctx.force:
+            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+        got = self._write(host, record["old"])
+        if got != record["old"]:
+            raise OperationFailed(f"restored {self.key} to {record['old']} but it reads back {got}")
+
+
+def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
+    """Set (or with None, drop) `key = value` lines: the first line for a key is replaced in place, later
+    duplicates dropped, missing keys appended; every other line is kept byte for byte."""
+    out: list[str] = []
+    placed: set[str] = set()
+    for raw in (text or "").splitlines(keepends=True):
+        parsed = sysctld.parse_conf(raw, "")
+        key = parsed[0].key if parsed and not parsed[0].is_glob else None
+        if key in settings:
+            value = settings[key]
+            if value is not None and key not in placed:
+                out.append(f"{key} = {value}" + ("\n" if raw.endswith("\n") else ""))
+            placed.add(key)
+            continue
+        out.append(raw)
+    missing = [k for k, v in settings.items() if v is not None and k not in placed]
+    if missing:
+        if text is None:
+            out.append(PERSIST_HEADER)
+        elif out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.extend(f"{k} = {settings[k]}\n" for k in missing)
+    return "".join(out)
+
+
+def _values(text: str | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in sysctld.parse_conf(text or "", ""):
+        if not line.is_glob and line.value is not None:
+            values.setdefault(line.key, line.value)
+    return values
+
+
+@register
+class SysctlPersist(FileEdit):
+    """Write `vm.key = value` lines to /etc/sysctl.d/90-swapctl.conf. params: path, settings {key: int}."""
+
+    kind = "sysctl-persist"
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{k} = {v}" for k, v in self.params["settings"].items())
+        return f"persist {pairs} in {self.params['path']}"
+
+    def undo_description(self) -> str:
+        return f"restore {self.params['path']}"
+
+    def transform(self, old: str | None) -> str | None:
+        return set_lines(old, self.params["settings"])
+
+    def revert(self, current: str, record: dict[str, Any]) -> str | None:
+        # Someone edited the file since: put back only our keys' former lines (or drop ours).
+        before = _values(record["old"])
+        undo: dict[str, int | None] = {}
+        for key in self.params["settings"]:
+            undo[key] = before.get(key)  # type: ignore[assignment]
+        text = set_lines(current, undo)
+        if record["old"] is None and (text or "").strip() in ("", PERSIST_HEADER.strip()):
+            return None
+        return text
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        parent = self.params["path"].rsplit("/", 1)[0]
+        if not host.is_dir(parent):
+            host.makedirs(host.real(parent), 0o755)
+        super().apply(host, record)
+
+
+# --- the plan -------------------------------------------------------------------------------------------
+def target_value(a: Assignment, current: int) -> int:
+    """The value in force after the assignment (raise/lower-only keep a current value already past N)."""
+    if a.mode == RAISE:
+        return max(current, a.value)
+    if a.mode == LOWER:
+        return min(current, a.value)
+    return a.value
+
+
+def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
+                   path: str = PERSIST_FILE) -> Plan:
+    """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
+    value changes (plus one persist step); a value already in force gets no step."""
+    release = host.kernel_release()
+    version = parse_version(release)
+    assignments = parse_assignments(texts, version, release)
+    state = read_state(host, [a.knob for a in assignments])
+    plan = Plan("vm set")
+    plan.warnings.extend(check_policy(assignments, state, force=force))
+    rows = []
+    targets: dict[str, int] = {}
+    for a in assignments:
+        current = state.values[a.knob.name]
+        assert current is not None  # check_policy refused absent keys
+        target = target_value(a, current)
+        targets[a.knob.key] = target
+        change = target != current
+        if change:
+            plan.add(SysctlWrite(name=a.knob.name, value=a.value, mode=a.mode, planned_old=current))
+        rows.append({"key": a.knob.key, "old": current, "new": target, "requested": a.value, "mode": a.mode,
+                     "changed": change, "read_back": None, "adjusted": False})
+    if persist:
+        step = SysctlPersist(path=path, settings=targets)
+        if step.needed(host):
+            plan.add(step)
+        plan.warnings.extend(_later_files_win(host, path, targets, step))
+    else:
+        for a in assignments:
+            boot = state.persisted[state.boot_tool][a.knob.key]
+            if boot.value is not None and sysctld._int_or_str(boot.value) != targets[a.knob.key]:
+                plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; "
+                                     "add --persist to keep the new value across reboots")
+    plan.data = {"settings": rows, "persist": path if persist else None, "kernel": release}
+    return plan
+
+
+def _later_files_win(host: Host, path: str, targets: dict[str, int], step: SysctlPersist) -> list[str]:
+    """Warn, naming the file, when a file applied after ours sets the same key and so wins at boot."""
+    new_text = step.transform(step._read(host))
+    winners: dict[tuple[str, str, str], list[str]] = {}
+    for tool in sysctld.TOOLS:
+        resolved = sysctld.persisted(host, list(targets), tool, overrides={path: new_text})
+        for key, p in resolved.items():
+            if p.file is not None and p.file != path and p.value is not None:
+                winners.setdefault((key, p.file, p.value), []).append(tool)
+    return [f"{file} also sets {key} = {value} and is applied after {path} (by {' and '.join(tools)}), "
+            "so it wins at boot" for (key, file, value), tools in winners.items()]
+
+
+def finish(plan: Plan, outcome: Any = None) -> None:
+    """After execute(): report what each write read back, any value the kernel adjusted, and writes that
+    turned out unneeded under the lock (their action becomes "skipped"; nothing changed: changed false)."""
+    rows = {r["key"]: r for r in plan.data.get("settings", [])}
+    for i, step in enumerate(plan.steps):
+        if not isinstance(step, SysctlWrite):
+            continue
+        row = rows.get(step.key)
+        if row is None:
+            continue
+        if step.skipped:
+            if outcome is not None:
+                outcome.actions[i]["status"] = "skipped"
+            row.update(changed=False, new=step.read_back, read_back=step.read_back)
+            plan.warnings.append(f"{step.key} was already {step.read_back} when its turn came; left as is")
+        elif step.read_back is not None:
+            row["read_back"] = step.read_back
+            if step.read_back != step.params["value"]:
+                row["adjusted"] = True
+                plan.warnings.append(f"the kernel adjusted {step.key}: wrote {step.params['value']}, "
+                                     f"reads back {step.read_back}")
+    if outcome is not None and not outcome.dry_run and outcome.changed:
+        outcome.changed = any(a["status"] == "done" for a in outcome.actions)

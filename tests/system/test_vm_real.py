@@ -1,0 +1,352 @@
+"""vm tuning against the real kernel: real /proc/sys/vm writes (swappiness, zone_reclaim_mode,
+watermark_scale_factor; never min_free_kbytes), all-or-none with a real EINVAL, undo and rollback,
+concurrent runs, and the precedence resolver checked against the real `sysctl --system`. Every value a
+test touches is put back in a finalizer."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from swapctl.core.errors import OperationFailed, Refused
+from swapctl.core.journal import Journal
+from swapctl.core.plan import Plan, Step, UndoContext, execute
+from swapctl.ops import sysctl, sysctld
+from swapctl.ops.sysctl import SysctlWrite, build_set_plan, finish
+from swapctl.system.host import Host
+from swapctl.system.paths import SysPaths
+from tests.conftest import privileged
+from tests.system.conftest import RealSwapctl
+
+pytestmark = privileged
+
+VM = Path("/proc/sys/vm")
+TOUCHED = ("swappiness", "zone_reclaim_mode", "watermark_scale_factor", "page-cluster", "vfs_cache_pressure")
+PERSIST = Path(sysctl.PERSIST_FILE)
+
+
+def read(name: str) -> int:
+    return int((VM / name).read_text())
+
+
+# /proc/sys/vm is one for the whole machine: two test runs at once (a developer's and CI's, or this file and
+# another real-sysctl test) would each record the other's temporary value as "before" and restore it. Every
+# real-sysctl test takes this lock for its whole life, from recording the values to restoring them.
+REAL_SYSCTL_LOCK = Path("/var/tmp/swapctl-real-sysctl-tests.lock")
+
+
+@pytest.fixture
+def vm_guard() -> Iterator[dict[str, int]]:
+    """The values as found; whatever a test leaves changed is written back (under the machine-wide lock)."""
+    fd = os.open(REAL_SYSCTL_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        before = {name: read(name) for name in TOUCHED}
+        yield before
+        for name, value in before.items():
+            if read(name) != value:
+                (VM / name).write_text(str(value))
+        assert {name: read(name) for name in TOUCHED} == before
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="swapctl-vmtest-", dir="/var/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def real_host(state_dir: Path) -> Host:
+    return Host(paths=SysPaths(Path("/"), state_dir))
+
+
+def journal_for(host: Host) -> Journal:
+    return Journal(host.paths.state_dir, boot_id=host.boot_id(), kernel=host.kernel_release())
+
+
+def other(value: int, lo: int, hi: int) -> int:
+    """A value in lo..hi that differs from value (so a write really changes something)."""
+    return value + 5 if value + 5 <= hi else max(lo, value - 5)
+
+
+def test_real_writes_are_read_back_and_undone_through_the_journal(vm_guard, state_dir) -> None:
+    host = real_host(state_dir)
+    journal = journal_for(host)
+    swp = other(vm_guard["swappiness"], 0, 200)
+    wsf = other(vm_guard["watermark_scale_factor"], 1, 1000)
+    zrm = 1 if vm_guard["zone_reclaim_mode"] != 1 else 0
+    plan = build_set_plan(host, [f"swappiness={swp}", f"zone_reclaim_mode={zrm}", f"watermark_scale_factor={wsf}"],
+                          persist=False, force=False)
+    out = execute(plan, host, journal)
+    finish(plan)
+    assert out.changed and (read("swappiness"), read("zone_reclaim_mode"), read("watermark_scale_factor")) == (
+        swp, zrm, wsf)
+    assert [r["read_back"] for r in plan.data["settings"]] == [swp, zrm, wsf]
+    (tx,) = journal.transactions()
+    assert tx.boot_id == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    # The undo path rollback takes: rebuild each step from the journal, check (CAS), undo, newest first.
+    for s in reversed(tx.steps):
+        step = Step.from_record(s.step)
+        step.check_undo(host, s.record, UndoContext())
+        step.undo(host, s.record, UndoContext())
+    assert {k: read(k) for k in ("swappiness", "zone_reclaim_mode", "watermark_scale_factor")} == {
+        k: vm_guard[k] for k in ("swappiness", "zone_reclaim_mode", "watermark_scale_factor")}
+
+
+def test_real_undo_refuses_a_value_someone_else_changed_since(vm_guard, state_dir) -> None:
+    host = real_host(state_dir)
+    journal = journal_for(host)
+    swp = other(vm_guard["swappiness"], 0, 200)
+    execute(build_set_plan(host, [f"swappiness={swp}"], persist=False, force=False), host, journal)
+    meddled = other(swp, 0, 200) if other(swp, 0, 200) != vm_guard["swappiness"] else swp + 1
+    (VM / "swappiness").write_text(str(meddled))
+    ((tx_step,),) = [tx.steps for tx in journal.transactions()]
+    step = Step.from_record(tx_step.step)
+    with pytest.raises(Refused) as exc:
+        step.check_undo(host, tx_step.record, UndoContext())
+    assert str(meddled) in exc.value.message and str(swp) in exc.value.message
+    assert read("swappiness") == meddled
+
+
+class OneKeyFails(Host):
+    """The real Host, except that writing one key fails (to make the second write of a plan fail)."""
+
+    failing = "watermark_scale_factor"
+
+    def write_sysctl(self, path: Path, value: str) -> None:
+        if path.name == self.failing:
+            raise OSError(5, "Input/output error (injected)", str(path))
+        super().write_sysctl(path, value)
+
+
+def test_a_failed_second_write_restores_the_first_on_the_real_kernel(vm_guard, state_dir) -> None:
+    host = OneKeyFails(paths=SysPaths(Path("/"), state_dir))
+    journal = journal_for(host)
+    swp = other(vm_guard["swappiness"], 0, 200)
+    plan = build_set_plan(host, [f"swappiness={swp}", "watermark_scale_factor=50"], persist=False, force=False)
+    with pytest.raises(OperationFailed):
+        execute(plan, host, journal)
+    assert read("swappiness") == vm_guard["swappiness"]
+    assert read("watermark_scale_factor") == vm_guard["watermark_scale_factor"]
+    assert journal.transactions()[-1].status == "aborted"
+
+
+def test_a_value_the_real_kernel_rejects_mid_plan_rolls_back_the_earlier_write(vm_guard, state_dir) -> None:
+    host = real_host(state_dir)
+    journal = journal_for(host)
+    zrm = 1 if vm_guard["zone_reclaim_mode"] != 1 else 0
+    # Bypass swapctl's validation to see the kernel's own EINVAL (swappiness 201 is over 200).
+    plan = Plan("vm set", [SysctlWrite(name="zone_reclaim_mode", value=zrm, mode="set", planned_old=-1),
+                           SysctlWrite(name="swappiness", value=201, mode="set", planned_old=-1)])
+    with pytest.raises(OperationFailed) as exc:
+        execute(plan, host, journal)
+    assert "refused vm.swappiness=201" in exc.value.message
+    assert read("zone_reclaim_mode") == vm_guard["zone_reclaim_mode"]
+    assert read("swappiness") == vm_guard["swappiness"]
+
+
+def test_the_cli_sets_and_rolls_back_with_the_real_binary(vm_guard, state_dir) -> None:
+    swapctl = RealSwapctl(state_dir)
+    swp = other(vm_guard["swappiness"], 0, 200)
+    r, doc = swapctl.json("vm", "set", f"vm.swappiness={swp}")
+    assert r.returncode == 0, r
+    assert doc["changed"] and doc["data"]["settings"][0]["read_back"] == swp == read("swappiness")
+    r, doc = swapctl.json("vm", "get", "swappiness")
+    assert doc["data"]["settings"][0]["value"] == swp
+    r, doc = swapctl.json("vm", "set", f"swappiness={swp}")
+    assert r.returncode == 0 and doc["changed"] is False
+    r = swapctl("rollback")
+    assert r.returncode == 0, r
+    assert read("swappiness") == vm_guard["swappiness"]
+
+
+def test_persist_on_the_real_machine_writes_90_swapctl_conf_and_rollback_removes_it(vm_guard, state_dir) -> None:
+    if PERSIST.exists():
+        pytest.skip(f"{PERSIST} already exists on this machine; not touching it")
+    swapctl = RealSwapctl(state_dir)
+    swp = other(vm_guard["swappiness"], 0, 200)
+    try:
+        r, doc = swapctl.json("vm", "set", f"swappiness={swp}", "--persist")
+        assert r.returncode == 0, r
+        assert f"vm.swappiness = {swp}\n" in PERSIST.read_text()
+        r, doc = swapctl.json("vm", "get", "swappiness")
+        row = doc["data"]["settings"][0]
+        assert row["persisted"]["sysctl --system"]["file"] in (str(PERSIST), "/etc/sysctl.conf")
+        # The real procps and systemd-sysctl, run against a stand-in /proc/sys, agree on the next boot.
+        real = apply_in_private_namespace(None, ["vm.swappiness"])
+        for tool in sysctld.TOOLS:
+            assert real[tool]["vm.swappiness"] == str(row["persisted"][tool]["value"])
+        r = swapctl("rollback")
+        assert r.returncode == 0, r
+        assert not PERSIST.exists() and read("swappiness") == vm_guard["swappiness"]
+    finally:
+        PERSIST.unlink(missing_ok=True)
+
+
+def test_concurrent_runs_all_land_and_each_transaction_rolls_back_in_turn(vm_guard, state_dir) -> None:
+    base = vm_guard["swappiness"]
+    values = [v for v in range(11, 40) if v != base][:6]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
+    procs = [subprocess.Popen([sys.executable, "-m", "swapctl", "--state-dir", str(state_dir), "-o", "json",
+                               "vm", "set", f"swappiness={v}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd="/") for v in values]
+    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert all(rc == 0 for rc, _, _ in results), results
+    docs = [json.loads(out) for _, out, _ in results]
+    assert all(d["changed"] and d["transaction"] for d in docs)
+    journal_file = state_dir / "journal.jsonl"
+    lines = journal_file.read_text().splitlines()
+    assert all(isinstance(json.loads(line), dict) for line in lines)  # whole lines only, no interleaving
+    txs = Journal(state_dir).transactions()
+    assert len(txs) == len(values) and all(tx.status == "committed" for tx in txs)
+    # The runs were serialised: each one's old value is the value the previous one wrote.
+    olds = [tx.steps[0].record["old"] for tx in txs]
+    news = [tx.steps[0].step["params"]["value"] for tx in txs]
+    assert olds[0] == base and olds[1:] == news[:-1] and read("swappiness") == news[-1]
+    swapctl = RealSwapctl(state_dir)
+    for tx, old in zip(reversed(txs), reversed(olds), strict=True):
+        r = swapctl("rollback", tx.id)
+        assert r.returncode == 0, r
+        assert read("swappiness") == old
+    assert read("swappiness") == base
+
+
+
+# --- the resolver against the real tools ------------------------------------------------------------------
+# Both tools really write what they read (procps 4.0.2 wrote for real even with --dry-run): so they run in a
+# private mount namespace where /proc/sys is a tmpfs holding stand-in files, and the sysctl.d directories
+# are bind mounts of a test tree. What each stand-in file holds afterwards is what the tool set last.
+SYSTEMD_SYSCTL = next((p for p in ("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl")
+                       if os.access(p, os.X_OK)), None)
+# An empty stand-in file means "not set": systemd-sysctl writes without truncating, as procfs needs none.
+_PREAMBLE = r"""
+set -eu
+tree=$1; shift
+mount -t tmpfs swapctl-fake-procsys /proc/sys
+touch /proc/sys/.swapctl-fake
+for key in "$@"; do mkdir -p "/proc/sys/$(dirname "$key")"; done
+if [ -n "$tree" ]; then
+  mount --bind "$tree/etc/sysctl.d" /etc/sysctl.d
+  mount --bind "$tree/usr/lib/sysctl.d" /usr/lib/sysctl.d
+  mount --bind "$tree/usr/local/lib" /usr/local/lib
+  mount -t tmpfs swapctl-fake-run /run
+  cp -a "$tree/run/sysctl.d" /run/sysctl.d
+  mount --bind "$tree/etc/sysctl.conf" /etc/sysctl.conf
+fi
+"""
+
+
+def apply_in_private_namespace(tree: Path | None, keys: list[str]) -> dict[str, dict[str, str | None]]:
+    """What `sysctl --system` and systemd-sysctl set for each key, from `tree` (or this machine's files)."""
+    if shutil.which("unshare") is None or shutil.which("sysctl") is None:
+        pytest.skip("needs unshare and procps sysctl")
+    paths = [k.replace(".", "/") for k in keys]
+    tools = [("sysctl --system", "sysctl --system")]
+    if SYSTEMD_SYSCTL:
+        tools.append(("systemd-sysctl", SYSTEMD_SYSCTL))
+    body = _PREAMBLE + "".join(
+        'for key in "$@"; do : > "/proc/sys/$key"; done\n'
+        "test -e /proc/sys/.swapctl-fake  # never let a tool near the real /proc/sys\n"
+        f"{cmd} >/dev/null 2>&1 || true\n"
+        f'for key in "$@"; do printf "%s|%s|%s\\n" "{name}" "$key" "$(head -n 1 "/proc/sys/$key")"; done\n'
+        for name, cmd in tools)
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", body, "sh",
+                        str(tree or ""), *paths], capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    out: dict[str, dict[str, str | None]] = {name: {} for name, _ in tools}
+    for line in r.stdout.splitlines():
+        name, path, value = line.split("|", 2)
+        out[name][path.replace("/", ".")] = value or None
+    return out
+
+
+KEYS = ["vm.swappiness", "vm.page-cluster", "vm.vfs_cache_pressure", "vm.watermark_scale_factor"]
+DIRS = ["etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d"]
+
+
+def _tree(base: Path) -> Path:
+    for d in DIRS:
+        (base / d).mkdir(parents=True)
+    (base / "lib").symlink_to("usr/lib")  # a merged /usr, as on this machine
+    (base / "etc/sysctl.conf").write_text("# empty\n")
+    return base
+
+
+def _random_tree(base: Path, rng) -> Path:
+    _tree(base)
+    names = ["10-a.conf", "50-b.conf", "90-swapctl.conf", "99-z.conf", "README", ".70-hidden.conf"]
+    for _ in range(rng.randint(1, 7)):
+        d, name = rng.choice(DIRS), rng.choice(names)
+        path = base / d / name
+        if path.exists() or path.is_symlink():
+            continue
+        if rng.random() < 0.12:
+            path.symlink_to("/dev/null")
+            continue
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            key = rng.choice(KEYS + ["vm.swap*", "vm.*_factor"])
+            if rng.random() < 0.2:
+                key = key.replace(".", "/")
+            pre = "-" if rng.random() < 0.15 else ""
+            if rng.random() < 0.1:
+                lines.append(f"-{key}")  # an exclusion
+            else:
+                lines.append(f"{' ' * rng.randint(0, 2)}{pre}{key}{' ' * rng.randint(0, 2)}={' ' * rng.randint(0, 2)}"
+                             f"{rng.randint(1, 99)}")
+            if rng.random() < 0.1:
+                lines.append("# " + lines[-1])
+        path.write_text("\n".join(lines) + "\n")
+    if rng.random() < 0.5:
+        (base / "etc/sysctl.conf").write_text(f"vm.swappiness = {rng.randint(1, 99)}\n")
+    if rng.random() < 0.3 and not (base / "etc/sysctl.d/99-sysctl.conf").exists():
+        (base / "etc/sysctl.d/99-sysctl.conf").symlink_to("../sysctl.conf")
+    return base
+
+
+def _ours(tree: Path) -> dict[str, dict[str, str | None]]:
+    host = Host(paths=SysPaths(tree))
+    return {tool: {k: p.value for k, p in sysctld.persisted(host, KEYS, tool).items()} for tool in sysctld.TOOLS}
+
+
+def test_the_resolver_agrees_with_the_real_procps_and_systemd_sysctl_on_random_trees(vm_guard, tmp_path) -> None:
+    import random
+
+    rng = random.Random(20261128)
+    disagreements = []
+    for i in range(60):
+        tree = _random_tree(tmp_path / f"t{i}", rng)
+        real = apply_in_private_namespace(tree, KEYS)
+        ours = _ours(tree)
+        for tool in real:
+            if real[tool] != ours[tool]:
+                listing = {str(p.relative_to(tree)): (os.readlink(p) if p.is_symlink() else p.read_text())
+                           for p in sorted(tree.rglob("*")) if p.is_file() or p.is_symlink()}
+                disagreements.append((i, tool, real[tool], ours[tool], listing))
+    assert not disagreements, disagreements[:3]
+    assert {name: read(name) for name in TOUCHED} == vm_guard  # the real /proc/sys was never written
+
+
+def test_the_resolver_agrees_with_the_real_tools_on_this_machines_own_files(vm_guard) -> None:
+    pid_max = Path("/proc/sys/kernel/pid_max").read_text()
+    real = apply_in_private_namespace(None, KEYS + ["kernel.pid_max"])
+    assert Path("/proc/sys/kernel/pid_max").read_text() == pid_max
+    host = Host()
+    for tool, values in real.items():
+        ours = sysctld.persisted(host, list(values), tool)
+        assert {k: ours[k].value for k in values} == values

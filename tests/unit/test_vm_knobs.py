@@ -1,0 +1,176 @@
+"""The vm knob table: ranges by kernel version (checked against what real kernels accepted), key
+normalisation, the assignment parser (with property tests), and the min_free_kbytes formulas."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swapctl.core.errors import UsageError
+from swapctl.ops import sysctl
+from swapctl.ops.sysctl import INT_MAX, KNOBS, LOWER, RAISE, SET
+
+RECORDINGS = Path("kernel-recordings")
+
+
+# --- ranges -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("release", "expected"), [
+    ("4.19.0-20-amd64", (0, 100)), ("5.7.19", (0, 100)), ("5.8.0", (0, 200)), ("6.18.44-fc-v657", (0, 200)),
+])
+def test_swappiness_accepts_up_to_200_from_linux_5_8_and_100_before(release, expected) -> None:
+    assert KNOBS["swappiness"].kernel_range(sysctl.parse_version(release)) == expected
+
+
+@pytest.mark.parametrize(("release", "expected"), [
+    ("4.6.0", (1, 1000)), ("5.14.21", (1, 1000)), ("5.15.0", (1, 3000)), ("6.12.117+deb12-amd64", (1, 3000)),
+])
+def test_watermark_scale_factor_ceiling_rose_from_1000_to_3000_in_5_15(release, expected) -> None:
+    assert KNOBS["watermark_scale_factor"].kernel_range(sysctl.parse_version(release)) == expected
+
+
+def test_zone_reclaim_mode_and_vfs_cache_pressure_took_negative_values_before_5_11() -> None:
+    for name in ("zone_reclaim_mode", "vfs_cache_pressure"):
+        assert KNOBS[name].kernel_range((5, 10))[0] < 0
+        assert KNOBS[name].kernel_range((5, 11))[0] == 0
+    # swapctl never takes a negative or a meaningless bit, whatever the kernel.
+    assert KNOBS["zone_reclaim_mode"].accepted_range((5, 4)) == (0, 7)
+    assert KNOBS["vfs_cache_pressure"].accepted_range((5, 4)) == (0, INT_MAX)
+
+
+def test_page_cluster_is_capped_at_31_by_the_kernel_from_6_2_and_by_swapctl_before() -> None:
+    knob = KNOBS["page-cluster"]
+    assert knob.kernel_range((6, 1)) == (0, INT_MAX)
+    assert knob.kernel_range((6, 2)) == (0, 31)
+    assert knob.accepted_range((5, 10)) == (0, 31)
+
+
+def test_an_unknown_kernel_gets_the_newest_ranges() -> None:
+    assert KNOBS["swappiness"].kernel_range(None) == (0, 200)
+    assert sysctl.parse_version("") is None
+
+
+def _validation(fixtures: Path) -> list[dict]:
+    return json.loads((fixtures / RECORDINGS / "6.1/n1-512m/validation.json").read_text())
+
+
+def test_the_validator_agrees_with_what_a_real_6_1_kernel_accepted_except_where_swapctl_is_stricter(
+        fixtures: Path) -> None:
+    release = (fixtures / RECORDINGS / "6.1/n1-512m/step0/root/proc/sys/kernel/osrelease").read_text().strip()
+    version = sysctl.parse_version(release)
+    records = _validation(fixtures)
+    assert records, "validation.json is empty"
+    stricter = []
+    for rec in records:
+        text = f"{rec['key']}={rec['value']}"
+        try:
+            sysctl.parse_assignments([text], version, release)
+            ours = True
+        except UsageError:
+            ours = False
+        kernel = rec["rc"] == 0
+        if ours != kernel:
+            stricter.append(text)
+            assert kernel and not ours, f"swapctl accepts {text} which Linux {release} rejected"
+    # The only place swapctl refuses what 6.1 took: zone_reclaim_mode's meaningless bit 8.
+    assert stricter == ["zone_reclaim_mode=8"]
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(KNOBS))
+def test_every_knob_is_accepted_bare_and_with_the_vm_prefix(name: str) -> None:
+    assert sysctl.normalise_key(name) is KNOBS[name]
+    assert sysctl.normalise_key(f"vm.{name}") is KNOBS[name]
+
+
+@pytest.mark.parametrize("text", [
+    "../../kernel/panic", "vm/swappiness", "vm.../swappiness", "kernel.panic", "vm.vm.swappiness",
+    "Swappiness", "swappiness ", "", "vm.", "page_cluster", "vm.overcommit_memory", "/proc/sys/vm/swappiness",
+])
+def test_anything_but_a_known_key_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError) as exc:
+        sysctl.normalise_key(text)
+    assert exc.value.code == 2
+
+
+def test_a_near_miss_key_gets_a_did_you_mean_hint() -> None:
+    with pytest.raises(UsageError) as exc:
+        sysctl.normalise_key("swapiness")
+    assert "did you mean swappiness" in (exc.value.hint or "")
+
+
+# --- the parser ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "mode", "value"), [
+    ("swappiness=10", SET, 10), ("vm.swappiness=10", SET, 10), ("min_free_kbytes=>65536", RAISE, 65536),
+    ("min_free_kbytes=<4096", LOWER, 4096), ("swappiness= 7 ", SET, 7), ("swappiness=+5", SET, 5),
+    ("swappiness=010", SET, 10),
+])
+def test_assignments_parse_to_key_mode_and_decimal_value(text, mode, value) -> None:
+    a = sysctl.parse_assignment(text)
+    assert (a.mode, a.value) == (mode, value)
+
+
+@pytest.mark.parametrize("text", [
+    "swappiness", "swappiness=", "swappiness=>", "swappiness=abc", "swappiness=0x10", "swappiness=1.5",
+    "swappiness=1 0", "=10", "swappiness==10", "swappiness=>=10",
+])
+def test_malformed_assignments_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        sysctl.parse_assignment(text)
+
+
+def test_one_bad_assignment_rejects_the_whole_command_naming_key_value_and_range() -> None:
+    with pytest.raises(UsageError) as exc:
+        sysctl.parse_assignments(["swappiness=10", "watermark_scale_factor=3001"], (6, 12), "6.12.0")
+    assert "vm.watermark_scale_factor=3001" in exc.value.message and "1-3000" in exc.value.message
+
+
+def test_a_key_given_twice_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="more than once"):
+        sysctl.parse_assignments(["swappiness=10", "vm.swappiness=20"], (6, 12))
+
+
+def test_zone_reclaim_mode_above_7_is_refused_with_swapctls_reason() -> None:
+    with pytest.raises(UsageError) as exc:
+        sysctl.parse_assignments(["zone_reclaim_mode=8"], (6, 1))
+    assert "0-7" in exc.value.message and "bits" in exc.value.message
+
+
+keys = st.sampled_from([k for name in KNOBS for k in (name, f"vm.{name}")])
+ops = st.sampled_from(["=", "=>", "=<"])
+
+
+@given(keys, ops, st.integers(min_value=-(2**40), max_value=2**40))
+def test_property_any_well_formed_assignment_parses_back_to_what_was_written(key, op, n) -> None:
+    a = sysctl.parse_assignment(f"{key}{op}{n}")
+    assert a.knob is sysctl.normalise_key(key)
+    assert a.value == n
+    assert a.mode == {"=": SET, "=>": RAISE, "=<": LOWER}[op]
+    assert sysctl.parse_assignment(a.text) == a  # the canonical text round-trips
+
+
+@given(keys, st.integers(min_value=-(2**33), max_value=2**33), st.sampled_from([(4, 19), (5, 10), (6, 1),
+                                                                                  (6, 18), None]))
+def test_property_range_check_accepts_exactly_the_values_inside_the_accepted_range(key, n, version) -> None:
+    knob = sysctl.normalise_key(key)
+    lo, hi = knob.accepted_range(version)
+    try:
+        sysctl.parse_assignments([f"{key}={n}"], version)
+        accepted = True
+    except UsageError:
+        accepted = False
+    assert accepted == (lo <= n <= hi)
+
+
+@given(st.text(alphabet=string.printable, max_size=30))
+def test_property_arbitrary_text_either_parses_to_a_known_knob_or_is_a_usage_error(text: str) -> None:
+    try:
+        a = sysctl.parse_assignment(text)
+    except UsageError:
+        return
+    assert a.knob.name in KNOBS
+    assert text.partition("=")[0].strip() in (a.knob.name, a.knob.key)
