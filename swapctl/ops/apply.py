@@ -44,12 +44,26 @@ class _Where:
         return UsageError(f"{self.source}:{node.start_mark.line + 1}: {message}", hint=hint)
 
 
+def _construct(where: _Where, node: Any) -> Any:
+    """The value of a composed scalar node, built by the safe constructor itself: re-serializing and loading it
+    failed on an empty value (`persist:`), and a tag like !!python/object must be an error, not a crash."""
+    import yaml
+
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    except Exception as exc:  # the safe constructors raise anything for bad tagged values: `!!int x`, `!!bool y`
+        raise where.fail(node, f"cannot read this value ({getattr(exc, 'problem', None) or exc})") from None
+    finally:
+        loader.dispose()
+
+
 def _scalar(where: _Where, node: Any, kind: type, what: str) -> Any:
     import yaml
 
     if not isinstance(node, yaml.ScalarNode):
         raise where.fail(node, f"{what} must be a single value")
-    value = yaml.safe_load(yaml.serialize(node))
+    value = _construct(where, node)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise where.fail(node, f"{what} must be an integer, not {value!r}")
     if kind is bool and not isinstance(value, bool):
@@ -115,7 +129,7 @@ def _vm_assignment(where: _Where, key: str, node: Any) -> str:
     """`swappiness: 10`, `min_free_kbytes: ">=65536"` (only raise) or `"<=N"` (only lower)."""
     import yaml
 
-    value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else None
+    value = _construct(where, node) if isinstance(node, yaml.ScalarNode) else None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise where.fail(node, f"vm {key} must be an integer or a string like \">=N\"")
     text = str(value).strip()
@@ -157,7 +171,7 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
-    swapfile.require_root(host)
+    swapfile.require_root(host, journal)
     for spec in desired.swapfiles:
         before = _swap_state(host, spec.path)
         try:

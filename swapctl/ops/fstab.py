@@ -46,12 +46,14 @@ def find_line(text: str | None, path: str) -> str | None:
 
 def set_line(text: str | None, path: str, line: str | None) -> str | None:
     """Replace the first swap line for path with `line` (None: drop it); drop later duplicates; append if
-    absent. Returns None only when the file did not exist and nothing is to be written."""
+    absent. Whether the file ends in a newline is kept as it was, so an add then a drop gives back the same
+    bytes. Returns None only when the file did not exist and nothing is to be written."""
     if text is None and line is None:
         return None
+    text = text or ""
     out: list[str] = []
     placed = False
-    for raw in (text or "").splitlines(keepends=True):
+    for raw in text.splitlines(keepends=True):
         if _is_swap_line_for(raw, path):
             if line is not None and not placed:
                 out.append(line + ("\n" if raw.endswith("\n") else ""))
@@ -60,9 +62,13 @@ def set_line(text: str | None, path: str, line: str | None) -> str | None:
         out.append(raw)
     if line is not None and not placed:
         if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append(line + "\n")
-    return "".join(out)
+            out[-1] += "\n" + line  # the file had no final newline: neither does it now
+        else:
+            out.append(line + "\n")
+    result = "".join(out)
+    if text and not text.endswith("\n") and result.endswith("\n"):
+        result = result[:-1]  # the dropped line was the unterminated last one
+    return result
 
 
 @register

@@ -95,7 +95,13 @@ def _swapon(host: Host, path: str, priority: int | None, discard: bool) -> tuple
         argv.append("--discard")
     argv.append(str(host.real(path)))
     result = host.runner.run(argv)
-    return result.ok, result.error_text()
+    return result.ok, _tool_error(result.error_text())
+
+
+def _tool_error(text: str) -> str:
+    """util-linux says "swapon: /x: swapon failed: Invalid argument"; the step's description already names
+    the tool and the path, so keep what the kernel said."""
+    return text.rsplit("failed: ", 1)[-1] if "failed: " in text else text
 
 
 def _explain_swapon(host: Host, path: str, error: str) -> str:
@@ -105,7 +111,11 @@ def _explain_swapon(host: Host, path: str, error: str) -> str:
     reasons = []
     log = host.runner.run(["dmesg"])
     if log.ok:
-        lines = [ln for ln in log.stdout.splitlines() if "swap" in ln.lower()]
+        # Only the refusals the swapon paths print ("swapon: swapfile has holes", "swapon: file has
+        # unallocated extents", btrfs "swapfile must not be copy-on-write"): a bare "swap" also matches OOM
+        # reports' memcg stats and the "Adding ... swap on" line of another area.
+        lines = [ln for ln in log.stdout.splitlines()
+                 if "swapon: " in ln or "swapfile must" in ln or "swap-space signature" in ln]
         if lines:
             reasons.append("kernel: " + lines[-1].split("] ", 1)[-1].strip())
     mount = host.mount_of(os.path.dirname(path) or "/")
@@ -202,7 +212,7 @@ class SwapOn(Step):
             _mkswap(host, path)
             ok, error = _swapon(host, path, prio, discard)
         if not ok:
-            raise OperationFailed(f"swapon {path}: {_explain_swapon(host, path, error)}")
+            raise OperationFailed(_explain_swapon(host, path, error))
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if _active(host, self.params["path"]) is not None:
@@ -327,6 +337,10 @@ def validate_path(path: str) -> str:
         raise UsageError(f"{path!r} is not an absolute path", hint="give the full path, e.g. /swapfile")
     if "\0" in path or "\n" in path:
         raise UsageError(f"{path!r} contains a character a swap path cannot hold")
+    encoded = path.encode("utf-8", "surrogateescape")
+    if len(encoded) >= 4096 or any(len(part) > 255 for part in encoded.split(b"/")):
+        # PATH_MAX and NAME_MAX (linux/limits.h): the kernel would answer ENAMETOOLONG.
+        raise UsageError(f"{path[:48]!r}... is longer than Linux allows (255 bytes a name, 4095 a path)")
     norm = os.path.normpath(path)
     if norm != path.rstrip("/") or norm == "/":
         raise UsageError(f"{path!r} is not a normalised file path", hint=f"write it as {norm}")
@@ -347,9 +361,12 @@ def validate_size(text: str, page_size: int) -> int:
     return size
 
 
-def require_root(host: Host) -> None:
+def require_root(host: Host, journal: Journal | None = None) -> None:
+    """Before any planning: root, and no half-done transaction (which must be rolled back first)."""
     if not host.is_root:
         raise Refused("changing swap needs root", hint="run it with sudo, or as root")
+    if journal is not None:
+        journal.refuse_if_pending()
 
 
 def inspect(host: Host, path: str) -> Target:
@@ -427,11 +444,12 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     priority = validate_priority(priority)
     if method not in METHODS:
         raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
-    require_root(host)
+    require_root(host, journal)
     plan = Plan("create", data={"path": path, "size": size, "priority": priority, "persisted": persist})
     target = inspect(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
-        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make")
+        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
+                      hint="give the path of the file itself (see: readlink -f), or remove the link")
     fs = check_location(host, path, force=force)
     plan.data["filesystem"] = fs
     line = fstab.swap_line(path, priority, discard)
@@ -441,7 +459,9 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             plan.add(fstab.fstab_set(path, line))
 
     if target.area is not None:
-        same_size = target.area.size + host.page_size == size
+        # The file's own size decides: the kernel's count drops the header page and, where the block size is
+        # below the page size (ext4 with 1 KiB blocks), the pages that straddle unaligned extents.
+        same_size = (target.st.st_size if target.st is not None else target.area.size + host.page_size) == size
         same_prio = priority is None or priority == target.area.priority or \
             (priority == -1 and target.area.priority < 0)
         if not (same_size and same_prio):
@@ -489,11 +509,12 @@ def _add_make_steps(plan: Plan, path: str, size: int, fs: str, method: str, prio
 def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = False,
                 force: bool = False) -> Plan:
     path = validate_path(path)
-    require_root(host)
+    require_root(host, journal)
     plan = Plan("remove", data={"path": path})
     target = inspect(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
-        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make")
+        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
+                      hint="give the path of the file itself (see: readlink -f), or remove the link")
     is_file = target.st is not None and stat.S_ISREG(target.st.st_mode)
     header = host.swap_signature(path) if is_file else None
     managed = path in managed_paths(journal)
@@ -525,7 +546,7 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
 def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan:
     path = validate_path(path)
     size = validate_size(size_text, host.page_size)
-    require_root(host)
+    require_root(host, journal)
     target = inspect(host, path)
     if target.area is None or target.st is None or not stat.S_ISREG(target.st.st_mode):
         raise Refused(f"{path} is not an active swap file", hint="use 'swapctl create' for a new one")

@@ -32,8 +32,10 @@ def test_comments_and_other_filesystems_are_never_matched() -> None:
     assert find_line(text, "/swapfile") is None
 
 
-def test_a_file_without_final_newline_gets_one_before_the_new_line() -> None:
-    assert set_line("a b c", "/s", "/s none swap defaults 0 0") == "a b c\n/s none swap defaults 0 0\n"
+def test_a_file_without_final_newline_round_trips_byte_for_byte() -> None:
+    added = set_line("a b c", "/s", "/s none swap defaults 0 0")
+    assert added == "a b c\n/s none swap defaults 0 0"
+    assert set_line(added, "/s", None) == "a b c"
 
 
 def test_discard_option_is_recognised() -> None:
