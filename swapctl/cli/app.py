@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "numa": ("swapctl.cli.watermarks", "numa"),
     "stress": ("swapctl.cli.stress", "stress"),
     "vm": ("swapctl.cli.vm", None),
+    "apply": ("swapctl.cli.apply", "apply"),
 }
 
 
@@ -44,6 +45,8 @@ class LazyGroup(TyperGroup):
         if attr is not None and isinstance(command, TyperGroup):
             command = command.commands[attr]
         command.name = cmd_name
+        _drop_completion_options(command)
+        _plain_help(command)
         _add_output_option(command)
         self.commands[cmd_name] = command
         return command
@@ -68,6 +71,20 @@ def _output_param() -> Any:
         """Only here to build the option with Typer's own machinery."""
 
     return typer.main.get_command(probe).params[0]
+
+
+def _drop_completion_options(command: Any) -> None:
+    """A command module's own `typer.Typer()` gets Typer's --install-completion/--show-completion; they would
+    install the dynamic `_SWAPCTL_COMPLETE` protocol, which this app does not serve: completions/ are static."""
+    command.params = [p for p in command.params if p.name not in ("install_completion", "show_completion")]
+
+
+def _plain_help(command: Any) -> None:
+    """Help as plain as the top level's: a command module's `typer.Typer()` defaults to rich panels, which
+    would import rich for `--help` (issue 8: rich only when a table is drawn) and look unlike `swapctl -h`."""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+    command.rich_markup_mode = None
 
 
 def _add_output_option(command: Any) -> None:

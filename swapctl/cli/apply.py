@@ -12,6 +12,34 @@ from swapctl.cli.context import edge, emit
 
 app = typer.Typer()
 
+# A statement of swap files and sysctls is a few hundred bytes; the cap keeps `apply /dev/zero` (or a huge
+# file named by mistake) from reading until memory runs out.
+MAX_SPEC_BYTES = 1 << 20
+
+
+def _read_spec(file: str, source: str) -> str:
+    """The text of FILE (or stdin for -): a regular file of at most MAX_SPEC_BYTES, opened with O_NONBLOCK so
+    a FIFO cannot hang the open; anything else is a usage error."""
+    import os
+    import stat
+
+    from swapctl.core.errors import UsageError
+
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+        else:
+            fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise UsageError(f"{source} is not a regular file", hint="give a YAML file, or - for stdin")
+                data = fh.read(MAX_SPEC_BYTES + 1)
+        if len(data) > MAX_SPEC_BYTES:
+            raise UsageError(f"{source} is larger than {MAX_SPEC_BYTES // 1024} KiB: not a swapctl apply file")
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
+
 
 def _apply_table(doc: dict[str, Any]) -> None:
     rows = []
@@ -47,21 +75,18 @@ def apply_(
     The whole file is validated first (unknown keys, wrong types, out-of-range values: exit 2 with the
     line number); then the difference from the live machine is carried out as one transaction, all or
     nothing, undone as a whole by 'swapctl rollback'. Applying the same file again changes nothing."""
-    from swapctl.core.errors import UsageError
     from swapctl.core.plan import execute
     from swapctl.ops import apply as ops_apply
     from swapctl.ops.sysctl import finish
+    from swapctl.system.faults import fault_hook
 
     with edge(ctx, "apply") as st:
         source = "<stdin>" if file == "-" else file
-        try:
-            text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
+        text = _read_spec(file, source)
         desired = ops_apply.load(text, source)
         host, journal = st.get_host(), st.get_journal()
         plan, vm_plan = ops_apply.plan_apply(host, journal, desired, source)
-        outcome = execute(plan, host, journal, dry_run=dry_run, meta={"file": source})
+        outcome = execute(plan, host, journal, dry_run=dry_run, meta={"file": source}, fault=fault_hook())
         if vm_plan is not None and not dry_run:
             finish(vm_plan)
             plan.warnings.extend(w for w in vm_plan.warnings if w not in plan.warnings)

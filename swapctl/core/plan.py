@@ -43,6 +43,8 @@ class Step:
     kind: ClassVar[str] = "step"
     # Undo of a runtime-only change (a /proc/sys value) means nothing after a reboot.
     runtime: ClassVar[bool] = False
+    # Nothing to undo on its own (a later step's undo covers it): left out of what rollback shows.
+    undo_is_noop: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

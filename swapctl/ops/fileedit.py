@@ -6,7 +6,6 @@ line-level change in reverse, so an admin's later edits survive a rollback."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.plan import Step, UndoContext
@@ -16,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def _digest(text: str | None) -> str | None:
+    import hashlib  # loaded by the first digest, not at start-up (issue 8)
+
     return None if text is None else hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 

@@ -43,6 +43,8 @@ class RollbackPlan:
     def actions(self, status: str) -> list[dict[str, str]]:
         out = []
         for _ts, step in self.steps:
+            if step.undo_is_noop:
+                continue
             skipped = step.runtime and not self.ctx.same_boot
             out.append({"step": step.kind, "description": step.undo_description(),
                         "status": "skipped" if skipped else status})

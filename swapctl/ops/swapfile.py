@@ -150,6 +150,9 @@ class CreateFile(Step):
                 host.unlink(self.params["path"])  # ours, made a moment ago: leave nothing behind
                 raise
 
+    def undo_description(self) -> str:
+        return f"delete {self.params['path']}"
+
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         st = host.lstat(path)
@@ -162,6 +165,7 @@ class Allocate(Step):
     """params: path, size, method. Real blocks, no holes (swapon rejects holes)."""
 
     kind = "allocate"
+    undo_is_noop = True
 
     def describe(self) -> str:
         how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
@@ -180,6 +184,7 @@ class MkSwap(Step):
     """params: path."""
 
     kind = "mkswap"
+    undo_is_noop = True
 
     def describe(self) -> str:
         return f"mkswap {self.params['path']}"
@@ -214,6 +219,9 @@ class SwapOn(Step):
         if not ok:
             raise OperationFailed(_explain_swapon(host, path, error))
 
+    def undo_description(self) -> str:
+        return f"swapoff {self.params['path']}"
+
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if _active(host, self.params["path"]) is not None:
             result = host.runner.run(["swapoff", str(host.real(self.params["path"]))])
@@ -236,6 +244,9 @@ class SwapOff(Step):
         if not result.ok:
             raise OperationFailed(f"swapoff {self.params['path']}: {result.error_text()}")
 
+    def undo_description(self) -> str:
+        return f"swapon {self.params['path']}"
+
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         if _active(host, path) is None and host.lstat(path) is not None:
@@ -255,6 +266,9 @@ class Rename(Step):
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         host.rename(self.params["src"], self.params["dst"])
+
+    def undo_description(self) -> str:
+        return f"rename {self.params['dst']} -> {self.params['src']}"
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         src, dst = self.params["src"], self.params["dst"]
