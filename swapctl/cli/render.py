@@ -49,9 +49,10 @@ def message(text: str) -> None:
 
 def error(command: str, fmt: str, text: str, hint: str | None, code: int,
           data: dict[str, Any] | None = None) -> None:
-    message(f"swapctl: error: {text}")
+    # One line each, whatever the input echoed in them holds (a newline, a carriage return, an escape).
+    message(f"swapctl: error: {_printable(text)}")
     if hint:
-        message(f"hint: {hint}")
+        message(f"hint: {_printable(hint)}")
     if fmt in ("json", "yaml"):
         data = dict(data or {})
         actions = data.pop("actions", [])
@@ -59,6 +60,10 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int,
         doc = envelope(command, ok=False, transaction=transaction, actions=actions, data=data,
                        error={"message": text, "hint": hint, "code": code})
         sys.stdout.write(_dump(doc, fmt))
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # --- human output ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,7 +121,8 @@ class Journal:
             os.close(fd)
 
     def begin(self, command: str, meta: dict[str, Any], *, rollback_of: str | None = None) -> str:
-        tx = time.strftime("%Y%m%dT%H%M%S", time.localtime()) + "-" + secrets.token_hex(2)
+        # os.urandom, as secrets.token_hex does, without importing secrets (hashlib, hmac: start-up, issue 8).
+        tx = time.strftime("%Y%m%dT%H%M%S", time.localtime()) + "-" + os.urandom(2).hex()
         entry = {"t": "begin", "tx": tx, "command": command, "time": time.time(), "boot_id": self.boot_id,
                  "kernel": self.kernel, "meta": meta}
         if rollback_of:
@@ -211,6 +211,11 @@ class Journal:
 
     def refuse_if_pending(self) -> None:
         tx = self.pending()
+        if tx is not None and self._lock_fd is None:
+            # Read without the lock, another run's transaction in flight looks exactly like one a crash left
+            # (begin, no end): wait for the lock, so a concurrent run waits its turn, then look again.
+            with self.locked():
+                tx = self.pending()
         if tx is not None:
             raise Refused(f"transaction {tx.id} ({tx.command}) was left {tx.status}; nothing else may change "
                           "until it is finished",
