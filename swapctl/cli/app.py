@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from swapctl import __version__
+from swapctl.cli import render
 from swapctl.cli.context import AppState
 from swapctl.cli.render import FORMATS
 
@@ -31,6 +33,29 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 
 
 class LazyGroup(TyperGroup):
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Click's own usage errors (unknown option, bad integer) become one `swapctl: error:` line and
+        exit 2, like every other bad input, instead of Click's usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        from typer._click.exceptions import ClickException
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `swapctl` alone: the help, as before
+                exc.show()
+            else:
+                where = exc.ctx.command_path if getattr(exc, "ctx", None) else "swapctl"
+                render.message(f"swapctl: error: {exc.format_message()}")
+                render.message(f"hint: see '{where} --help'")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            render.message("swapctl: error: aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 

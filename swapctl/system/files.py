@@ -31,6 +31,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             mode = os.stat(path).st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o644
+    _remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.swapctl-{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
@@ -46,6 +47,21 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """A swapctl killed between writing its temp file and the rename leaves .NAME.swapctl-PID.tmp beside the
+    file; the next edit removes those whose writer is gone (the real file was never touched)."""
+    for tmp in path.parent.glob(f".{path.name}.swapctl-*.tmp"):
+        pid = tmp.name[len(path.name) + 10:-4]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def create_exclusive(path: Path, mode: int = 0o600) -> None:

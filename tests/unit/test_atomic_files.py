@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -166,3 +167,21 @@ def test_the_watcher_catches_a_writer_that_truncates_in_place(tmp_path: Path) ->
     naive = _naive_edit(root / "etc/fstab", old, new)
     result = _kill_rounds(root, in_machine, old, new, naive, KILLS, random.Random(7), stop_on_bad=True)
     assert result["torn_reads"] + result["torn_after_kill"] > 0, result
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_edit(tmp_path: Path) -> None:
+    from swapctl.system.files import atomic_write
+
+    target = tmp_path / "fstab"
+    target.write_text("old\n")
+    dead = _dead_pid()
+    stale = tmp_path / f".fstab.swapctl-{dead}.tmp"
+    stale.write_text("half")
+    atomic_write(target, b"new\n")
+    assert target.read_text() == "new\n" and not stale.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
