@@ -100,8 +100,8 @@ def set_(
     """
     with edge(ctx, "vm set") as st:
         host = st.get_host()
-        if not dry_run:
-            require_root(st, "setting vm sysctls")
+        # Even a dry run: it predicts the real run, refusal included (as create, remove and apply do).
+        require_root(st, "setting vm sysctls")
         from swapctl.core.plan import execute
         from swapctl.ops import sysctl
         from swapctl.system.faults import fault_hook
