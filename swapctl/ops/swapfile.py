@@ -98,6 +98,13 @@ def _swapon(host: Host, path: str, priority: int | None, discard: bool) -> tuple
     return result.ok, _tool_error(result.error_text())
 
 
+def _swapoff(host: Host, path: str) -> None:
+    # swapoff pages everything back into RAM; it can take long on a full area (the runner's timeout allows it).
+    result = host.runner.run(["swapoff", str(host.real(path))])
+    if not result.ok:
+        raise OperationFailed(f"swapoff {path}: {_tool_error(result.error_text())}")
+
+
 def _tool_error(text: str) -> str:
     """util-linux says "swapon: /x: swapon failed: Invalid argument"; the step's description already names
     the tool and the path, so keep what the kernel said."""
@@ -224,9 +231,7 @@ class SwapOn(Step):
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if _active(host, self.params["path"]) is not None:
-            result = host.runner.run(["swapoff", str(host.real(self.params["path"]))])
-            if not result.ok:
-                raise OperationFailed(f"swapoff {self.params['path']}: {result.error_text()}")
+            _swapoff(host, self.params["path"])
 
 
 @register
@@ -239,10 +244,7 @@ class SwapOff(Step):
         return f"swapoff {self.params['path']}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
-        # swapoff pages everything back into RAM; it can take long on a full area.
-        result = host.runner.run(["swapoff", str(host.real(self.params["path"]))])
-        if not result.ok:
-            raise OperationFailed(f"swapoff {self.params['path']}: {result.error_text()}")
+        _swapoff(host, self.params["path"])
 
     def undo_description(self) -> str:
         return f"swapon {self.params['path']}"

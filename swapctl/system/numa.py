@@ -59,22 +59,20 @@ def node_distances(host: Host, node: int) -> list[int] | None:
         return None
 
 
-def node_cpus(host: Host, node: int) -> list[int] | None:
-    text = _read(host, f"node{node}", "cpulist")
+def _read_list(host: Host, *parts: str) -> list[int] | None:
+    text = _read(host, *parts)
     if text is None:
         return None
     try:
         return parse_cpulist(text)
     except ValueError:
         return None
+
+
+def node_cpus(host: Host, node: int) -> list[int] | None:
+    return _read_list(host, f"node{node}", "cpulist")
 
 
 def node_state(host: Host, name: str) -> list[int] | None:
     """online, possible, has_memory, has_cpu, has_normal_memory: lists of node ids."""
-    text = _read(host, name)
-    if text is None:
-        return None
-    try:
-        return parse_cpulist(text)
-    except ValueError:
-        return None
+    return _read_list(host, name)

@@ -208,6 +208,16 @@ class Workspace:
     def swaps(self) -> dict[str, dict[str, Any]]:
         return swaps_under(self.root)
 
+    def swapctl_binary(self) -> str:
+        """The venv's console script (what a user runs); a shim to this checkout when there is none."""
+        venv_bin = Path(sys.executable).parent / "swapctl"
+        if venv_bin.exists():
+            return str(venv_bin)
+        shim = self.root / "swapctl"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m swapctl "$@"\n')
+        shim.chmod(0o700)
+        return str(shim)
+
     def areas(self) -> dict[str, tuple[str, int, int | str]]:
         """path -> (type, size in KiB, priority): what a test may compare. Used swap moves on its own, and
         automatic (negative) priorities shift when any other area goes off, so those read as "auto"."""

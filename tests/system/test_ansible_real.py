@@ -73,17 +73,6 @@ class Run:
         return f"ansible-playbook exit {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
-def swapctl_binary(work: Workspace) -> str:
-    """The venv's console script (what a user runs); a shim to this checkout when there is none."""
-    venv_bin = Path(sys.executable).parent / "swapctl"
-    if venv_bin.exists():
-        return str(venv_bin)
-    shim = work.root / "swapctl"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m swapctl "$@"\n')
-    shim.chmod(0o700)
-    return str(shim)
-
-
 @pytest.fixture
 def swappiness() -> Iterator[int]:
     """The swappiness before the test, written back afterwards whatever happened; the machine-wide lock of the
@@ -112,7 +101,7 @@ def playbook(work: Workspace, tmp_path: Path):
     config.write_text("")  # an empty config: no ansible.cfg from the cwd, $HOME or /etc changes the run
     base_vars = {
         "swapctl_become": False,  # already root; become would need sudo, which this VM may lack
-        "swapctl_bin": swapctl_binary(work),
+        "swapctl_bin": work.swapctl_binary(),
         "swapctl_state_dir": str(work.state_dir),
         "swapctl_persist": False,
         "swap_path": str(work.swapdir / "swapfile"),

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,22 +23,12 @@ MiB = 1 << 20
 SHELL = shutil.which("dash") or "/bin/sh"
 
 
-def swapctl_binary(work: Workspace) -> str:
-    venv_bin = Path(sys.executable).parent / "swapctl"
-    if venv_bin.exists():
-        return str(venv_bin)
-    shim = work.root / "swapctl"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m swapctl "$@"\n')
-    shim.chmod(0o700)
-    return str(shim)
-
-
 def add_swap(work: Workspace, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     child = {k: v for k, v in os.environ.items() if not k.startswith(("SWAPCTL", "SWAP_", "GITHUB_"))}
     child.update({
         "SWAP_PATH": str(work.swapdir / "ci-swap"),
         "SWAP_SIZE": "16M",
-        "SWAPCTL": swapctl_binary(work),
+        "SWAPCTL": work.swapctl_binary(),
         "SWAPCTL_STATE_DIR": str(work.state_dir),
         "GITHUB_OUTPUT": str(tmp_path / "github_output"),
         "HOME": str(tmp_path),  # were it to pip-install, it would do so here, never in the real $HOME
