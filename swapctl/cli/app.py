@@ -66,15 +66,27 @@ class LazyGroup(TyperGroup):
             return None
         module_name, attr = COMMANDS[cmd_name]
         module = importlib.import_module(module_name)
-        command = typer.main.get_command(module.app)
-        if attr is not None and isinstance(command, TyperGroup):
-            command = command.commands[attr]
+        command = _build(module.app, attr)
         command.name = cmd_name
         _drop_completion_options(command)
         _plain_help(command)
         _add_output_option(command)
         self.commands[cmd_name] = command
         return command
+
+
+def _build(sub_app: typer.Typer, attr: str | None) -> Any:
+    """The Click command for one command of a module's app (only that one: building its siblings' parameters
+    costs start-up time), or the module's whole app as a group."""
+    if attr is not None:
+        for info in sub_app.registered_commands:
+            name = info.name or typer.main.get_command_name(info.callback.__name__)
+            if name == attr:
+                return typer.main.get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+    command = typer.main.get_command(sub_app)
+    if attr is not None and isinstance(command, TyperGroup):
+        command = command.commands[attr]
+    return command
 
 
 def _set_output(ctx: typer.Context, value: str | None) -> None:

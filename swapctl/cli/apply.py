@@ -77,7 +77,7 @@ def apply_(
     nothing, undone as a whole by 'swapctl rollback'. Applying the same file again changes nothing."""
     from swapctl.core.plan import execute
     from swapctl.ops import apply as ops_apply
-    from swapctl.ops.sysctl import finish
+    from swapctl.ops.sysctl_set import finish
     from swapctl.system.faults import fault_hook
 
     with edge(ctx, "apply") as st:

@@ -103,12 +103,12 @@ def set_(
         # Even a dry run: it predicts the real run, refusal included (as create, remove and apply do).
         require_root(st, "setting vm sysctls")
         from swapctl.core.plan import execute
-        from swapctl.ops import sysctl
+        from swapctl.ops import sysctl_set
         from swapctl.system.faults import fault_hook
 
-        plan = sysctl.build_set_plan(host, list(assignments or []), persist=persist, force=force)
+        plan = sysctl_set.build_set_plan(host, list(assignments or []), persist=persist, force=force)
         keys = [r["key"] for r in plan.data["settings"]]
         outcome = execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"keys": keys},
                           fault=fault_hook())
-        sysctl.finish(plan, outcome)
+        sysctl_set.finish(plan, outcome)
         emit(st, "vm set", outcome)

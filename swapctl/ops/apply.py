@@ -167,7 +167,7 @@ def _at_line(line: int, source: str, exc: UsageError) -> UsageError:
 
 def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> tuple[Plan, Plan | None]:
     """One plan for the whole file (and the vm sub-plan, whose read-backs the caller reports)."""
-    from swapctl.ops import swapfile, sysctl
+    from swapctl.ops import swapfile, sysctl_set
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
@@ -191,7 +191,7 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
     vm_plan = None
     if desired.vm:
         try:
-            vm_plan = sysctl.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
+            vm_plan = sysctl_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
         except UsageError as exc:
             line = next((ln for a, ln in desired.vm if exc.message.find(a.split("=")[0]) >= 0), 0)
             raise (_at_line(line, source, exc) if line else exc) from None

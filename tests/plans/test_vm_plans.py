@@ -15,7 +15,8 @@ from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.journal import Journal
 from swapctl.core.plan import Step, UndoContext, execute
 from swapctl.ops import sysctl
-from swapctl.ops.sysctl import PERSIST_FILE, SysctlPersist, SysctlWrite, build_set_plan, finish
+from swapctl.ops.sysctl import PERSIST_FILE
+from swapctl.ops.sysctl_set import SysctlPersist, SysctlWrite, build_set_plan, finish
 from swapctl.system.host import Host
 from tests.fakes import FakeRunner, fake_host, make_root
 

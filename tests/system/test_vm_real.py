@@ -21,7 +21,7 @@ from swapctl.core.errors import OperationFailed, Refused
 from swapctl.core.journal import Journal
 from swapctl.core.plan import Plan, Step, UndoContext, execute
 from swapctl.ops import sysctl, sysctld
-from swapctl.ops.sysctl import SysctlWrite, build_set_plan, finish
+from swapctl.ops.sysctl_set import SysctlWrite, build_set_plan, finish
 from swapctl.system.host import Host
 from swapctl.system.paths import SysPaths
 from tests.conftest import privileged

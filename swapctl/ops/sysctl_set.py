@@ -1,0 +1,283 @@
+"""vm tuning, the writing side: the safety policy, the steps that write /proc/sys/vm (compare-and-swap undo)
+and persist to /etc/sysctl.d/90-swapctl.conf, and the `vm set` plan."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.ops import sysctld
+from swapctl.ops.fileedit import FileEdit
+from swapctl.ops.sysctl import (
+    LOWER,
+    PERSIST_FILE,
+    PERSIST_HEADER,
+    RAISE,
+    SAFE_SHARE_PERCENT,
+    SET,
+    Assignment,
+    VmState,
+    parse_assignments,
+    parse_version,
+    read_state,
+    read_vm,
+)
+
+if TYPE_CHECKING:
+    from swapctl.system.host import Host
+
+
+# --- policy ---------------------------------------------------------------------------------------------
+def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) -> list[str]:
+    """Refuse (exit 3) what the kernel would take but could hurt the machine; warn about the merely odd."""
+    warnings: list[str] = []
+    for a in assignments:
+        if state.values.get(a.knob.name) is None:
+            needs = f" (it needs {a.knob.needs})" if a.knob.needs else ""
+            raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
+        if a.knob.name == "min_free_kbytes":
+            mf = state.min_free
+            if a.value > mf.safe_limit:
+                what = (f"{a.knob.key}={a.value} is above the safe limit of {mf.safe_limit} kB "
+                        f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
+                if not force:
+                    raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
+                                  "(a panic); pass --force if you are sure")
+                warnings.append(what + "; writing it because of --force")
+            low = mf.kernel_default or 128
+            if a.value < low:
+                warnings.append(f"{a.knob.key}={a.value} is below the kernel's own default for this machine "
+                                f"({low} kB): atomic allocations may fail and reclaim starts late")
+        if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
+            warnings.append("this machine has one NUMA node: zone_reclaim_mode has no effect here")
+    return warnings
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+@register
+class SysctlWrite(Step):
+    """Write one /proc/sys/vm value. params: name, value, mode (set|raise|lower), planned_old (for the
+    description only: the undo record's old value is read under the lock)."""
+
+    kind = "sysctl-write"
+    runtime = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.read_back: int | None = None
+        self.skipped = False
+
+    @property
+    def key(self) -> str:
+        return f"vm.{self.params['name']}"
+
+    def describe(self) -> str:
+        extra = {RAISE: " (only raising it)", LOWER: " (only lowering it)"}.get(self.params.get("mode", SET), "")
+        return f"set {self.key}: {self.params.get('planned_old')} -> {self.params['value']}{extra}"
+
+    def undo_description(self) -> str:
+        return f"restore {self.key} to {self.params.get('planned_old')}"
+
+    def _read(self, host: Host) -> int:
+        value = read_vm(host, self.params["name"])
+        if value is None:
+            raise OperationFailed(f"{self.key} does not exist on this kernel")
+        return value
+
+    def _write(self, host: Host, value: int) -> int:
+        path = host.paths.vm_sysctl(self.params["name"])
+        try:
+            host.write_sysctl(path, str(value))
+        except OSError as exc:
+            raise OperationFailed(f"the kernel refused {self.key}={value}: {exc.strerror or exc}") from exc
+        return self._read(host)
+
+    def check(self, host: Host) -> None:
+        self._read(host)
+
+    def snapshot(self, host: Host) -> dict[str, Any]:
+        return {"old": self._read(host)}
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        value, mode = self.params["value"], self.params.get("mode", SET)
+        current = self._read(host)
+        # Re-decided under the lock: another run may have moved the value since the plan was made.
+        if (mode == RAISE and current >= value) or (mode == LOWER and current <= value):
+            self.skipped, self.read_back = True, current
+            return
+        self.read_back = self._write(host, value)
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if ctx.force or not ctx.same_boot:
+            return
+        current = self._read(host)
+        if current not in (self.params["value"], record["old"]):
+            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if not ctx.same_boot:
+            ctx.notes.append(f"{self.key}: skipped, the machine has rebooted since (the runtime value was reset)")
+            return
+        current = self._read(host)
+        if current == record["old"]:
+            return  # never applied, skipped as already raised/lowered, or already undone
+        if current != self.params["value"] and not ctx.force:
+            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+        got = self._write(host, record["old"])
+        if got != record["old"]:
+            raise OperationFailed(f"restored {self.key} to {record['old']} but it reads back {got}")
+
+
+def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
+    """Set (or with None, drop) `key = value` lines: the first line for a key is replaced in place, later
+    duplicates dropped, missing keys appended; every other line is kept byte for byte."""
+    out: list[str] = []
+    placed: set[str] = set()
+    for raw in (text or "").splitlines(keepends=True):
+        parsed = sysctld.parse_conf(raw, "")
+        key = parsed[0].key if parsed and not parsed[0].is_glob else None
+        if key in settings:
+            value = settings[key]
+            if value is not None and key not in placed:
+                out.append(f"{key} = {value}" + ("\n" if raw.endswith("\n") else ""))
+            placed.add(key)
+            continue
+        out.append(raw)
+    missing = [k for k, v in settings.items() if v is not None and k not in placed]
+    if missing:
+        if text is None:
+            out.append(PERSIST_HEADER)
+        elif out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.extend(f"{k} = {settings[k]}\n" for k in missing)
+    return "".join(out)
+
+
+def _values(text: str | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in sysctld.parse_conf(text or "", ""):
+        if not line.is_glob and line.value is not None:
+            values.setdefault(line.key, line.value)
+    return values
+
+
+@register
+class SysctlPersist(FileEdit):
+    """Write `vm.key = value` lines to /etc/sysctl.d/90-swapctl.conf. params: path, settings {key: int}."""
+
+    kind = "sysctl-persist"
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{k} = {v}" for k, v in self.params["settings"].items())
+        return f"persist {pairs} in {self.params['path']}"
+
+    def undo_description(self) -> str:
+        return f"restore {self.params['path']}"
+
+    def transform(self, old: str | None) -> str | None:
+        return set_lines(old, self.params["settings"])
+
+    def revert(self, current: str, record: dict[str, Any]) -> str | None:
+        # Someone edited the file since: put back only our keys' former lines (or drop ours).
+        before = _values(record["old"])
+        undo: dict[str, int | None] = {}
+        for key in self.params["settings"]:
+            undo[key] = before.get(key)  # type: ignore[assignment]
+        text = set_lines(current, undo)
+        if record["old"] is None and (text or "").strip() in ("", PERSIST_HEADER.strip()):
+            return None
+        return text
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        parent = self.params["path"].rsplit("/", 1)[0]
+        if not host.is_dir(parent):
+            host.makedirs(host.real(parent), 0o755)
+        super().apply(host, record)
+
+
+# --- the plan -------------------------------------------------------------------------------------------
+def target_value(a: Assignment, current: int) -> int:
+    """The value in force after the assignment (raise/lower-only keep a current value already past N)."""
+    if a.mode == RAISE:
+        return max(current, a.value)
+    if a.mode == LOWER:
+        return min(current, a.value)
+    return a.value
+
+
+def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
+                   path: str = PERSIST_FILE) -> Plan:
+    """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
+    value changes (plus one persist step); a value already in force gets no step."""
+    release = host.kernel_release()
+    version = parse_version(release)
+    assignments = parse_assignments(texts, version, release)
+    state = read_state(host, [a.knob for a in assignments])
+    plan = Plan("vm set")
+    plan.warnings.extend(check_policy(assignments, state, force=force))
+    rows = []
+    targets: dict[str, int] = {}
+    for a in assignments:
+        current = state.values[a.knob.name]
+        assert current is not None  # check_policy refused absent keys
+        target = target_value(a, current)
+        targets[a.knob.key] = target
+        change = target != current
+        if change:
+            plan.add(SysctlWrite(name=a.knob.name, value=a.value, mode=a.mode, planned_old=current))
+        rows.append({"key": a.knob.key, "old": current, "new": target, "requested": a.value, "mode": a.mode,
+                     "changed": change, "read_back": None, "adjusted": False})
+    if persist:
+        step = SysctlPersist(path=path, settings=targets)
+        if step.needed(host):
+            plan.add(step)
+        plan.warnings.extend(_later_files_win(host, path, targets, step))
+    else:
+        for a in assignments:
+            boot = state.persisted[state.boot_tool][a.knob.key]
+            if boot.value is not None and sysctld._int_or_str(boot.value) != targets[a.knob.key]:
+                plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; "
+                                     "add --persist to keep the new value across reboots")
+    plan.data = {"settings": rows, "persist": path if persist else None, "kernel": release}
+    return plan
+
+
+def _later_files_win(host: Host, path: str, targets: dict[str, int], step: SysctlPersist) -> list[str]:
+    """Warn, naming the file, when a file applied after ours sets the same key and so wins at boot."""
+    new_text = step.transform(step._read(host))
+    winners: dict[tuple[str, str, str], list[str]] = {}
+    for tool in sysctld.TOOLS:
+        resolved = sysctld.persisted(host, list(targets), tool, overrides={path: new_text})
+        for key, p in resolved.items():
+            if p.file is not None and p.file != path and p.value is not None:
+                winners.setdefault((key, p.file, p.value), []).append(tool)
+    return [f"{file} also sets {key} = {value} and is applied after {path} (by {' and '.join(tools)}), "
+            "so it wins at boot" for (key, file, value), tools in winners.items()]
+
+
+def finish(plan: Plan, outcome: Any = None) -> None:
+    """After execute(): report what each write read back, any value the kernel adjusted, and writes that
+    turned out unneeded under the lock (their action becomes "skipped"; nothing changed: changed false)."""
+    rows = {r["key"]: r for r in plan.data.get("settings", [])}
+    for i, step in enumerate(plan.steps):
+        if not isinstance(step, SysctlWrite):
+            continue
+        row = rows.get(step.key)
+        if row is None:
+            continue
+        if step.skipped:
+            if outcome is not None:
+                outcome.actions[i]["status"] = "skipped"
+            row.update(changed=False, new=step.read_back, read_back=step.read_back)
+            plan.warnings.append(f"{step.key} was already {step.read_back} when its turn came; left as is")
+        elif step.read_back is not None:
+            row["read_back"] = step.read_back
+            if step.read_back != step.params["value"]:
+                row["adjusted"] = True
+                plan.warnings.append(f"the kernel adjusted {step.key}: wrote {step.params['value']}, "
+                                     f"reads back {step.read_back}")
+    if outcome is not None and not outcome.dry_run and outcome.changed:
+        outcome.changed = any(a["status"] == "done" for a in outcome.actions)
