@@ -114,6 +114,11 @@ def preflight(host: Host, req: StressRequest) -> Preflight:
     if controller is None:
         raise Refused("no memory cgroup controller is mounted, so the load cannot be bounded",
                       hint="mount the v1 memory controller or enable memory in cgroup v2's subtree_control")
+    if not controller.delegated:
+        raise Refused(f"the cgroup v2 memory controller is not enabled for child groups in {controller.mount}, "
+                      "so the load cannot be bounded",
+                      hint=f"enable it (systemd does at boot): echo +memory > "
+                      f"{controller.mount}/cgroup.subtree_control")
     mem = host.meminfo()
     available = mem.get("MemAvailable", mem.get("MemFree", 0))
     safe = int(available * SAFE_SHARE_OF_AVAILABLE)

@@ -24,6 +24,17 @@ class MemoryController:
     mount: Path  # real path (joined under --root)
 
     @property
+    def delegated(self) -> bool:
+        """v2 hands the memory controller to child groups only when the root's cgroup.subtree_control lists it
+        (systemd enables it at boot; a machine without systemd may not)."""
+        if self.version == 1:
+            return True
+        try:
+            return "memory" in (self.mount / "cgroup.subtree_control").read_text().split()
+        except OSError:
+            return False
+
+    @property
     def has_memsw(self) -> bool:
         # v1 exposes memory.memsw.* only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
         return self.version == 1 and (self.mount / "memory.memsw.limit_in_bytes").exists()

@@ -29,6 +29,7 @@ def add_memory_cgroup(root: Path, version: int = 1) -> Path:
         mount = root / "sys/fs/cgroup"
         mount.mkdir(parents=True)
         (mount / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+        (mount / "cgroup.subtree_control").write_text("cpu io memory pids\n")  # as systemd leaves it
         line = "30 22 0:30 / /sys/fs/cgroup rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n"
     mountinfo.write_text(mountinfo.read_text() + line)
     return mount
@@ -132,6 +133,14 @@ def test_a_cgroup2_mount_without_the_memory_controller_does_not_count(tmp_path):
     host = machine(tmp_path, version=2)
     (host.paths.join("/sys/fs/cgroup") / "cgroup.controllers").write_text("hugetlb\n")
     assert cgroup.detect(host.paths) is None
+
+
+def test_a_cgroup2_memory_controller_not_handed_to_child_groups_is_refused_with_the_fix(tmp_path):
+    host = machine(tmp_path, version=2)
+    (host.paths.join("/sys/fs/cgroup") / "cgroup.subtree_control").write_text("")
+    with pytest.raises(Refused, match="not enabled for child groups") as err:
+        ops.preflight(host, req(host))
+    assert "+memory" in err.value.hint
 
 
 # --- the run loop, with the cgroup and the worker faked at the Host seam -------------------------------

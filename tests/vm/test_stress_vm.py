@@ -1,0 +1,78 @@
+"""`swapctl stress` on a small guest that can be broken: a cgroup OOM kill fails the run (exit 4), and with a
+swap file and a hog squeezing the whole guest, both kswapd and direct reclaim show in the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.vm
+
+# Runs inside the guest outside any cgroup: keeps touching SIZE bytes for SECONDS, so the whole guest reclaims.
+# Two of them at full priority on the guest's one CPU fault pages in faster than kswapd frees them: direct reclaim.
+HOG = r"""
+import mmap, os, sys, time
+size, seconds = int(sys.argv[1]), float(sys.argv[2])
+buf = mmap.mmap(-1, size)
+end = time.monotonic() + seconds
+i = 0
+while time.monotonic() < end:
+    for off in range(0, size, 4096):
+        buf[off] = i & 0xFF
+    i += 1
+"""
+
+
+def vmstat(guest) -> dict[str, int]:
+    out = guest.run("cat /proc/vmstat", check=True).stdout
+    return {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+
+
+def test_stress_on_a_small_guest_fails_on_oom_and_sees_kswapd_and_direct_reclaim(boot):
+    guest = boot("6.1", (512,))
+
+    # No swap yet: a worker twice its limit is OOM-killed in its cgroup; without --allow-oom that fails (4).
+    oom = guest.swapctl("stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "-o", "json",
+                        timeout=180)
+    assert oom.rc == 4, oom.stdout[-3000:] + oom.stderr
+    data = oom.json()["data"]
+    assert data["verdict"] == "fail"
+    assert data["oom"]["cgroup"] >= 1 and data["oom"]["outside_cgroup"] == 0
+    assert any("OOM-killed" in r for r in data["reasons"]), data["reasons"]
+    assert "Killed process" in guest.run("dmesg").stdout, "the kernel logged no OOM kill"
+    allowed = guest.swapctl("stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "--allow-oom",
+                            "-o", "json", timeout=180)
+    assert allowed.rc == 0, allowed.stdout[-3000:] + allowed.stderr
+    assert allowed.json()["data"]["verdict"] == "warn"
+
+    # A swap file from swapctl, then the whole guest squeezed by a hog while stress runs.
+    created = guest.swapctl("create", "/var/swap/sw", "-s", "256M", "-o", "json", timeout=180)
+    assert created.rc == 0, created.stdout + created.stderr
+    guest.run(f"cat > /tmp/hog.py <<'EOF'\n{HOG}\nEOF", check=True)
+    before = vmstat(guest)
+    hog = "python3 /tmp/hog.py $((230*1024*1024)) 14"
+    run = guest.run(f"(sleep 2; {hog} & exec {hog}) & "
+                    "swapctl stress --memory-limit 64M --size 96M --duration 12 --max-direct-reclaim 100000000 "
+                    "--max-psi-full 100 -o json; rc=$?; wait; exit $rc", timeout=240)
+    after = vmstat(guest)
+    assert run.rc in (0, 4), run.stdout[-3000:] + run.stderr
+    data = run.json()["data"]
+    reclaim = data["reclaim"]
+    assert reclaim["kswapd_scanned"] > 0, reclaim
+    print("reclaim", json.dumps(reclaim), "swap", json.dumps(data["swap"]))
+    assert reclaim["direct_scanned"] > 0, reclaim
+    assert data["swap"]["active"] is True and data["swap"]["pswpout"] > 0
+    # The report's deltas lie within what /proc/vmstat moved around the whole command.
+    assert 0 < reclaim["kswapd_scanned"] <= after["pgscan_kswapd"] - before["pgscan_kswapd"]
+    assert 0 < reclaim["direct_scanned"] <= after["pgscan_direct"] - before["pgscan_direct"]
+    assert data["oom"]["outside_cgroup"] == 0, json.dumps(data["oom"])
+    assert run.rc == (4 if data["verdict"] == "fail" else 0)
+
+
+def test_stress_where_the_memory_controller_is_not_delegated_refuses_clearly(boot):
+    guest = boot("6.1", (512,), bare_cgroup=True)
+    assert "memory" not in guest.run("cat /sys/fs/cgroup/cgroup.subtree_control", check=True).stdout
+    res = guest.swapctl("stress", "--memory-limit", "48M", "--size", "64M", "--duration", "2")
+    assert "internal error" not in res.stderr, res.stderr
+    assert res.rc == 3 and "subtree_control" in res.stderr, res.stdout + res.stderr
