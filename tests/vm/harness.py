@@ -272,6 +272,10 @@ mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 [ -f /xfer/bare-cgroup ] || echo "+memory +cpu +io +pids" > $R/sys/fs/cgroup/cgroup.subtree_control
 mount -t tmpfs tmp $R/tmp; mount -t tmpfs run $R/run
 mkdir -p $R/tmp/xfer; mount --bind /xfer $R/tmp/xfer
+# The checkout (and its venv) at its own path, whatever the mounts above hide (a CI clone under /tmp).
+REPO=$(cat /xfer/repo)
+mkdir -p $R$REPO 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose repo $R$REPO || fail "no repo share"
 # What a real boot does with these files: systemd-sysctl applies sysctl.d, swapon -a enables fstab's swap.
 if [ -f /xfer/boot-apply ]; then
   for f in $R/etc/sysctl.d/*.conf; do
@@ -418,6 +422,7 @@ class Guest:
         self.xfer.mkdir(parents=True, exist_ok=True)
         for p in self.xfer.iterdir():
             p.unlink()
+        (self.xfer / "repo").write_text(f"{REPO}\n")
         if self.boot_apply:
             (self.xfer / "boot-apply").write_text("1\n")
         if self.bare_cgroup:
@@ -435,6 +440,7 @@ class Guest:
             "-no-reboot", "-nic", "none",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", f"local,path={self.xfer},mount_tag=xfer,security_model=none",
+            "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
             "-drive", f"file={self.disk},if=virtio,format=raw,cache=writeback",
         ]
         t0 = time.monotonic()
