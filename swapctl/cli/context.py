@@ -9,7 +9,6 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,12 @@ from swapctl.cli import render
 from swapctl.core.errors import ExitCode, SwapctlError, UsageError
 
 
-@dataclass
 class AppState:
-    root: Path = Path("/")
-    state_dir: Path | None = None
-    output: str = "table"
-    debug: bool = False
-    host: Any = None  # tests hand in a Host with a fake root and runner
-    journal: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, root: Path = Path("/"), state_dir: Path | None = None, output: str = "table",
+                 debug: bool = False, host: Any = None, journal: Any = None) -> None:
+        self.root, self.state_dir, self.output, self.debug = root, state_dir, output, debug
+        self.host = host  # tests hand in a Host with a fake root and runner
+        self.journal = journal
 
     def get_host(self):
         if self.host is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core.errors import OperationFailed, UsageError
 from swapctl.ops import sysctld
@@ -20,8 +20,7 @@ Version = tuple[int, int]
 
 
 # --- the knob table --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Knob:
+class Knob(NamedTuple):
     name: str  # the file under /proc/sys/vm
     summary: str
     # (first kernel version, lowest, highest) the sysctl handler accepts, oldest first; from the sysctl
@@ -106,8 +105,7 @@ _OPS = {">": RAISE, "<": LOWER}
 _INT = re.compile(r"[+-]?[0-9]+")
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):
     knob: Knob
     value: int
     mode: str = SET  # set | raise (KEY=>N: only if it raises the value) | lower (KEY=<N)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
@@ -32,8 +32,7 @@ _GLOB_CHARS = frozenset("*?[")
 _MAX_LINKS = 16
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One assignment (or exclusion) in a sysctl config file."""
 
     key: str  # normalised to dots: "vm.swappiness" (or a glob such as "vm.*")

@@ -6,7 +6,6 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from swapctl.system import files, procfs
@@ -14,14 +13,16 @@ from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Runner
 
 
-@dataclass
 class Host:
-    paths: SysPaths = field(default_factory=SysPaths)
-    runner: Runner = field(default_factory=Runner)
-    uid: int = field(default_factory=os.geteuid)
-    page_size: int = field(default_factory=lambda: os.sysconf("SC_PAGE_SIZE"))
-    # Set by the CLI on a terminal: progress(label, total) -> a callable taking bytes done so far.
-    progress: Callable[[str, int], Callable[[int], None]] | None = None
+    def __init__(self, paths: SysPaths | None = None, runner: Runner | None = None, uid: int | None = None,
+                 page_size: int | None = None,
+                 progress: Callable[[str, int], Callable[[int], None]] | None = None) -> None:
+        self.paths = paths if paths is not None else SysPaths()
+        self.runner = runner if runner is not None else Runner()
+        self.uid = uid if uid is not None else os.geteuid()
+        self.page_size = page_size if page_size is not None else os.sysconf("SC_PAGE_SIZE")
+        # Set by the CLI on a terminal: progress(label, total) -> a callable taking bytes done so far.
+        self.progress = progress
 
     @property
     def is_root(self) -> bool:

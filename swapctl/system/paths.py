@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_STATE = "/var/lib/swapctl"
 
 
-@dataclass(frozen=True)
-class SysPaths:
+class SysPaths(NamedTuple):
     root: Path = Path("/")
     state_override: Path | None = None
 

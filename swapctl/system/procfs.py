@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
@@ -13,8 +13,7 @@ def unescape_octal(text: str) -> str:
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
 
 
-@dataclass(frozen=True)
-class SwapArea:
+class SwapArea(NamedTuple):
     path: str
     type: str
     size: int  # bytes, as the kernel counts (header page excluded)
@@ -61,8 +60,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
     return out
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     mount_point: str
     fstype: str
     source: str
