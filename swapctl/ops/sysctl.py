@@ -4,7 +4,6 @@ assignment parser, min_free_kbytes facts, and the state `vm get` shows (the writ
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core.errors import OperationFailed, UsageError
@@ -222,8 +221,7 @@ def numa_nodes(host: Host, zones: list) -> int:
     return len({z.node for z in zones}) or 1
 
 
-@dataclass
-class MinFreeFacts:
+class MinFreeFacts(NamedTuple):
     kernel_default: int | None  # what init_per_zone_wmark_min picks for this memory (estimated)
     thp: str | None
     khugepaged: int | None  # what khugepaged raises it to, when it does
@@ -270,8 +268,7 @@ def min_free_facts(host: Host, zones: list, version: Version | None) -> MinFreeF
 
 
 # --- reading all of it -----------------------------------------------------------------------------------
-@dataclass
-class VmState:
+class VmState(NamedTuple):
     release: str
     version: Version | None
     values: dict[str, int | None]
@@ -280,7 +277,6 @@ class VmState:
     min_free: MinFreeFacts
     boot_tool: str
     persisted: dict[str, dict[str, sysctld.Persisted]]  # tool -> key -> Persisted
-    notes: list[str] = field(default_factory=list)
 
 
 def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:

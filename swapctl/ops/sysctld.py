@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -45,8 +44,7 @@ class Line(NamedTuple):
         return any(c in _GLOB_CHARS for c in self.key)
 
 
-@dataclass
-class Persisted:
+class Persisted(NamedTuple):
     """Where the next boot gets a key from, under one tool."""
 
     key: str
@@ -54,11 +52,11 @@ class Persisted:
     value: str | None = None  # None: no file sets it (the kernel default stays)
     file: str | None = None
     line: int | None = None
-    shadowed: list[dict] = field(default_factory=list)  # earlier assignments this one overrides
+    shadowed: tuple[dict, ...] = ()  # earlier assignments this one overrides
 
     def as_dict(self) -> dict:
         return {"tool": self.tool, "value": _int_or_str(self.value), "file": self.file, "line": self.line,
-                "shadowed": self.shadowed}
+                "shadowed": list(self.shadowed)}
 
 
 def _int_or_str(value: str | None) -> int | str | None:
@@ -194,10 +192,9 @@ def resolve(lines: list[Line], key: str, tool: str) -> Persisted:
         candidates = globs
     if winner.value is None:
         return result
-    result.value, result.file, result.line = winner.value, winner.file, winner.line
-    result.shadowed = [{"file": ln.file, "line": ln.line, "value": _int_or_str(ln.value)}
-                       for ln in candidates[:-1] if ln.value is not None]
-    return result
+    shadowed = tuple({"file": ln.file, "line": ln.line, "value": _int_or_str(ln.value)}
+                     for ln in candidates[:-1] if ln.value is not None)
+    return result._replace(value=winner.value, file=winner.file, line=winner.line, shadowed=shadowed)
 
 
 def persisted(host: Host, keys: list[str], tool: str,

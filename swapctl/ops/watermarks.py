@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from swapctl.system.zoneinfo import HIGHMEM, MOVABLE, Zone
@@ -123,8 +122,7 @@ def default_min_free_kbytes(zones: Sequence[Zone], page_size: int, thp_enabled: 
     return MinFreeDefaults(kernel, recommended if recommended > kernel else None)
 
 
-@dataclass(frozen=True)
-class Marks:
+class Marks(NamedTuple):
     min: int
     low: int
     high: int
@@ -221,8 +219,7 @@ WHAT_IF_KEYS = ("min_free_kbytes", "watermark_scale_factor")
 INT_MAX = 2147483647
 
 
-@dataclass
-class Snapshot:
+class Snapshot(NamedTuple):
     zones: list[Zone]
     release: str  # /proc/sys/kernel/osrelease; "" when the snapshot lacks it
     version: Version

@@ -158,5 +158,5 @@ def test_overrides_simulate_a_new_file_without_writing_it(tree) -> None:
     sim = {"/etc/sysctl.d/90-swapctl.conf": "vm.swappiness = 10\n"}
     p = sysctld.persisted(host, [KEY], SYSTEMD, overrides=sim)[KEY]
     assert (p.file, p.value) == ("/etc/sysctl.d/95-later.conf", "95")
-    assert p.shadowed == [{"file": "/etc/sysctl.d/90-swapctl.conf", "line": 1, "value": 10}]
+    assert list(p.shadowed) == [{"file": "/etc/sysctl.d/90-swapctl.conf", "line": 1, "value": 10}]
     assert not (root / "etc/sysctl.d/90-swapctl.conf").exists()
