@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from pathlib import Path
@@ -99,7 +100,9 @@ def _set_output(ctx: typer.Context, value: str | None) -> None:
         obj.output = value
 
 
+@functools.cache
 def _output_param() -> Any:
+    """One option object, shared by every command (Click keeps no per-command state in it)."""
     probe = typer.Typer()
 
     @probe.command()
