@@ -6,8 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.plan import Plan, Step, UndoContext, register
@@ -340,8 +339,7 @@ def managed_paths(journal: Journal) -> set[str]:
 
 # --- checks shared by the plans ----------------------------------------------------------------------------
 
-@dataclass
-class Target:
+class Target(NamedTuple):
     path: str
     area: SwapArea | None
     st: os.stat_result | None
