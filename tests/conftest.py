@@ -47,3 +47,9 @@ def is_root() -> bool:
 
 
 privileged = pytest.mark.skipif(not is_root(), reason="needs root: touches the real kernel (swapon, /proc/sys)")
+
+
+@pytest.fixture(autouse=True)
+def _crash_logs_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that provoke an internal error (exit 70) leave their crash log here, not in the real /tmp."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))

@@ -718,8 +718,8 @@ def render_man(root: Command, version: str) -> str:
     out += [".SH DESCRIPTION", *_paragraphs(root.help)]
     out += MAN_SECTIONS["DESCRIPTION"]
     out += [".SH GLOBAL OPTIONS",
-            ".PP", "These come before the command name; the ones with an environment variable take it as "
-            "their default.", *_options_block(root.options)]
+            ".PP", "These come before the command name (-o/--output also after it); the ones with an "
+            "environment variable take it as their default.", *_options_block(root.options)]
     out += [".SH COMMANDS"]
     for c in root.walk():
         if not c.path:
@@ -769,7 +769,8 @@ MAN_SECTIONS: dict[str, list[str]] = {
         *_tp("\\fB1\\fR", "The operation failed; every change was rolled back."),
         *_tp("\\fB2\\fR", "Bad usage or bad input: a value out of range, an unparsable size, malformed YAML."),
         *_tp("\\fB3\\fR", "Refused before anything changed: not root, unsupported filesystem, unsafe value, "
-             "not swapctl's file, too little memory to swapoff."),
+             "not swapctl's file, too little memory to swapoff, a transaction left pending, a file swapctl "
+             "must read missing or unreadable."),
         *_tp("\\fB4\\fR", "A check ran and the system failed it (a stress verdict)."),
         *_tp("\\fB5\\fR", "Rollback failed: a person must look; the transaction id is printed."),
         *_tp("\\fB70\\fR", "Internal error (a bug): one line and the path of a crash log, no traceback."),

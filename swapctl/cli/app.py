@@ -48,9 +48,12 @@ class LazyGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # `swapctl` alone: the help, as before
                 exc.show()
             else:
-                where = exc.ctx.command_path if getattr(exc, "ctx", None) else "swapctl"
-                render.message(f"swapctl: error: {exc.format_message()}")
-                render.message(f"hint: see '{where} --help'")
+                ctx = getattr(exc, "ctx", None)
+                where = ctx.command_path if ctx else "swapctl"
+                name = where.removeprefix("swapctl").strip() or "swapctl"
+                # With -o json the envelope comes out for these too, as for every other failure.
+                render.error(name, _output_format(args), exc.format_message(), f"see '{where} --help'",
+                             exc.exit_code)
             sys.exit(exc.exit_code)
         except typer.Abort:
             render.message("swapctl: error: aborted")
@@ -74,6 +77,25 @@ class LazyGroup(TyperGroup):
         _add_output_option(command)
         self.commands[cmd_name] = command
         return command
+
+
+def _output_format(args: Any) -> str:
+    """The -o/--output asked for on a command line Click could not parse (else SWAPCTL_OUTPUT, else table)."""
+    import os
+
+    words = list(args) if args is not None else sys.argv[1:]
+    for i, word in enumerate(words):
+        value = None
+        if word in ("-o", "--output") and i + 1 < len(words):
+            value = words[i + 1]
+        elif word.startswith("--output="):
+            value = word.split("=", 1)[1]
+        elif word.startswith("-o") and len(word) > 2:
+            value = word[2:]
+        if value in FORMATS:
+            return value
+    env = os.environ.get("SWAPCTL_OUTPUT", "table")
+    return env if env in FORMATS else "table"
 
 
 def _build(sub_app: typer.Typer, attr: str | None) -> Any:

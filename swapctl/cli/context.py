@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.core.errors import ExitCode, SwapctlError, UsageError
+from swapctl.core.errors import ExitCode, SwapctlError
 
 
 class AppState:
@@ -79,7 +79,15 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
         render.error(command, st.output, "interrupted", None, ExitCode.INTERRUPTED)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
+        # The reader went away (`| head`): not an error. Point stdout at /dev/null so the interpreter's final
+        # flush does not complain about the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(ExitCode.OK) from None
+    except OSError as exc:
+        # The machine (or a --root snapshot) lacks or refuses a file swapctl must read: say which, exit 3.
+        where = f" {exc.filename}" if exc.filename else ""
+        render.error(command, st.output, f"cannot access{where}: {exc.strerror or exc}", None, ExitCode.REFUSED)
+        raise typer.Exit(ExitCode.REFUSED) from None
     except Exception as exc:
         if st.debug:
             traceback.print_exc()
@@ -107,9 +115,3 @@ def require_root(st: AppState, what: str) -> None:
 
     if not st.get_host().is_root:
         raise Refused(f"{what} needs root", hint="run it with sudo, or as root")
-
-
-def parse_choice(value: str, choices: tuple[str, ...], what: str) -> str:
-    if value not in choices:
-        raise UsageError(f"{what} {value!r} is not one of {', '.join(choices)}")
-    return value

@@ -30,7 +30,8 @@ def _steps_summary(steps: list[str]) -> str:
 @app.command()
 def history(
     ctx: typer.Context,
-    limit: int = typer.Option(0, "--limit", "-n", min=0, help="Show only the newest N transactions (0: all)."),
+    limit: int = typer.Option(0, "--limit", "-n", min=0, metavar="N",
+                              help="Show only the newest N transactions (0: all)."),
 ) -> None:
     """List the journal's transactions, newest first: what each changed and whether it was committed,
     rolled back, aborted (undone after a failure) or left pending by a crash."""

@@ -76,7 +76,13 @@ def console():
 
     tty = sys.stdout.isatty()
     # In a pipe or a file, never wrap: a line per row is what grep and awk expect.
-    return Console(highlight=False, no_color=not use_color(), width=None if tty else 1000)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 on a closed pipe (`swapctl list | head -1`); the CLI edge makes that a quiet 0.
+            raise BrokenPipeError
+
+    # markup=False: paths and descriptions are data, and "[" in a file name must not be read as a style.
+    return _Console(highlight=False, markup=False, no_color=not use_color(), width=None if tty else 1000)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -118,7 +124,7 @@ def progress_bar(label: str, total: int):
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), console=Console(stderr=True), transient=True)
+                   TransferSpeedColumn(), console=Console(stderr=True, markup=False), transient=True)
     task = bar.add_task(label, total=total)
     bar.start()
 

@@ -151,7 +151,7 @@ class _LiveView:
         from rich.console import Console
         from rich.live import Live
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = Console(stderr=True, highlight=False, markup=False)
         self.live = Live("", console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
 

@@ -34,15 +34,17 @@ def _attach_progress(host: Any) -> None:
 @app.command()
 def create(
     ctx: typer.Context,
-    path: str = typer.Argument(..., help="Absolute path of the swap file, e.g. /swapfile."),
-    size: str = typer.Option(..., "--size", "-s", help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up "
-                             "to whole pages; at least 10 pages)."),
-    priority: int = typer.Option(None, "--priority", "-p", help="Swap priority, 0 to 32767, or -1 for automatic "
-                                 "[default: automatic]."),
+    path: str = typer.Argument(..., metavar="PATH", help="Absolute path of the swap file, e.g. /swapfile."),
+    size: str = typer.Option(..., "--size", "-s", metavar="SIZE",
+                             help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least "
+                             "10 pages)."),
+    priority: int = typer.Option(None, "--priority", "-p", metavar="N",
+                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: automatic]."),
     discard: bool = typer.Option(False, "--discard", help="Enable discard (TRIM) for the area."),
     persist: bool = typer.Option(True, "--persist/--no-persist", help="Add the area to /etc/fstab."),
-    method: str = typer.Option("auto", "--method", help="How to allocate: auto (fallocate, zeros where the "
-                               "filesystem refuses it), fallocate or zero."),
+    method: str = typer.Option("auto", "--method", metavar="METHOD",
+                               help="How to allocate: auto (fallocate, zeros where the filesystem refuses it), "
+                               "fallocate or zero."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file that is not a swap area of "
                                "this size, or try an unknown filesystem."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
@@ -87,7 +89,7 @@ def list_(ctx: typer.Context) -> None:
 @app.command()
 def remove(
     ctx: typer.Context,
-    path: str = typer.Argument(..., help="Absolute path of the swap file or device."),
+    path: str = typer.Argument(..., metavar="PATH", help="Absolute path of the swap file or device."),
     keep_file: bool = typer.Option(False, "--keep-file", help="Swap off and unpersist, but keep the file."),
     force: bool = typer.Option(False, "--force", help="Also delete a swap file swapctl did not make."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
@@ -106,14 +108,15 @@ def remove(
 @app.command()
 def resize(
     ctx: typer.Context,
-    path: str = typer.Argument(..., help="Absolute path of an active swap file."),
-    size: str = typer.Option(..., "--size", "-s", help="The new size (as for create)."),
+    path: str = typer.Argument(..., metavar="PATH", help="Absolute path of an active swap file."),
+    size: str = typer.Option(..., "--size", "-s", metavar="SIZE", help="The new size (as for create)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
 ) -> None:
     """Resize an active swap file without a gap in swap.
 
-    A new file is made and swapped on beside the old one first; then the old one is swapped off and the
-    new one takes its path, with the same priority and /etc/fstab line."""
+    The kernel will not rename or delete an active swap file, so a bridge area beside it is swapped on
+    first and takes the pages in use; then the file at PATH is swapped off, remade at the new size and
+    swapped on with the same priority and /etc/fstab line, and the bridge is retired."""
     from swapctl.ops.swapfile import plan_resize
 
     with edge(ctx, "resize") as st:

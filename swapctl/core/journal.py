@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from swapctl.core.errors import Refused, SwapctlError
+from swapctl.core.errors import ExitCode, Refused, SwapctlError
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "lock"
@@ -164,7 +164,7 @@ class Journal:
                     continue  # a torn last line from a crash mid-append: the intent never happened
                 raise JournalCorrupt(f"{self.path} line {i} is not valid JSON",
                                      hint="move the file aside after checking the machine by hand",
-                                     code=5) from None
+                                     code=ExitCode.ROLLBACK_FAILED) from None
         return out
 
     def transactions(self) -> list[Transaction]:
@@ -204,11 +204,25 @@ class Journal:
                 return tx
         return None
 
+    def _held_by_another(self) -> bool:
+        """Whether another process holds the lock now; read-only (creates neither the dir nor the lock file)."""
+        try:
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
     def refuse_if_pending(self) -> None:
         tx = self.pending()
-        if tx is not None and self._lock_fd is None:
-            # Read without the lock, another run's transaction in flight looks exactly like one a crash left
-            # (begin, no end): wait for the lock, so a concurrent run waits its turn, then look again.
+        if tx is not None and self._lock_fd is None and self._held_by_another():
+            # Another run's transaction in flight looks exactly like one a crash left (begin, no end): wait
+            # for its lock, so a concurrent run waits its turn, then look again.
             with self.locked():
                 tx = self.pending()
         if tx is not None:

@@ -114,6 +114,8 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
     """Run every check, then (unless dry-run) apply each step with its intent journaled first; on any
     failure or interrupt, undo the finished steps in reverse so the machine is as it was."""
     if dry_run or not plan.steps:
+        if dry_run:
+            journal.refuse_if_pending()  # a dry run predicts the real run, this refusal included
         for step in plan.steps:
             step.check(host)
         return Outcome(plan.command, bool(plan.steps), dry_run, None,

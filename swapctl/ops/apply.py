@@ -103,6 +103,8 @@ def load(text: str, source: str) -> Desired:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:
+        raise UsageError(f"{source}: nested too deeply to be a swapctl state file") from None
     desired = Desired()
     if root is None:
         return desired
@@ -193,7 +195,7 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
         try:
             vm_plan = sysctl_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
         except UsageError as exc:
-            line = next((ln for a, ln in desired.vm if exc.message.find(a.split("=")[0]) >= 0), 0)
+            line = _failing_vm_line(host, desired.vm)
             raise (_at_line(line, source, exc) if line else exc) from None
         _merge(plan, vm_plan)
         for row in vm_plan.data["settings"]:
@@ -201,6 +203,20 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
                           "changed": row["changed"]})
     plan.data = {"items": items, "persist": desired.persist}
     return plan, vm_plan
+
+
+def _failing_vm_line(host: Host, items: list[tuple[str, int]]) -> int:
+    """The line of the first vm assignment that fails on its own (0 when only their combination does)."""
+    from swapctl.ops import sysctl
+
+    release = host.kernel_release()
+    version = sysctl.parse_version(release)
+    for text, line in items:
+        try:
+            sysctl.parse_assignments([text], version, release)
+        except UsageError:
+            return line
+    return 0
 
 
 def _merge(plan: Plan, sub: Plan) -> None:

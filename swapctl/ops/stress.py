@@ -21,7 +21,6 @@ PATTERNS = ("random", "zero", "mixed")
 MiB = 1 << 20
 MIN_LIMIT = 8 * MiB  # below this the group thrashes on its own page tables and the numbers mean little
 MAX_DURATION = 3600.0
-DEFAULT_DURATION = 20.0
 DEFAULT_MAX_DIRECT_RECLAIM = 1000  # pages scanned by global direct reclaim (about 4 MiB)
 DEFAULT_MAX_PSI_FULL = 50.0  # % of the run during which every non-idle task stalled on memory
 SAFE_SHARE_OF_AVAILABLE = 0.25  # the limit may take at most this share of MemAvailable
@@ -38,7 +37,6 @@ VMSTAT_PREFIXES = ("pgscan_", "pgsteal_", "pswpin", "pswpout", "allocstall_", "o
 # Global reclaim's scan counters; pgscan_anon/pgscan_file also count reclaim forced by a cgroup's limit,
 # which these leave out (mm/vmscan.c: cgroup_reclaim() skips the PGSCAN_KSWAPD + offset item).
 GLOBAL_SCAN = ("pgscan_kswapd", "pgscan_direct", "pgscan_khugepaged", "pgscan_proactive")
-GLOBAL_STEAL = ("pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged", "pgsteal_proactive")
 
 
 # --- the request ---------------------------------------------------------------------------------------
@@ -83,7 +81,7 @@ def build_request(host: Host, *, memory_limit: str | None, size: str | None, dur
         limit = parse_size(memory_limit, what="memory limit")
     if limit < MIN_LIMIT:
         raise UsageError(f"memory limit {format_bytes(limit)} is below {format_bytes(MIN_LIMIT)}",
-                         hint="use --memory-limit 48M or more")
+                         hint=f"use --memory-limit {MIN_LIMIT // MiB}M or more (48M or more gives clearer numbers)")
     nbytes = parse_size(size, what="size") if size is not None else 2 * limit
     fbytes = parse_size(file_size, what="file size") if file_size is not None else 0
     page = host.page_size

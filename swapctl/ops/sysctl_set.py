@@ -38,16 +38,18 @@ def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) 
             raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
         if a.knob.name == "min_free_kbytes":
             mf = state.min_free
-            if a.value > mf.safe_limit:
-                what = (f"{a.knob.key}={a.value} is above the safe limit of {mf.safe_limit} kB "
+            # Judge what would be in force: `=<N` never raises the value, `=>N` never lowers it.
+            value = target_value(a, state.values[a.knob.name])
+            if value > mf.safe_limit:
+                what = (f"{a.knob.key}={value} is above the safe limit of {mf.safe_limit} kB "
                         f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
                 if not force:
                     raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
                                   "(a panic); pass --force if you are sure")
                 warnings.append(what + "; writing it because of --force")
             low = mf.kernel_default or 128
-            if a.value < low:
-                warnings.append(f"{a.knob.key}={a.value} is below the kernel's own default for this machine "
+            if value < low:
+                warnings.append(f"{a.knob.key}={value} is below the kernel's own default for this machine "
                                 f"({low} kB): atomic allocations may fail and reclaim starts late")
         if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
             warnings.append("this machine has one NUMA node: zone_reclaim_mode has no effect here")

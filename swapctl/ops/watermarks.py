@@ -24,7 +24,6 @@ Version = tuple[int, int, int]
 #   min_free_kbytes calculation regarding ZONE_MOVABLE", liuq). Before 6.6 a Movable zone takes a
 #   proportional share; measured on the 6.1 and 6.12 recordings and seen in the 6.6-rc lkml capture.
 V4_6: Version = (4, 6, 0)
-V5_0: Version = (5, 0, 0)
 V5_7: Version = (5, 7, 0)
 V5_18: Version = (5, 18, 0)
 V6_6: Version = (6, 6, 0)
@@ -328,11 +327,6 @@ def zone_state(z: Zone) -> str:
     if z.free < z.high:
         return "between_low_high"  # kswapd, once awake, keeps reclaiming up to high
     return "above_high"
-
-
-STATE_TEXT = {"empty": "empty", "below_min": "below min: direct reclaim",
-              "below_low": "below low: kswapd reclaiming", "between_low_high": "between low and high",
-              "above_high": "above high"}
 
 
 def parse_what_if(items: Sequence[str], version: Version) -> dict[str, int]:

@@ -177,9 +177,6 @@ class TransientCgroup:
         out.update(_read_kv(self.path / "memory.oom_control"))
         return out
 
-    def oom_kills(self) -> int:
-        return self.events().get("oom_kill", 0)
-
     def pressure(self) -> dict[str, dict[str, float]] | None:
         """The group's own PSI (v2 only; v1 has no per-group pressure)."""
         if self.version != 2:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import struct
@@ -143,9 +142,6 @@ def unlink_if_exists(path: Path) -> bool:
     except FileNotFoundError:
         return False
 
-
-def is_enospc(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def read_swap_signature(path: Path, page_size: int) -> dict | None:

@@ -8,6 +8,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from swapctl.core.errors import Refused
 from swapctl.system import files, procfs
 from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Runner
@@ -78,6 +79,8 @@ class Host:
             return procfs.parse_swaps(self.read_text(self.paths.swaps))
         except FileNotFoundError:
             return []
+        except ValueError as exc:
+            raise Refused(f"{self.paths.swaps}: {exc}") from None
 
     def meminfo(self) -> dict[str, int]:
         return procfs.parse_meminfo(self.read_text(self.paths.meminfo))

@@ -206,11 +206,3 @@ def _check_complete(zones: list[Zone]) -> None:
         if short:
             raise ZoneinfoError(f"zoneinfo: node {short[-1]} lists {per_node[short[-1]]} of {width} zones "
                                 "(truncated)")
-
-
-def nodes_of(zones: list[Zone]) -> list[int]:
-    """The node ids present, in order."""
-    seen: dict[int, None] = {}
-    for z in zones:
-        seen.setdefault(z.node, None)
-    return list(seen)

@@ -189,3 +189,13 @@ def test_vm_help_documents_get_and_set() -> None:
     assert r.exit_code == 0 and "get" in r.stdout and "set" in r.stdout
     r = CliRunner().invoke(app, ["vm", "set", "--help"])
     assert "--persist" in r.stdout and "--force" in r.stdout and "--dry-run" in r.stdout
+
+
+def test_the_safety_limit_judges_the_value_that_would_be_in_force_not_the_one_asked(two) -> None:
+    root, host = two
+    current = vm(root, "min_free_kbytes")
+    lower_only = invoke(host, "-o", "json", "vm", "set", "min_free_kbytes=<100000000", "--dry-run")
+    assert lower_only.exit_code == 0 and envelope(lower_only.stdout)["changed"] is False
+    raise_only = invoke(host, "-o", "json", "vm", "set", "min_free_kbytes=>100", "--dry-run")
+    assert raise_only.exit_code == 0 and not any("below" in w for w in envelope(raise_only.stdout)["warnings"])
+    assert vm(root, "min_free_kbytes") == current

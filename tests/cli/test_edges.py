@@ -1,0 +1,75 @@
+"""Edges found in review: what a dry run may not write, odd names, closed pipes, unreadable machines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from swapctl.core.journal import Journal
+from swapctl.ops.swapfile import CreateFile
+from tests.fakes import FIXTURES
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "swapctl", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_a_dry_run_with_a_pending_transaction_refuses_like_the_real_run_and_writes_nothing(cli, host, root):
+    state = host.paths.state_dir
+    j = Journal(state, boot_id=host.boot_id())
+    with j.locked():
+        tx = j.begin("create", {})
+        j.intent(tx, 0, CreateFile(path="/swapfile", nocow=False), {})
+    (state / "lock").unlink()
+    os.chmod(state, 0o755)
+    before = sorted(os.listdir(state)), (state / "journal.jsonl").read_bytes()
+    result = cli("create", "/other", "--size", "16M", "--dry-run")
+    assert result.exit_code == 3 and "pending" in result.stderr
+    assert (sorted(os.listdir(state)), (state / "journal.jsonl").read_bytes()) == before
+    assert (state.stat().st_mode & 0o777) == 0o755
+
+
+def test_a_swap_name_with_brackets_is_shown_as_written(cli, root: Path) -> None:
+    (root / "proc/swaps").write_text((root / "proc/swaps").read_text()
+                                     + "/swap[/]file                             file\t\t1020\t\t0\t\t-2\n")
+    result = cli("list")
+    assert result.exit_code == 0 and "/swap[/]file" in result.stdout
+
+
+def test_a_table_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    snapshot = FIXTURES / "kernel-recordings/6.12/n2-1g-1g/step0/root"
+    proc = subprocess.run(f"{sys.executable} -m swapctl --root {snapshot} watermarks | head -c 10 >/dev/null; "
+                          "echo ${PIPESTATUS[0]}",
+                          shell=True, capture_output=True, text=True, executable="/bin/bash")
+    assert proc.stdout.strip() == "0" and "Traceback" not in proc.stderr
+
+
+def test_a_root_without_proc_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = run("--root", str(tmp_path), "list")
+    assert result.returncode == 3 and result.stderr.startswith("swapctl: error: cannot access ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_usage_error_with_json_output_still_prints_the_envelope() -> None:
+    result = run("-o", "json", "create", "/swapfile")
+    doc = json.loads(result.stdout)
+    assert result.returncode == 2 and doc["ok"] is False and doc["error"]["code"] == 2
+    assert "--size" in doc["error"]["message"] and doc["command"] == "create"
+
+
+def test_yaml_nested_beyond_reason_is_a_usage_error(cli, tmp_path: Path) -> None:
+    f = tmp_path / "deep.yaml"
+    f.write_text("vm: " + "[" * 5000 + "\n")
+    result = cli("apply", str(f), "--dry-run")
+    assert result.exit_code == 2 and "nested too deeply" in result.stderr
+
+
+def test_apply_names_the_line_of_the_bad_vm_key_not_a_similar_one(cli, tmp_path: Path) -> None:
+    f = tmp_path / "want.yaml"
+    f.write_text("vm:\n  swappiness: 10\n  swappiness2: 5\n")
+    result = cli("apply", str(f), "--dry-run")
+    assert result.exit_code == 2 and "want.yaml:3:" in result.stderr
