@@ -78,7 +78,7 @@ def _emit(st: Any, plan: Any, tx: str | None, *, dry_run: bool) -> None:
         doc["warnings"] = ["nothing to roll back"]
     else:
         status = "planned" if dry_run else "done"
-        doc = render.envelope("rollback", changed=bool(plan.steps) and not dry_run, dry_run=dry_run,
+        doc = render.envelope("rollback", changed=bool(plan.steps), dry_run=dry_run,
                               transaction=tx, actions=plan.actions(status),
                               data={"target": plan.target.id, "target_command": plan.target.command,
                                     "notes": plan.ctx.notes},

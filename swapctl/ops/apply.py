@@ -173,7 +173,7 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
-    swapfile.require_root(host, journal)
+    swapfile.require_root(host, journal, "swapctl apply")
     for spec in desired.swapfiles:
         before = _swap_state(host, spec.path)
         try:

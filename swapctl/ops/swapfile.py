@@ -375,10 +375,10 @@ def validate_size(text: str, page_size: int) -> int:
     return size
 
 
-def require_root(host: Host, journal: Journal | None = None) -> None:
+def require_root(host: Host, journal: Journal | None = None, what: str = "changing swap") -> None:
     """Before any planning: root, and no half-done transaction (which must be rolled back first)."""
     if not host.is_root:
-        raise Refused("changing swap needs root", hint="run it with sudo, or as root")
+        raise Refused(f"{what} needs root", hint="run it with sudo, or as root")
     if journal is not None:
         journal.refuse_if_pending()
 

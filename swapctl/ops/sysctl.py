@@ -197,7 +197,9 @@ def _read_optional(host: Host, *parts: str) -> str | None:
 
 
 def thp_mode(host: Host) -> str | None:
-    """always / madvise / never, or None when the kernel has no transparent hugepages."""
+    """always / madvise / never, or None when unknown (a snapshot without the file, or no THP in the kernel).
+    Unknown counts as on where it matters (khugepaged's min_free_kbytes): distribution kernels build THP in,
+    and a snapshot is far more likely to have missed the file than the kernel to lack THP."""
     text = _read_optional(host, "kernel", "mm", "transparent_hugepage", "enabled")
     if text is None:
         return None
@@ -246,7 +248,7 @@ def min_free_facts(host: Host, zones: list, version: Version | None) -> MinFreeF
 
     page_kb = host.page_size // 1024
     thp = thp_mode(host)
-    defaults = watermarks.default_min_free_kbytes(zones, host.page_size, thp in ("always", "madvise"),
+    defaults = watermarks.default_min_free_kbytes(zones, host.page_size, thp != "never",
                                                   kernel_version=version) if zones else None
     default = defaults.kernel if defaults else None
     khuge = defaults.khugepaged if defaults else None

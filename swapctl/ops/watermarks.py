@@ -304,15 +304,10 @@ def load_snapshot(host) -> Snapshot:
         ratios = [int(x) for x in host.read_text(host.paths.vm_sysctl("lowmem_reserve_ratio")).split()]
     except (OSError, ValueError):
         ratios = None
-    thp = None
-    try:
-        raw = host.read_text(host.paths.sys("kernel", "mm", "transparent_hugepage", "enabled"))
-        m = re.search(r"\[(\w+)\]", raw)
-        thp = m.group(1) if m else None
-    except OSError:
-        pass
+    from swapctl.ops.sysctl import thp_mode
+
     return Snapshot(zones, release, parse_kernel_version(release or None), page_size, source, settings,
-                    ratios, thp, warnings)
+                    ratios, thp_mode(host), warnings)
 
 
 # --- the watermarks view ------------------------------------------------------------------------------
@@ -435,8 +430,7 @@ def build_view(snap: Snapshot, node: int | None = None,
     d = default_min_free_kbytes(zones, ps, snap.thp != "never", len(nodes), kernel_version=snap.version)
     data["settings"]["min_free_kbytes_default"] = {
         "kernel": d.kernel, "khugepaged": d.khugepaged,
-        "effective": d.effective if snap.thp in ("always", "madvise") else
-        (d.kernel if snap.thp == "never" else None)}
+        "effective": d.kernel if snap.thp == "never" else d.effective}
     if current_pred is not None:
         drift = [z.key for z, p in zip(zones, current_pred, strict=True)
                  if (z.min - (z.boost or 0), z.low - (z.boost or 0), z.high - (z.boost or 0))

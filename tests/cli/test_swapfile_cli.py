@@ -132,7 +132,8 @@ def test_rollback_undoes_the_newest_then_goes_further_back(cli, root: Path, host
 def test_rollback_dry_run_changes_nothing(cli, root: Path) -> None:
     cli("create", "/swapfile", "--size", "16M")
     doc = env_of(cli("rollback", "--dry-run", "-o", "json"))
-    assert doc["dry_run"] and {a["status"] for a in doc["actions"]} == {"planned"}
+    # changed says what the real run would do, as every dry run does (Ansible's check mode reads it).
+    assert doc["dry_run"] and doc["changed"] and {a["status"] for a in doc["actions"]} == {"planned"}
     assert (root / "swapfile").exists()
 
 
