@@ -38,10 +38,15 @@ class FileEdit(Step):
         data = host.read_bytes_or_none(self.params["path"])
         return None if data is None else data.decode("utf-8", "surrogateescape")
 
+    @property
+    def _parent(self) -> str:
+        return self.params["path"].rsplit("/", 1)[0] or "/"
+
     def snapshot(self, host: Host) -> dict[str, Any]:
         old = self._read(host)
         new = self.transform(old)
-        return {"old": old, "new_sha256": _digest(new), "new": new}
+        # A missing directory (/etc/sysctl.d on a minimal system) is made by apply and removed again by undo.
+        return {"old": old, "new_sha256": _digest(new), "new": new, "made_parent": not host.is_dir(self._parent)}
 
     def needed(self, host: Host) -> bool:
         old = self._read(host)
@@ -59,14 +64,17 @@ class FileEdit(Step):
         if self._read(host) != record["old"]:
             # Changed between snapshot and apply: impossible under the lock unless edited by hand.
             raise RuntimeError(f"{self.params['path']} changed while swapctl was editing it")
+        if record.get("made_parent") and record["new"] is not None:
+            host.makedirs(host.real(self._parent), 0o755)
         self._write(host, record["new"])
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         current = self._read(host)
         if _digest(current) == record["new_sha256"]:
             self._write(host, record["old"])
-        elif current == record["old"]:
-            return  # never applied (crash between intent and write), or already undone
-        else:
+        elif current != record["old"]:
             ctx.notes.append(f"{self.params['path']} was edited since; only swapctl's own line was reverted")
             self._write(host, self.revert(current or "", record))
+        # else: never applied (crash between intent and write), or already undone
+        if record.get("made_parent"):
+            host.remove_dir_if_empty(self._parent)

@@ -193,12 +193,6 @@ class SysctlPersist(FileEdit):
             return None
         return text
 
-    def apply(self, host: Host, record: dict[str, Any]) -> None:
-        parent = self.params["path"].rsplit("/", 1)[0]
-        if not host.is_dir(parent):
-            host.makedirs(host.real(parent), 0o755)
-        super().apply(host, record)
-
 
 # --- the plan -------------------------------------------------------------------------------------------
 def target_value(a: Assignment, current: int) -> int:

@@ -158,6 +158,12 @@ class Host:
     def makedirs(self, path: Path, mode: int = 0o700) -> None:
         path.mkdir(mode=mode, parents=True, exist_ok=True)
 
+    def remove_dir_if_empty(self, path: str) -> None:
+        try:
+            os.rmdir(self.real(path))
+        except OSError:
+            pass  # gone already, or someone put files in it since: theirs now
+
     # --- vm tuning (issue 3): reading the sysctl.d trees ------------------------------------------
     def list_dir(self, path: str) -> list[str] | None:
         """Entry names of an in-machine directory, or None when it does not exist (or is not one)."""

@@ -310,3 +310,16 @@ def test_the_journal_stays_json_lines(env) -> None:
     run(host, journal, "swappiness=20", persist=True)
     lines = journal.path.read_text().splitlines()
     assert lines and all(isinstance(json.loads(line), dict) for line in lines)
+
+
+def test_a_sysctl_d_directory_made_by_persist_goes_again_with_the_rollback(env) -> None:
+    from swapctl.ops import rollback as rb
+
+    root, host, journal = env
+    shutil.rmtree(root / "etc/sysctl.d", ignore_errors=True)
+    run(host, journal, "swappiness=11", persist=True)
+    assert (root / "etc/sysctl.d/90-swapctl.conf").exists()
+    plan = rb.plan_rollback(host, journal, None)
+    with journal.locked():
+        rb.run_rollback(host, journal, plan)
+    assert not (root / "etc/sysctl.d").exists() and vm(root, "swappiness") == 60
