@@ -177,13 +177,9 @@ def _select_vmstat(vm: dict[str, int]) -> dict[str, int]:
 
 
 def _zones(host: Host) -> list[dict[str, Any]] | None:
-    """Free pages against the watermarks, if the zoneinfo parser is there (it is another module's)."""
+    """Free pages against the watermarks (None where zoneinfo cannot be read)."""
     try:
-        from swapctl.system import zoneinfo
-    except ImportError:
-        return None
-    try:
-        zones = zoneinfo.parse_zoneinfo(host.read_text(host.paths.proc("zoneinfo")))
+        zones = host.zoneinfo()
     except (OSError, ValueError):
         return None
     return [{"zone": z.key, "free": z.free, "min": z.min, "low": z.low, "high": z.high}

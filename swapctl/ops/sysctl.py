@@ -181,10 +181,10 @@ def read_vm(host: Host, name: str) -> int | None:
 
 
 def _zones(host: Host) -> list:
-    from swapctl.system.zoneinfo import ZoneinfoError, parse_zoneinfo
+    from swapctl.system.zoneinfo import ZoneinfoError
 
     try:
-        return parse_zoneinfo(host.read_text(host.paths.proc("zoneinfo")))
+        return host.zoneinfo()
     except (FileNotFoundError, ZoneinfoError):
         return []
 

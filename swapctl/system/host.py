@@ -82,6 +82,12 @@ class Host:
         except ValueError as exc:
             raise Refused(f"{self.paths.swaps}: {exc}") from None
 
+    def zoneinfo(self) -> list:
+        """/proc/zoneinfo parsed (FileNotFoundError when absent, ZoneinfoError when malformed)."""
+        from swapctl.system.zoneinfo import parse_zoneinfo
+
+        return parse_zoneinfo(self.read_text(self.paths.proc("zoneinfo")))
+
     def meminfo(self) -> dict[str, int]:
         return procfs.parse_meminfo(self.read_text(self.paths.meminfo))
 
