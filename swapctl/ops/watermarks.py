@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from swapctl.ops.sysctl import INT_MAX, KNOBS
 from swapctl.system.zoneinfo import HIGHMEM, MOVABLE, Zone
 
 Version = tuple[int, int, int]
@@ -215,7 +216,6 @@ def lowmem_reserve(zones: Sequence[Zone], ratios: Sequence[int] | None = None,
 # --- reading a machine (live or a --root snapshot) -------------------------------------------------------
 PAGE_SIZES = (4096, 8192, 16384, 65536)
 WHAT_IF_KEYS = ("min_free_kbytes", "watermark_scale_factor")
-INT_MAX = 2147483647
 
 
 class Snapshot(NamedTuple):
@@ -344,15 +344,15 @@ def parse_what_if(items: Sequence[str], version: Version) -> dict[str, int]:
         if not re.fullmatch(r"[0-9]+", text):
             raise UsageError(f"--what-if: {key}={value!r} is not a non-negative integer")
         n = int(text)
-        if key == "min_free_kbytes" and n > INT_MAX:
-            raise UsageError(f"--what-if: min_free_kbytes={n} is above the sysctl's limit {INT_MAX}")
-        if key == "watermark_scale_factor":
-            if version < V4_6:
-                raise UsageError("--what-if: this kernel has no watermark_scale_factor (added in 4.6)")
-            top = 3000 if version >= (5, 15, 0) else 1000
-            if not 1 <= n <= top:
-                raise UsageError(f"--what-if: watermark_scale_factor={n} is out of range",
-                                 hint=f"the kernel accepts 1..{top} (it rejects anything else with EINVAL)")
+        # The ranges are vm set's own table (ops/sysctl.py KNOBS), by kernel version.
+        knob = KNOBS[key]
+        if knob.since is not None and version[:2] < knob.since:
+            raise UsageError(f"--what-if: this kernel has no {key} (added in {'.'.join(map(str, knob.since))})")
+        lo, hi = knob.kernel_range(version[:2])
+        if not lo <= n <= hi:
+            raise UsageError(f"--what-if: {key}={n} is out of range: above the sysctl's limit"
+                             if n > hi and hi == INT_MAX else f"--what-if: {key}={n} is out of range",
+                             hint=f"the kernel accepts {lo}..{hi} (it rejects anything else with EINVAL)")
         out[key] = n
     return out
 
