@@ -110,5 +110,5 @@ def set_(
         keys = [r["key"] for r in plan.data["settings"]]
         outcome = execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"keys": keys},
                           fault=fault_hook())
-        sysctl_set.finish(plan, outcome)
+        sysctl_set.finish(plan)
         emit(st, "vm set", outcome)

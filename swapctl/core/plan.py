@@ -59,7 +59,8 @@ class Step:
         """Read-only; what undo needs, taken before apply and written to the journal first."""
         return {}
 
-    def apply(self, host: Host, record: dict[str, Any]) -> None:
+    def apply(self, host: Host, record: dict[str, Any]) -> str | None:
+        """Make the change. Return "skipped" when, decided again under the lock, there was nothing to do."""
         raise NotImplementedError
 
     def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
@@ -133,10 +134,10 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
                 journal.intent(tx, seq, step, record)
                 if fault:
                     fault(step.kind, seq, "before")
-                step.apply(host, record)
+                status = step.apply(host, record) or "done"
                 # Applied: from here on a failure (even before the journal says done) must undo this step too.
                 done.append((step, record))
-                actions[seq]["status"] = "done"
+                actions[seq]["status"] = status
                 if fault:
                     fault(step.kind, seq, "after")
                 journal.done(tx, seq)
@@ -157,7 +158,8 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
                                   "every change was rolled back",
                                   hint=hint, data={"transaction": tx, "actions": actions}) from exc
         journal.commit(tx)
-    return Outcome(plan.command, True, False, tx, actions, plan.data, plan.warnings)
+    changed = any(a["status"] == "done" for a in actions)
+    return Outcome(plan.command, changed, False, tx, actions, plan.data, plan.warnings)
 
 
 def _undo_after_failure(host: Host, journal: Journal, tx: str,

@@ -101,14 +101,15 @@ class SysctlWrite(Step):
     def snapshot(self, host: Host) -> dict[str, Any]:
         return {"old": self._read(host)}
 
-    def apply(self, host: Host, record: dict[str, Any]) -> None:
+    def apply(self, host: Host, record: dict[str, Any]) -> str | None:
         value, mode = self.params["value"], self.params.get("mode", SET)
         current = self._read(host)
         # Re-decided under the lock: another run may have moved the value since the plan was made.
         if (mode == RAISE and current >= value) or (mode == LOWER and current <= value):
             self.skipped, self.read_back = True, current
-            return
+            return "skipped"
         self.read_back = self._write(host, value)
+        return None
 
     def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if ctx.force or not ctx.same_boot:
@@ -254,19 +255,17 @@ def _later_files_win(host: Host, path: str, targets: dict[str, int], step: Sysct
             "so it wins at boot" for (key, file, value), tools in winners.items()]
 
 
-def finish(plan: Plan, outcome: Any = None) -> None:
-    """After execute(): report what each write read back, any value the kernel adjusted, and writes that
-    turned out unneeded under the lock (their action becomes "skipped"; nothing changed: changed false)."""
+def finish(plan: Plan) -> None:
+    """After execute(): report in the settings rows what each write read back, any value the kernel adjusted,
+    and writes that turned out unneeded under the lock (execute marked their action "skipped")."""
     rows = {r["key"]: r for r in plan.data.get("settings", [])}
-    for i, step in enumerate(plan.steps):
+    for step in plan.steps:
         if not isinstance(step, SysctlWrite):
             continue
         row = rows.get(step.key)
         if row is None:
             continue
         if step.skipped:
-            if outcome is not None:
-                outcome.actions[i]["status"] = "skipped"
             row.update(changed=False, new=step.read_back, read_back=step.read_back)
             plan.warnings.append(f"{step.key} was already {step.read_back} when its turn came; left as is")
         elif step.read_back is not None:
@@ -275,5 +274,3 @@ def finish(plan: Plan, outcome: Any = None) -> None:
                 row["adjusted"] = True
                 plan.warnings.append(f"the kernel adjusted {step.key}: wrote {step.params['value']}, "
                                      f"reads back {step.read_back}")
-    if outcome is not None and not outcome.dry_run and outcome.changed:
-        outcome.changed = any(a["status"] == "done" for a in outcome.actions)

@@ -55,7 +55,7 @@ def run(host: Host, journal: Journal, *texts: str, persist: bool = False, force:
         dry_run: bool = False):
     plan = build_set_plan(host, list(texts), persist=persist, force=force)
     out = execute(plan, host, journal, dry_run=dry_run)
-    finish(plan, out)
+    finish(plan)
     return plan, out
 
 
@@ -109,7 +109,7 @@ def test_raise_only_is_re_decided_under_the_lock_when_another_run_got_there_firs
     plan = build_set_plan(host, ["swappiness=>90"], persist=False, force=False)
     (root / "proc/sys/vm/swappiness").write_text("95\n")  # another swapctl, between plan and execute
     out = execute(plan, host, journal)
-    finish(plan, out)
+    finish(plan)
     assert vm(root, "swappiness") == 95
     assert plan.data["settings"][0]["changed"] is False
     assert out.changed is False and [a["status"] for a in out.actions] == ["skipped"]
