@@ -162,23 +162,42 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
     return Outcome(plan.command, changed, False, tx, actions, plan.data, plan.warnings)
 
 
-def _undo_after_failure(host: Host, journal: Journal, tx: str,
-                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> None:
-    ctx = UndoContext()
+def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int, Step, dict[str, Any]]],
+               ctx: UndoContext, *, by: str | None = None,
+               mark: Callable[[int, str], None] | None = None) -> list[str]:
+    """Undo (seq, step, record) items in the order given, journaling each as undone in transaction `target`;
+    keep going past a failure and return every failure's text. Used after a failed apply and by rollback."""
     errors = []
-    for seq in range(len(done) - 1, -1, -1):
-        step, record = done[seq]
+    for seq, step, record in items:
+        if step.runtime and not ctx.same_boot:
+            ctx.notes.append(f"skipped ({step.describe()}): it was a runtime value of an earlier boot, "
+                             "which the reboot already reset")
+            journal.undone(target, seq, by=by)
+            if mark:
+                mark(seq, "skipped")
+            continue
         try:
             step.undo(host, record, ctx)
-            journal.undone(tx, seq)
-            actions[seq]["status"] = "undone"
+            journal.undone(target, seq, by=by)
+            if mark:
+                mark(seq, "undone")
         except Exception as exc:  # keep undoing the rest; report all
-            errors.append(f"{step.undo_description()}: {exc}")
-            actions[seq]["status"] = "undo-failed"
+            errors.append(f"{step.undo_description()}: {getattr(exc, 'message', exc)}")
+            if mark:
+                mark(seq, "undo-failed")
+    return errors
+
+
+def _undo_after_failure(host: Host, journal: Journal, tx: str,
+                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> None:
+    def mark(seq: int, status: str) -> None:
+        actions[seq]["status"] = status
+
+    items = [(seq, step, record) for seq, (step, record) in reversed(list(enumerate(done)))]
+    errors = undo_steps(host, journal, tx, items, UndoContext(), mark=mark)
     if errors:
         journal.end(tx, "undo-failed")
         raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
                              hint=f"inspect the machine, then run: swapctl rollback {tx}",
                              data={"transaction": tx, "actions": actions})
     journal.end(tx, "aborted")
-

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import Refused, RollbackFailed, UsageError
-from swapctl.core.plan import Step, UndoContext
+from swapctl.core.plan import Step, UndoContext, undo_steps
 
 if TYPE_CHECKING:
     from swapctl.core.journal import Journal, Transaction, TxStep
@@ -111,18 +111,8 @@ def run_rollback(host: Host, journal: Journal, plan: RollbackPlan) -> str:
     tx = journal.begin("rollback", {"target": plan.target.id}, rollback_of=plan.target.id)
     if plan.resumes is not None:
         journal.end(plan.resumes.id, "superseded")
-    errors = []
-    for ts, step in plan.steps:
-        if step.runtime and not plan.ctx.same_boot:
-            plan.ctx.notes.append(f"skipped ({step.describe()}): it was a runtime value of an earlier boot, "
-                                  "which the reboot already reset")
-            journal.undone(plan.target.id, ts.seq, by=tx)
-            continue
-        try:
-            step.undo(host, ts.record, plan.ctx)
-            journal.undone(plan.target.id, ts.seq, by=tx)
-        except Exception as exc:  # the rest are still undone where possible; all failures reported
-            errors.append(f"{step.undo_description()}: {getattr(exc, 'message', exc)}")
+    items = [(ts.seq, step, ts.record) for ts, step in plan.steps]
+    errors = undo_steps(host, journal, plan.target.id, items, plan.ctx, by=tx)
     if errors:
         journal.end(tx, "undo-failed")
         raise RollbackFailed(f"rollback {tx} of {plan.target.id} failed: " + "; ".join(errors),
