@@ -225,7 +225,10 @@ def _merge(plan: Plan, sub: Plan) -> None:
 
 
 def _swap_state(host: Host, path: str) -> dict[str, Any]:
-    for area in host.swaps():
-        if area.path == path:
-            return {"state": "present", "size": area.size + host.page_size, "priority": area.priority}
-    return {"state": "absent"}
+    from swapctl.ops.swapfile import active_area
+
+    area = active_area(host, path)
+    if area is None:
+        return {"state": "absent"}
+    # /proc/swaps leaves out the header page; the file's size includes it.
+    return {"state": "present", "size": area.size + host.page_size, "priority": area.priority}

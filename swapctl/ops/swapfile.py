@@ -79,7 +79,7 @@ def _mkswap(host: Host, path: str) -> None:
         raise OperationFailed(f"mkswap {path}: {result.error_text()}")
 
 
-def _active(host: Host, path: str) -> SwapArea | None:
+def active_area(host: Host, path: str) -> SwapArea | None:
     for area in host.swaps():
         if area.path == path:
             return area
@@ -162,7 +162,7 @@ class CreateFile(Step):
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         st = host.lstat(path)
-        if st is not None and stat.S_ISREG(st.st_mode) and _active(host, path) is None:
+        if st is not None and stat.S_ISREG(st.st_mode) and active_area(host, path) is None:
             host.unlink(path)
 
 
@@ -229,7 +229,7 @@ class SwapOn(Step):
         return f"swapoff {self.params['path']}"
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        if _active(host, self.params["path"]) is not None:
+        if active_area(host, self.params["path"]) is not None:
             _swapoff(host, self.params["path"])
 
 
@@ -250,7 +250,7 @@ class SwapOff(Step):
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
-        if _active(host, path) is None and host.lstat(path) is not None:
+        if active_area(host, path) is None and host.lstat(path) is not None:
             ok, error = _swapon(host, path, self.params.get("priority"), self.params.get("discard", False))
             if not ok:
                 raise OperationFailed(f"swapon {path}: {error}")
@@ -384,7 +384,7 @@ def require_root(host: Host, journal: Journal | None = None, what: str = "changi
 
 
 def inspect(host: Host, path: str) -> Target:
-    return Target(path, _active(host, path), host.lstat(path),
+    return Target(path, active_area(host, path), host.lstat(path),
                   fstab.find_line((host.read_bytes_or_none(fstab.FSTAB) or b"").decode("utf-8",
                                                                                       "surrogateescape"), path))
 

@@ -80,11 +80,14 @@ def _open_nofollow(path: Path, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
+def _flags(fd: int) -> int:
+    return struct.unpack("l", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0)))[0]
+
+
 def get_inode_flags(path: Path) -> int:
     fd = _open_nofollow(path, os.O_RDONLY)
     try:
-        buf = fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0))
-        return struct.unpack("l", buf)[0]
+        return _flags(fd)
     finally:
         os.close(fd)
 
@@ -93,9 +96,7 @@ def set_nocow(path: Path) -> None:
     """chattr +C: btrfs honours it only while the file is still empty."""
     fd = _open_nofollow(path, os.O_RDONLY)
     try:
-        buf = fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("l", 0))
-        flags = struct.unpack("l", buf)[0]
-        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", (flags | FS_NOCOW_FL) & ~FS_COMPR_FL))
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", (_flags(fd) | FS_NOCOW_FL) & ~FS_COMPR_FL))
     finally:
         os.close(fd)
 
