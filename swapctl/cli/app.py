@@ -70,13 +70,37 @@ class LazyGroup(TyperGroup):
             return None
         module_name, attr = COMMANDS[cmd_name]
         module = importlib.import_module(module_name)
-        command = _build(module.app, attr)
+        command = _finish(_build(module.app, attr))
         command.name = cmd_name
-        _drop_completion_options(command)
-        _plain_help(command)
-        _add_output_option(command)
         self.commands[cmd_name] = command
         return command
+
+
+class LazySubGroup(TyperGroup):
+    """A command module's group (`vm`) whose subcommands are built when asked for, like the top level's."""
+
+    infos: dict[str, Any]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.infos)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in self.infos:
+            built = typer.main.get_command_from_info(self.infos[cmd_name], pretty_exceptions_short=True,
+                                                     rich_markup_mode=None)
+            self.commands[cmd_name] = _finish(built)
+        return self.commands.get(cmd_name)
+
+
+def _finish(command: Any) -> Any:
+    _drop_completion_options(command)
+    _plain_help(command)
+    _add_output_option(command)
+    return command
+
+
+def _command_name(info: Any) -> str:
+    return info.name or typer.main.get_command_name(info.callback.__name__)
 
 
 def _output_format(args: Any) -> str:
@@ -101,15 +125,18 @@ def _output_format(args: Any) -> str:
 def _build(sub_app: typer.Typer, attr: str | None) -> Any:
     """The Click command for one command of a module's app (only that one: building its siblings' parameters
     costs start-up time), or the module's whole app as a group."""
+    infos = {_command_name(info): info for info in sub_app.registered_commands}
     if attr is not None:
-        for info in sub_app.registered_commands:
-            name = info.name or typer.main.get_command_name(info.callback.__name__)
-            if name == attr:
-                return typer.main.get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
-    command = typer.main.get_command(sub_app)
-    if attr is not None and isinstance(command, TyperGroup):
-        command = command.commands[attr]
-    return command
+        return typer.main.get_command_from_info(infos[attr], pretty_exceptions_short=True, rich_markup_mode=None)
+    # The group itself, with its help and callback but none of its subcommands built yet.
+    sub_app.registered_commands, kept = [], sub_app.registered_commands
+    try:
+        group = typer.main.get_group(sub_app)
+    finally:
+        sub_app.registered_commands = kept
+    group.__class__ = LazySubGroup
+    group.infos = infos
+    return group
 
 
 def _set_output(ctx: typer.Context, value: str | None) -> None:
