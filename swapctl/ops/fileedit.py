@@ -35,8 +35,7 @@ class FileEdit(Step):
         return record["old"]
 
     def _read(self, host: Host) -> str | None:
-        data = host.read_bytes_or_none(self.params["path"])
-        return None if data is None else data.decode("utf-8", "surrogateescape")
+        return host.read_text_or_none(self.params["path"])
 
     @property
     def _parent(self) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def inventory(host: Host, journal: Journal) -> tuple[dict[str, Any], list[str]]:
-    fstab_text = (host.read_bytes_or_none(fstab.FSTAB) or b"").decode("utf-8", "surrogateescape")
+    fstab_text = host.read_text_or_none(fstab.FSTAB)
     managed = managed_paths(journal)
     areas, warnings = [], []
     for a in host.swaps():

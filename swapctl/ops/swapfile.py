@@ -385,8 +385,7 @@ def require_root(host: Host, journal: Journal | None = None, what: str = "changi
 
 def inspect(host: Host, path: str) -> Target:
     return Target(path, active_area(host, path), host.lstat(path),
-                  fstab.find_line((host.read_bytes_or_none(fstab.FSTAB) or b"").decode("utf-8",
-                                                                                      "surrogateescape"), path))
+                  fstab.find_line(host.read_text_or_none(fstab.FSTAB), path))
 
 
 def check_location(host: Host, path: str, *, force: bool) -> str:

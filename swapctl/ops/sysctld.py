@@ -127,10 +127,9 @@ def read_conf(host: Host, path: str, overrides: dict[str, str | None] | None = N
     if host.is_dir(real):
         return None
     try:
-        data = host.read_bytes_or_none(real)
+        return host.read_text_or_none(real)
     except OSError:
         return None
-    return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
 def systemd_dirs(host: Host) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swapctl.system import procfs
+from swapctl.system.files import pid_alive
 from swapctl.system.paths import SysPaths
 
 PREFIX = "swapctl-stress-"
@@ -87,16 +88,6 @@ def _read_int(path: Path) -> int | None:
         return int(text)
     except ValueError:
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class TransientCgroup:

@@ -48,6 +48,16 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     fsync_dir(path.parent)
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
+
+
 def _remove_stale_temps(path: Path) -> None:
     """A swapctl killed between writing its temp file and the rename leaves .NAME.swapctl-PID.tmp beside the
     file; the next edit removes those whose writer is gone (the real file was never touched)."""
@@ -55,12 +65,8 @@ def _remove_stale_temps(path: Path) -> None:
         pid = tmp.name[len(path.name) + 10:-4]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-        except PermissionError:
-            pass  # alive, someone else's
 
 
 def create_exclusive(path: Path, mode: int = 0o600) -> None:

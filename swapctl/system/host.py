@@ -44,6 +44,11 @@ class Host:
         except FileNotFoundError:
             return None
 
+    def read_text_or_none(self, path: str) -> str | None:
+        """A config file's text as written (bytes that are not UTF-8 survive a round trip), None if absent."""
+        data = self.read_bytes_or_none(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
     def lstat(self, path: str) -> os.stat_result | None:
         """None when nothing is there, including under a file (ENOTDIR) or through a link loop (ELOOP)."""
         try:
