@@ -49,6 +49,17 @@ def imported_modules(root: Path, argv: list[str]) -> set[str]:
     return set(names)
 
 
+# Reports, at the very end of the interpreter, whether the collector is still on and how many objects are frozen
+# (an atexit hook registered before main() runs after main()'s own).
+EXIT_PROBE = """
+import atexit, gc, os, sys
+sys.argv = ["swapctl", *sys.argv[1:]]
+atexit.register(lambda: open(os.environ["PROBE_OUT"], "w").write(f"{gc.isenabled()} {gc.get_freeze_count()}"))
+from swapctl.cli.app import main
+main()
+"""
+
+
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (MACHINE / "proc" / "zoneinfo").is_file():
@@ -120,3 +131,17 @@ def test_zero_fill_reports_progress_up_to_the_full_size(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["create", "--help"], ["vm", "set", "--help"], ["stress", "--help"]], ids=" ".join)
 def test_command_help_is_plain_text_without_rich(machine: Path, argv: list[str]) -> None:
     assert "rich" not in imported_modules(machine, argv)
+
+
+def test_the_exit_skips_the_final_collection_and_the_command_runs_with_the_collector_on(machine: Path,
+                                                                                         tmp_path: Path) -> None:
+    # The interpreter's last full collection costs ~10 ms per run (bench/); swapctl freezes everything at exit
+    # instead, but a long command (stress, a resize of a large area) still collects cycles as it goes.
+    out = tmp_path / "probe.txt"
+    env = dict(os.environ, SWAPCTL_ROOT=str(machine), PROBE_OUT=str(out))
+    proc = subprocess.run([sys.executable, "-c", EXIT_PROBE, "vm", "get", "-o", "json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    enabled, frozen = out.read_text().split()
+    assert enabled == "True"
+    assert int(frozen) > 10_000
