@@ -227,17 +227,13 @@ def main_options(
 def main() -> None:
     import atexit
     import gc
-    import signal
+
+    from swapctl.system import signals
 
     # The interpreter's last act is a full collection over every object it ever made (~10 ms here, most of
     # what a read-only command costs above `import typer`). Nothing swapctl leaves needs it: its files are
     # closed and fsynced before it returns, and the kernel reclaims the rest. Freezing moves every object
     # out of the collector's sight; atexit runs it after every other exit hook (issue 8).
     atexit.register(gc.freeze)
-    # SIGTERM (a CI job cancelled, systemd stopping a unit) unwinds like Ctrl-C, so plans roll back.
-
-    def _term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _term)
+    signals.terminate_like_interrupt()
     app(prog_name="swapctl")

@@ -145,8 +145,8 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             failed_at = min(len(done), len(plan.steps) - 1)
             if failed_at == len(done):
                 actions[failed_at]["status"] = "failed"
-            _undo_after_failure(host, journal, tx, done, actions)
-            if isinstance(exc, KeyboardInterrupt):
+            interrupted = _undo_after_failure(host, journal, tx, done, actions)
+            if isinstance(exc, KeyboardInterrupt) or interrupted:
                 raise Interrupted("interrupted; every change was rolled back",
                                   data={"transaction": tx, "actions": actions}) from None
             message = exc.message if isinstance(exc, SwapctlError) else str(exc)
@@ -189,15 +189,22 @@ def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int,
 
 
 def _undo_after_failure(host: Host, journal: Journal, tx: str,
-                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> None:
+                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> bool:
+    """Undo what was done, with Ctrl-C and SIGTERM held until the transaction is closed (users press Ctrl-C
+    twice); returns whether one arrived meanwhile."""
     def mark(seq: int, status: str) -> None:
         actions[seq]["status"] = status
 
     items = [(seq, step, record) for seq, (step, record) in reversed(list(enumerate(done)))]
-    errors = undo_steps(host, journal, tx, items, UndoContext(), mark=mark)
+    interrupted, errors = False, []
+    try:
+        with host.signals_held():
+            errors = undo_steps(host, journal, tx, items, UndoContext(), mark=mark)
+            journal.end(tx, "undo-failed" if errors else "aborted")
+    except KeyboardInterrupt:
+        interrupted = True
     if errors:
-        journal.end(tx, "undo-failed")
         raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
                              hint=f"inspect the machine, then run: swapctl rollback {tx}",
                              data={"transaction": tx, "actions": actions})
-    journal.end(tx, "aborted")
+    return interrupted

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import UsageError
+from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _failing_vm_line(host: Host, items: list[tuple[str, int]]) -> int:
     from swapctl.ops import sysctl
 
     release = host.kernel_release()
-    version = sysctl.parse_version(release)
+    version = parse_release(release)
     for text, line in items:
         try:
             sysctl.parse_assignments([text], version, release)

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import Interrupted, OperationFailed, Refused, UsageError
 from swapctl.core.units import format_bytes, parse_size
-from swapctl.system import procfs
+from swapctl.system import procfs, signals
+from swapctl.system.stress_worker import PATTERNS  # what the worker can write
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
 
-PATTERNS = ("random", "zero", "mixed")
 MiB = 1 << 20
 MIN_LIMIT = 8 * MiB  # below this the group thrashes on its own page tables and the numbers mean little
 MAX_DURATION = 3600.0
@@ -197,28 +195,6 @@ def take_sample(host: Host, cg: Any, t: float, touch: dict | None) -> dict[str, 
             "zones": _zones(host), "touch": touch}
 
 
-@contextmanager
-def shielded() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM during cleanup (a second Ctrl-C must not leave a cgroup behind); a signal that
-    arrived meanwhile is raised as KeyboardInterrupt once the cleanup is done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        got.append(signum)
-
-    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if got:
-        raise KeyboardInterrupt
-
-
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
@@ -296,7 +272,7 @@ def run(host: Host, req: StressRequest, pre: Preflight, progress: ProgressFn | N
 
 
 def _cleanup(worker: Any, cg: Any, *, kill: bool) -> None:
-    with shielded():
+    with signals.held():
         errors = []
         if worker is not None:
             try:

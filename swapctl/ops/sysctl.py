@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core.errors import OperationFailed, UsageError
+from swapctl.core.kernel import Version, parse_release
 from swapctl.ops import sysctld
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 PERSIST_FILE = "/etc/sysctl.d/90-swapctl.conf"
 PERSIST_HEADER = ("# vm sysctls set by `swapctl vm set --persist`. swapctl keeps other lines as they are.\n")
-Version = tuple[int, int]
 
 
 # --- the knob table --------------------------------------------------------------------------------------
@@ -53,36 +53,31 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     # min_free_kbytes_sysctl_handler: proc_dointvec_minmax, extra1 = 0, no upper bound. Too large a value
     # panics the kernel; the safety policy (safe_min_free_limit) refuses that, not the range.
     Knob("min_free_kbytes", "memory the kernel keeps free for atomic allocations and reclaim (kB)",
-         (((0, 0), 0, INT_MAX),)),
+         (((0, 0, 0), 0, INT_MAX),)),
     # 0..100 until 5.7; 5.8 raised the ceiling to 200 (SYSCTL_TWO_HUNDRED) for fast swap devices.
     Knob("swappiness", "how readily anonymous memory is swapped rather than page cache dropped",
-         (((0, 0), 0, 100), ((5, 8), 0, 200)), default=60),
+         (((0, 0, 0), 0, 100), ((5, 8, 0), 0, 200)), default=60),
     # proc_dointvec took any int (negative too) until the 5.11 "fix underflow value setting risk in
     # vm_table"; it is a bit mask of three bits, so swapctl takes 0-7 only.
     Knob("zone_reclaim_mode", "reclaim on the local NUMA node before allocating from another (bit mask)",
-         (((0, 0), INT_MIN, INT_MAX), ((5, 11), 0, INT_MAX)), policy=(0, 7),
+         (((0, 0, 0), INT_MIN, INT_MAX), ((5, 11, 0), 0, INT_MAX)), policy=(0, 7),
          policy_reason="only bits 1, 2 and 4 mean anything", default=0, needs="CONFIG_NUMA"),
     # New in 4.6 with 1..1000; 5.15 raised the ceiling to 3000.
     Knob("watermark_scale_factor", "gap between the min, low and high watermarks, in 1/10000 of memory",
-         (((4, 6), 1, 1000), ((5, 15), 1, 3000)), since=(4, 6), default=10),
+         (((4, 6, 0), 1, 1000), ((5, 15, 0), 1, 3000)), since=(4, 6, 0), default=10),
     # New in 5.0; proc_dointvec_minmax with extra1 = 0.
     Knob("watermark_boost_factor", "temporary watermark boost after fragmentation events, in 1/10000",
-         (((5, 0), 0, INT_MAX),), since=(5, 0), default=15000),
+         (((5, 0, 0), 0, INT_MAX),), since=(5, 0, 0), default=15000),
     # Same 5.11 fix as zone_reclaim_mode: negative values were accepted before and could crash reclaim.
     Knob("vfs_cache_pressure", "how hard the dentry and inode caches are reclaimed (100 = fair)",
-         (((0, 0), INT_MIN, INT_MAX), ((5, 11), 0, INT_MAX)), policy=(0, INT_MAX),
+         (((0, 0, 0), INT_MIN, INT_MAX), ((5, 11, 0), 0, INT_MAX)), policy=(0, INT_MAX),
          policy_reason="a negative pressure is meaningless", default=100),
     # A shift count: 6.2 capped it at 31 (page_cluster_max) because larger values overflow; swapctl keeps
     # that cap on older kernels too.
     Knob("page-cluster", "swap readahead: 2^N pages read in one attempt (0 disables readahead)",
-         (((0, 0), 0, INT_MAX), ((6, 2), 0, 31)), policy=(0, 31),
+         (((0, 0, 0), 0, INT_MAX), ((6, 2, 0), 0, 31)), policy=(0, 31),
          policy_reason="it is a shift count; 2^31 pages is already beyond any swap device", default=3),
 )}
-
-
-def parse_version(release: str) -> Version | None:
-    m = re.match(r"(\d+)\.(\d+)", release or "")
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def normalise_key(text: str) -> Knob:
@@ -284,7 +279,7 @@ class VmState(NamedTuple):
 def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:
     knobs = knobs or list(KNOBS.values())
     release = host.kernel_release()
-    version = parse_version(release)
+    version = parse_release(release)
     values = {k.name: read_vm(host, k.name) for k in knobs}
     zones = _zones(host)
     keys = [k.key for k in knobs]

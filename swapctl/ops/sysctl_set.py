@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan, Step, UndoContext, register
 from swapctl.ops import sysctld
 from swapctl.ops.fileedit import FileEdit
@@ -19,7 +20,6 @@ from swapctl.ops.sysctl import (
     Assignment,
     VmState,
     parse_assignments,
-    parse_version,
     read_state,
     read_vm,
 )
@@ -210,7 +210,7 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
     """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
     value changes (plus one persist step); a value already in force gets no step."""
     release = host.kernel_release()
-    version = parse_version(release)
+    version = parse_release(release)
     assignments = parse_assignments(texts, version, release)
     state = read_state(host, [a.knob for a in assignments])
     plan = Plan("vm set")

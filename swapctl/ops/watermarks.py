@@ -7,10 +7,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from swapctl.core.kernel import Version, parse_release
 from swapctl.ops.sysctl import INT_MAX, KNOBS
 from swapctl.system.zoneinfo import HIGHMEM, MOVABLE, Zone
-
-Version = tuple[int, int, int]
 
 # Version boundaries, each read in the kernel tree of that version (mm/page_alloc.c unless said):
 # - 4.6: watermark_scale_factor (commit 795ae7a0de6b "mm: scale kswapd watermarks in proportion to
@@ -34,19 +33,11 @@ SWAP_CLUSTER_MAX = 32  # include/linux/swap.h: the floor of a capped (HighMem/Mo
 # Default lowmem_reserve_ratio per zone type (mm/page_alloc.c); zones absent from the table get 0.
 DEFAULT_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, HIGHMEM: 0, MOVABLE: 0}
 
-_VERSION_RE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
-
-
 def parse_kernel_version(release: str | Version | None) -> Version:
-    """(major, minor, patch) from an osrelease string like "6.12.117+deb12-amd64"; unknown -> LATEST."""
-    if release is None:
-        return LATEST
+    """The version whose rules apply: parsed from an osrelease string; an unknown one gets the newest rules."""
     if isinstance(release, tuple):
         return release
-    m = _VERSION_RE.match(release)
-    if not m:
-        return LATEST
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    return parse_release(release) or LATEST
 
 
 def mult_frac(x: int, numer: int, denom: int) -> int:

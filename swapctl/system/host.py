@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swapctl.core.errors import Refused
-from swapctl.system import files, procfs
+from swapctl.system import files, procfs, signals
 from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Runner
 
@@ -28,6 +28,10 @@ class Host:
     @property
     def is_root(self) -> bool:
         return self.uid == 0
+
+    def signals_held(self):
+        """A context in which SIGINT/SIGTERM wait (undo and cleanup run to the end; see system/signals.py)."""
+        return signals.held()
 
     # --- reading -----------------------------------------------------------------------------------
     def real(self, path: str) -> Path:

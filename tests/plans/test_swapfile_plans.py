@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
-from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.errors import Interrupted, OperationFailed, Refused, UsageError
 from swapctl.core.journal import Journal
 from swapctl.core.plan import execute
 from swapctl.ops.swapfile import plan_create, plan_remove, plan_resize
@@ -79,6 +80,28 @@ def test_a_failure_at_any_step_leaves_the_machine_as_it_was(env, kind: str) -> N
     with pytest.raises(OperationFailed, match="rolled back"):
         execute(plan_create(host, journal, "/swapfile", "16M"), host, journal,
                 fault=fault_hook(f"{kind}:*:after:fail"))
+    assert snapshot(root) == before
+    assert journal.transactions()[-1].status == "aborted" and journal.pending() is None
+
+
+def test_a_second_ctrl_c_during_the_undo_waits_until_everything_is_undone(env) -> None:
+    # Impatient users press Ctrl-C twice; the second one lands while the first one's undo swaps the area off.
+    root, host, journal = env
+    before = snapshot(root)
+    real_run = host.runner.run
+
+    def run(argv, **kw):
+        if argv[0] == "swapoff":
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_run(argv, **kw)
+
+    def first_ctrl_c(kind: str, seq: int, phase: str) -> None:
+        if kind == "fstab-set" and phase == "after":
+            raise KeyboardInterrupt
+
+    host.runner.run = run
+    with pytest.raises(Interrupted, match="rolled back"):
+        execute(plan_create(host, journal, "/swapfile", "16M"), host, journal, fault=first_ctrl_c)
     assert snapshot(root) == before
     assert journal.transactions()[-1].status == "aborted" and journal.pending() is None
 

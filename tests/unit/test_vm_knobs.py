@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swapctl.core.errors import UsageError
+from swapctl.core.kernel import parse_release
 from swapctl.ops import sysctl
 from swapctl.ops.sysctl import INT_MAX, KNOBS, LOWER, RAISE, SET
 
@@ -23,35 +24,46 @@ RECORDINGS = Path("kernel-recordings")
     ("4.19.0-20-amd64", (0, 100)), ("5.7.19", (0, 100)), ("5.8.0", (0, 200)), ("6.18.44-fc-v657", (0, 200)),
 ])
 def test_swappiness_accepts_up_to_200_from_linux_5_8_and_100_before(release, expected) -> None:
-    assert KNOBS["swappiness"].kernel_range(sysctl.parse_version(release)) == expected
+    assert KNOBS["swappiness"].kernel_range(parse_release(release)) == expected
 
 
 @pytest.mark.parametrize(("release", "expected"), [
     ("4.6.0", (1, 1000)), ("5.14.21", (1, 1000)), ("5.15.0", (1, 3000)), ("6.12.117+deb12-amd64", (1, 3000)),
 ])
 def test_watermark_scale_factor_ceiling_rose_from_1000_to_3000_in_5_15(release, expected) -> None:
-    assert KNOBS["watermark_scale_factor"].kernel_range(sysctl.parse_version(release)) == expected
+    assert KNOBS["watermark_scale_factor"].kernel_range(parse_release(release)) == expected
 
 
 def test_zone_reclaim_mode_and_vfs_cache_pressure_took_negative_values_before_5_11() -> None:
     for name in ("zone_reclaim_mode", "vfs_cache_pressure"):
-        assert KNOBS[name].kernel_range((5, 10))[0] < 0
-        assert KNOBS[name].kernel_range((5, 11))[0] == 0
+        assert KNOBS[name].kernel_range((5, 10, 0))[0] < 0
+        assert KNOBS[name].kernel_range((5, 11, 0))[0] == 0
     # swapctl never takes a negative or a meaningless bit, whatever the kernel.
-    assert KNOBS["zone_reclaim_mode"].accepted_range((5, 4)) == (0, 7)
-    assert KNOBS["vfs_cache_pressure"].accepted_range((5, 4)) == (0, INT_MAX)
+    assert KNOBS["zone_reclaim_mode"].accepted_range((5, 4, 0)) == (0, 7)
+    assert KNOBS["vfs_cache_pressure"].accepted_range((5, 4, 0)) == (0, INT_MAX)
 
 
 def test_page_cluster_is_capped_at_31_by_the_kernel_from_6_2_and_by_swapctl_before() -> None:
     knob = KNOBS["page-cluster"]
-    assert knob.kernel_range((6, 1)) == (0, INT_MAX)
-    assert knob.kernel_range((6, 2)) == (0, 31)
-    assert knob.accepted_range((5, 10)) == (0, 31)
+    assert knob.kernel_range((6, 1, 0)) == (0, INT_MAX)
+    assert knob.kernel_range((6, 2, 0)) == (0, 31)
+    assert knob.accepted_range((5, 10, 0)) == (0, 31)
 
 
 def test_an_unknown_kernel_gets_the_newest_ranges() -> None:
     assert KNOBS["swappiness"].kernel_range(None) == (0, 200)
-    assert sysctl.parse_version("") is None
+    assert parse_release("") is None
+
+
+@pytest.mark.parametrize(("release", "version"), [
+    ("6.12.117+deb12-amd64", (6, 12, 117)), ("5.7.0-rc1", (5, 7, 0)), ("6.6", (6, 6, 0)),
+    ("4.19.0-20-amd64", (4, 19, 0)),
+    ("6.18.44-fc-v657\n", (6, 18, 44)), ("3.10.0-1160.el7.x86_64", (3, 10, 0)), ("6.1.x", (6, 1, 0)),
+    ("", None), ("junk", None), ("6", None), ("\uff16.\uff11", None), (None, None),
+])
+def test_one_reader_turns_an_osrelease_into_a_three_part_version(release, version) -> None:
+    # Three parts always: a (5, 7) compared with a (5, 7, 0) boundary would sort before it.
+    assert parse_release(release) == version
 
 
 def _validation(fixtures: Path) -> list[dict]:
@@ -61,7 +73,7 @@ def _validation(fixtures: Path) -> list[dict]:
 def test_the_validator_agrees_with_what_a_real_6_1_kernel_accepted_except_where_swapctl_is_stricter(
         fixtures: Path) -> None:
     release = (fixtures / RECORDINGS / "6.1/n1-512m/step0/root/proc/sys/kernel/osrelease").read_text().strip()
-    version = sysctl.parse_version(release)
+    version = parse_release(release)
     records = _validation(fixtures)
     assert records, "validation.json is empty"
     stricter = []
@@ -174,3 +186,26 @@ def test_property_arbitrary_text_either_parses_to_a_known_knob_or_is_a_usage_err
         return
     assert a.knob.name in KNOBS
     assert text.partition("=")[0].strip() in (a.knob.name, a.knob.key)
+
+
+@pytest.mark.parametrize("release", ["5.7.0", "5.7.19-amd64", "5.6.19", "6.6.0"])
+def test_vm_get_estimates_the_boot_min_free_kbytes_with_the_rule_of_the_running_kernel(
+        fixtures: Path, tmp_path: Path, release: str) -> None:
+    # 5.7 raised the clamp of the default from 64 MiB to 256 MiB, which shows on a machine with 400 GB of
+    # lowmem; vm get must read the kernel's version as the watermark model does, boundary releases included.
+    import re
+
+    from swapctl.ops import watermarks
+    from tests.fakes import fake_host, make_root
+
+    root = make_root(tmp_path / "root", osrelease=release)
+    text = (fixtures / "this-machine/proc/zoneinfo").read_text()
+    normal = text.index("zone   Normal")
+    big = re.sub(r"managed\s+\d+", "managed  100000000", text[normal:], count=1)
+    (root / "proc/zoneinfo").write_text(text[:normal] + big)
+    host = fake_host(root)
+    state = sysctl.read_state(host)
+    thp = sysctl.thp_mode(host) != "never"
+    want = watermarks.default_min_free_kbytes(state.zones, host.page_size, thp, kernel_version=release).kernel
+    assert state.min_free.kernel_default == want
+    assert (want > 65536) == (not release.startswith("5.6"))

@@ -1,0 +1,19 @@
+"""Kernel releases as versions: the one reader of an osrelease string, for every table keyed by version."""
+
+from __future__ import annotations
+
+Version = tuple[int, int, int]  # (major, minor, patch); compare with tuples of three, never two
+
+
+def parse_release(release: str | None) -> Version | None:
+    """(6, 12, 117) from "6.12.117+deb12-amd64", (6, 6, 0) from "6.6"; None unless it starts with major.minor."""
+    head = (release or "").strip()
+    for i, ch in enumerate(head):
+        if not (ch.isdigit() or ch == "."):
+            head = head[:i]
+            break
+    parts = head.split(".")
+    if len(parts) < 2 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
+        return None
+    patch = parts[2] if len(parts) > 2 and parts[2].isascii() and parts[2].isdigit() else "0"
+    return int(parts[0]), int(parts[1]), int(patch)
