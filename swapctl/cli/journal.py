@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit
+from swapctl.cli.context import edge, emit, require_root
 
 app = typer.Typer()
 
@@ -54,35 +54,8 @@ def rollback(
     """Undo a transaction: a pending (crashed) one first, else the one named, else the newest one not yet
     rolled back. Running it again goes one transaction further back. A sysctl is restored only if it still
     holds the value swapctl wrote (unless --force); runtime values of an earlier boot are skipped."""
-    from swapctl.core.errors import Refused
-    from swapctl.ops import rollback as rb
+    from swapctl.ops.rollback import rollback as run
 
     with edge(ctx, "rollback") as st:
-        host, journal = st.get_host(), st.get_journal()
-        if not host.is_root:
-            raise Refused("rollback needs root", hint="run it with sudo, or as root")
-        if dry_run:
-            plan = rb.plan_rollback(host, journal, tx_id, force=force)
-            _emit(st, plan, None, dry_run=True)
-            return
-        with journal.locked():
-            plan = rb.plan_rollback(host, journal, tx_id, force=force)
-            tx = rb.run_rollback(host, journal, plan) if plan is not None and (plan.steps or plan.resumes) \
-                else None
-        _emit(st, plan, tx, dry_run=False)
-
-
-def _emit(st: Any, plan: Any, tx: str | None, *, dry_run: bool) -> None:
-    if plan is None:
-        doc = render.envelope("rollback", data={"target": None})
-        doc["warnings"] = ["nothing to roll back"]
-    else:
-        status = "planned" if dry_run else "done"
-        doc = render.envelope("rollback", changed=bool(plan.steps), dry_run=dry_run,
-                              transaction=tx, actions=plan.actions(status),
-                              data={"target": plan.target.id, "target_command": plan.target.command,
-                                    "notes": plan.ctx.notes},
-                              warnings=list(plan.ctx.notes))
-        if not plan.steps:
-            doc["warnings"].append(f"transaction {plan.target.id} has nothing left to undo ({plan.target.status})")
-    render.emit(doc, st.output)
+        require_root(st, "rollback")
+        emit(st, "rollback", run(st.get_host(), st.get_journal(), tx_id, force=force, dry_run=dry_run))

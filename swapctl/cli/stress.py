@@ -76,12 +76,7 @@ def stress(
         pre = ops.preflight(host, req)
         actions = ops.describe(req, pre)
         if dry_run:
-            data = {"limit": req.limit, "size": req.size, "file_size": req.file_size, "pattern": req.pattern,
-                    "duration_s": req.duration, "swap_allowance": pre.swap_allowance,
-                    "cgroup": {"version": pre.controller.version, "mount": str(pre.controller.mount)},
-                    "thresholds": {"max_direct_reclaim": req.max_direct_reclaim,
-                                   "max_psi_full": req.max_psi_full, "allow_oom": req.allow_oom}}
-            _emit(st, actions, "planned", data, pre.warnings, dry_run=True)
+            _emit(st, actions, "planned", ops.planned(req, pre), pre.warnings, dry_run=True)
             return
         live = _LiveView() if st.output == "table" and sys.stderr.isatty() else None
         try:

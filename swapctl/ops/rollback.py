@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import Refused, RollbackFailed, UsageError
-from swapctl.core.plan import Step, UndoContext, undo_steps
+from swapctl.core.plan import Outcome, Step, UndoContext, undo_steps
 
 if TYPE_CHECKING:
     from swapctl.core.journal import Journal, Transaction, TxStep
@@ -120,3 +120,25 @@ def run_rollback(host: Host, journal: Journal, plan: RollbackPlan) -> str:
                              data={"transaction": tx})
     journal.commit(tx)
     return tx
+
+
+def rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = False,
+             dry_run: bool = False) -> Outcome:
+    """`swapctl rollback`: plan under the journal's lock (a dry run only reads), undo, and say what was done."""
+    if dry_run:
+        return _outcome(plan_rollback(host, journal, tx_id, force=force), None, dry_run=True)
+    with journal.locked():
+        plan = plan_rollback(host, journal, tx_id, force=force)
+        tx = run_rollback(host, journal, plan) if plan is not None and (plan.steps or plan.resumes) else None
+    return _outcome(plan, tx, dry_run=False)
+
+
+def _outcome(plan: RollbackPlan | None, tx: str | None, *, dry_run: bool) -> Outcome:
+    if plan is None:
+        return Outcome("rollback", False, dry_run, None, [], {"target": None}, ["nothing to roll back"])
+    warnings = list(plan.ctx.notes)
+    if not plan.steps:
+        warnings.append(f"transaction {plan.target.id} has nothing left to undo ({plan.target.status})")
+    data = {"target": plan.target.id, "target_command": plan.target.command, "notes": plan.ctx.notes}
+    return Outcome("rollback", bool(plan.steps), dry_run, tx, plan.actions("planned" if dry_run else "done"),
+                   data, warnings)

@@ -169,6 +169,15 @@ def describe(req: StressRequest, pre: Preflight) -> list[dict[str, str]]:
     ]
 
 
+def planned(req: StressRequest, pre: Preflight) -> dict[str, Any]:
+    """The --dry-run data: what a run would use and judge by."""
+    return {"limit": req.limit, "size": req.size, "file_size": req.file_size, "pattern": req.pattern,
+            "duration_s": req.duration, "swap_allowance": pre.swap_allowance,
+            "cgroup": {"version": pre.controller.version, "mount": str(pre.controller.mount)},
+            "thresholds": {"max_direct_reclaim": req.max_direct_reclaim, "max_psi_full": req.max_psi_full,
+                           "allow_oom": req.allow_oom}}
+
+
 # --- sampling ------------------------------------------------------------------------------------------
 def _select_vmstat(vm: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in vm.items() if k.startswith(VMSTAT_PREFIXES)}

@@ -137,6 +137,12 @@ def test_rollback_dry_run_changes_nothing(cli, root: Path) -> None:
     assert (root / "swapfile").exists()
 
 
+def test_rollback_dry_run_with_nothing_to_undo_still_says_it_was_a_dry_run(cli) -> None:
+    doc = env_of(cli("rollback", "--dry-run", "-o", "json"))
+    assert doc["dry_run"] is True and doc["changed"] is False and doc["data"] == {"target": None}
+    assert doc["warnings"] == ["nothing to roll back"]
+
+
 def test_a_pending_transaction_blocks_changes_until_rolled_back(cli, root: Path, host, monkeypatch) -> None:
     from swapctl.core.journal import Journal
     from swapctl.ops.swapfile import CreateFile
