@@ -78,7 +78,7 @@ complete -c swapctl -n "__swapctl_is ''" -a 'numa' -d 'Show NUMA nodes: memory (
 complete -c swapctl -n "__swapctl_is ''" -a 'stress' -d 'Check how the machine reclaims memory under bounded pressure, and...'
 complete -c swapctl -n "__swapctl_is ''" -a 'vm' -d 'Read and set the vm reclaim sysctls (swappiness, min_free_kbytes...'
 complete -c swapctl -n "__swapctl_is ''" -a 'apply' -d 'Make the machine match a YAML file of swap files and vm settings'
-complete -c swapctl -n "__swapctl_is ''" -l root -x -a '(__fish_complete_directories)' -d 'Read and write every file under DIR (a test tree or a captured snapshot)'
+complete -c swapctl -n "__swapctl_is ''" -l root -x -a '(__fish_complete_directories)' -d 'Read and write every file under DIR (a test tree, a snapshot or an...'
 complete -c swapctl -n "__swapctl_is ''" -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the journal and lock live [default: ROOT/var/lib/swapctl]'
 complete -c swapctl -n "__swapctl_is ''" -s o -l output -x -a 'table json yaml' -d 'Output format: table, json or yaml'
 complete -c swapctl -n "__swapctl_is ''" -l debug -d 'Show tracebacks of internal errors'

@@ -60,6 +60,7 @@ class FakeRunner:
     page_size: int = 4096
     calls: list[list[str]] = field(default_factory=list)
     fail: dict[str, tuple[int, str]] = field(default_factory=dict)
+    live: bool = True  # False would be a --root tree: swapon and swapoff refused
 
     def which(self, name: str) -> str | None:
         return f"/usr/sbin/{name}"

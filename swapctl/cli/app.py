@@ -206,7 +206,8 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     root: Path = typer.Option(Path("/"), "--root", envvar="SWAPCTL_ROOT", metavar="DIR",
-                              help="Read and write every file under DIR (a test tree or a captured snapshot)."),
+                              help="Read and write every file under DIR (a test tree, a snapshot or an image); "
+                                   "what only the running kernel can do (swapon, swapoff, stress) is refused there."),
     state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SWAPCTL_STATE_DIR", metavar="DIR",
                                           help="Where the journal and lock live [default: ROOT/var/lib/swapctl]."),
     output: str = typer.Option("table", "-o", "--output", envvar="SWAPCTL_OUTPUT", metavar="FORMAT",

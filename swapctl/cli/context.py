@@ -29,8 +29,10 @@ class AppState:
         if self.host is None:
             from swapctl.system.host import Host
             from swapctl.system.paths import SysPaths
+            from swapctl.system.runner import Runner
 
-            self.host = Host(paths=SysPaths(self.root, self.state_dir))
+            live = os.path.realpath(self.root) == "/"
+            self.host = Host(paths=SysPaths(self.root, self.state_dir), runner=Runner(live=live))
         return self.host
 
     def get_journal(self):

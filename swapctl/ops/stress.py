@@ -106,6 +106,7 @@ class Preflight:
 
 def preflight(host: Host, req: StressRequest) -> Preflight:
     """Read-only checks before anything is created: Refused (exit 3) when the run would not be safe."""
+    host.require_live("swapctl stress")
     controller = host.memory_controller()
     if controller is None:
         raise Refused("no memory cgroup controller is mounted, so the load cannot be bounded",

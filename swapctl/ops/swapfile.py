@@ -215,6 +215,12 @@ class SwapOn(Step):
                (" with discard" if self.params.get("discard") else "")
         return f"swapon {self.params['path']}{opts}"
 
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        host.require_live(self.undo_description())
+
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         path, prio, discard = self.params["path"], self.params.get("priority"), self.params.get("discard", False)
         ok, error = _swapon(host, path, prio, discard)
@@ -241,6 +247,12 @@ class SwapOff(Step):
 
     def describe(self) -> str:
         return f"swapoff {self.params['path']}"
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        host.require_live(self.undo_description())
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         _swapoff(host, self.params["path"])

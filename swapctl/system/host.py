@@ -29,6 +29,13 @@ class Host:
     def is_root(self) -> bool:
         return self.uid == 0
 
+    def require_live(self, what: str) -> None:
+        """Refuse (exit 3) what only the running kernel can do (swapon, swapoff, a load in a cgroup) when the
+        files are a --root tree: a test tree or an image, whose swap file the live kernel would really use."""
+        if not getattr(self.runner, "live", True):
+            raise Refused(f"{what}: --root {self.paths.root} is a file tree, not the running machine",
+                          hint="run it on the machine itself, without --root")
+
     def signals_held(self):
         """A context in which SIGINT/SIGTERM wait (undo and cleanup run to the end; see system/signals.py)."""
         return signals.held()

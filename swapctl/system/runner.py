@@ -7,9 +7,11 @@ import shutil
 import subprocess
 from typing import NamedTuple
 
-from swapctl.core.errors import OperationFailed
+from swapctl.core.errors import OperationFailed, Refused
 
 DEFAULT_TIMEOUT = 600.0  # swapoff of a large, full area can take minutes
+# Tools that act on the running kernel rather than on files: never run for a --root tree.
+KERNEL_TOOLS = frozenset({"swapon", "swapoff"})
 
 
 class Result(NamedTuple):
@@ -31,8 +33,9 @@ class Runner:
     """Resolve on PATH, run with LC_ALL=C and a timeout, keep stderr for the error message."""
 
     # Plain classes and NamedTuples on the start-up path: a @dataclass costs ~0.35 ms to create (issue 8).
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, live: bool = True) -> None:
         self.timeout = timeout
+        self.live = live  # False under --root DIR: the files are a tree, the kernel is not theirs
         self.calls: list[list[str]] = []
 
     def which(self, name: str) -> str | None:
@@ -41,6 +44,8 @@ class Runner:
         return shutil.which(name, path=path)
 
     def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None) -> Result:
+        if argv[0] in KERNEL_TOOLS and not self.live:  # the last guard; steps refuse before anything changes
+            raise Refused(f"{argv[0]} is not run under --root: the files there are not the running machine")
         exe = self.which(argv[0])
         if exe is None:
             raise OperationFailed(f"{argv[0]} not found on PATH", hint=f"install the package that provides {argv[0]}")

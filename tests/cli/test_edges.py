@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from swapctl.core.journal import Journal
 from swapctl.ops.swapfile import CreateFile
-from tests.fakes import FIXTURES
+from tests.conftest import privileged
+from tests.fakes import FIXTURES, make_root
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,3 +76,36 @@ def test_apply_names_the_line_of_the_bad_vm_key_not_a_similar_one(cli, tmp_path:
     f.write_text("vm:\n  swappiness: 10\n  swappiness2: 5\n")
     result = cli("apply", str(f), "--dry-run")
     assert result.exit_code == 2 and "want.yaml:3:" in result.stderr
+
+
+@pytest.fixture
+def kernel_tool_shims(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """swapon/swapoff stand-ins first on PATH that only log their argv: a broken check cannot reach the kernel."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    for tool in ("swapon", "swapoff"):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n')
+        (bin_dir / tool).chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}, log
+
+
+@privileged
+@pytest.mark.parametrize("argv", [
+    ["create", "/swapfile", "--size", "16M"],
+    ["create", "/swapfile", "--size", "16M", "--dry-run"],
+    ["remove", "/active.swap"],
+    ["stress", "--duration", "1"],
+], ids=" ".join)
+def test_a_root_tree_is_files_not_the_running_kernel(tmp_path: Path, kernel_tool_shims, argv: list[str]) -> None:
+    # --root points at a test tree or an image: swapon there would make the live kernel swap to its file.
+    env, log = kernel_tool_shims
+    root = make_root(tmp_path / "root")
+    (root / "active.swap").write_bytes(b"\0" * 4096)
+    (root / "proc/swaps").write_text((root / "proc/swaps").read_text()
+                                     + "/active.swap                             file\t\t1020\t\t0\t\t-2\n")
+    before = sorted(str(p) for p in root.rglob("*"))
+    proc = run("--root", str(root), "--state-dir", str(tmp_path / "state"), *argv, env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert "not the running machine" in proc.stderr and len(proc.stderr.splitlines()) <= 2
+    assert sorted(str(p) for p in root.rglob("*")) == before
+    assert not log.exists()
