@@ -6,7 +6,7 @@
 _swapctl_spec() {
     case "$1" in
         '') subs='create list remove resize history rollback watermarks numa stress vm apply'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
-        'create') subs=''; opts='-s --size -p --priority --discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size -p --priority --method -o --output ' ;;
+        'create') subs=''; opts='-s --size -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size -p --priority --method -o --output ' ;;
         'list') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'remove') subs=''; opts='--keep-file --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;

@@ -39,8 +39,11 @@ def create(
                              help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least "
                              "10 pages)."),
     priority: int = typer.Option(None, "--priority", "-p", metavar="N",
-                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: automatic]."),
-    discard: bool = typer.Option(False, "--discard", help="Enable discard (TRIM) for the area."),
+                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: the priority "
+                                      "it runs with or its fstab line gives, else automatic]."),
+    discard: bool = typer.Option(None, "--discard/--no-discard",
+                                 help="Enable discard (TRIM) for the area [default: as its fstab line says, "
+                                      "else off]."),
     persist: bool = typer.Option(True, "--persist/--no-persist", help="Add the area to /etc/fstab."),
     method: str = typer.Option("auto", "--method", metavar="METHOD",
                                help="How to allocate: auto (fallocate, zeros where the filesystem refuses it), "

@@ -25,8 +25,8 @@ class SwapfileSpec:
     line: int
     state: str = "present"
     size: str | None = None
-    priority: int | None = None
-    discard: bool = False
+    priority: int | None = None  # None: as it runs now / as its fstab line says (see plan_create)
+    discard: bool | None = None
     method: str = "auto"
 
 

@@ -26,8 +26,20 @@ def swap_line(path: str, priority: int | None, discard: bool) -> str:
 
 
 def has_discard(line: str | None) -> bool:
+    return swap_options(line)[1]
+
+
+def swap_options(line: str | None) -> tuple[int | None, bool]:
+    """(priority, discard) a swap line asks for: what swapon -a would do with it, whatever its spelling
+    ("sw", "defaults,pri=5", "discard=once"). A priority below 0 or absent is automatic: None."""
     fields = (line or "").split()
-    return len(fields) > 3 and any(o.split("=")[0] == "discard" for o in fields[3].split(","))
+    opts = fields[3].split(",") if len(fields) > 3 else []
+    priority = None
+    for opt in opts:
+        name, _, value = opt.partition("=")
+        if name == "pri" and value.lstrip("-").isdigit() and int(value) >= 0:
+            priority = int(value)
+    return priority, any(o.partition("=")[0] == "discard" for o in opts)
 
 
 def _is_swap_line_for(line: str, path: str) -> bool:

@@ -463,7 +463,10 @@ def check_swapoff_fits(host: Host, area: SwapArea, extra_swap: int = 0) -> None:
 # --- plans ---------------------------------------------------------------------------------------------
 
 def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, priority: int | None = None,
-                discard: bool = False, persist: bool = True, method: str = "auto", force: bool = False) -> Plan:
+                discard: bool | None = None, persist: bool = True, method: str = "auto",
+                force: bool = False) -> Plan:
+    """priority/discard None: as the area runs now and its fstab line says (off for a new area), so running the
+    same create again changes nothing."""
     path = validate_path(path)
     size = validate_size(size_text, host.page_size)
     priority = validate_priority(priority)
@@ -477,11 +480,20 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
                       hint="give the path of the file itself (see: readlink -f), or remove the link")
     fs = check_location(host, path, force=force)
     plan.data["filesystem"] = fs
-    line = fstab.swap_line(path, priority, discard)
+    line_prio, line_discard = fstab.swap_options(target.fstab_line)
+    if discard is None:
+        discard = line_discard
+    if priority is None and target.fstab_line is not None:
+        persist_prio = line_prio
+    elif priority is None and target.area is not None and target.area.priority >= 0:
+        persist_prio = target.area.priority  # set by hand at swapon: keep it at boot too
+    else:
+        persist_prio = priority if priority is not None and priority >= 0 else None  # -1: automatic
 
     def persist_step() -> None:
-        if persist and (target.fstab_line is None or target.fstab_line.split() != line.split()):
-            plan.add(fstab.fstab_set(path, line))
+        # A line that asks for the same (whatever its spelling: "sw", "defaults") is left as it is.
+        if persist and (target.fstab_line is None or (line_prio, line_discard) != (persist_prio, discard)):
+            plan.add(fstab.fstab_set(path, fstab.swap_line(path, persist_prio, discard)))
 
     if target.area is not None:
         # The file's own size decides: the kernel's count drops the header page and, where the block size is
@@ -490,9 +502,11 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
         same_prio = priority is None or priority == target.area.priority or \
             (priority == -1 and target.area.priority < 0)
         if not (same_size and same_prio):
+            hint = (f"use 'swapctl resize {path} --size {size_text}' to change its size" if not same_size else
+                    f"to change its priority: swapctl remove --keep-file {path}, then swapctl create {path} "
+                    f"--size {size_text} --priority {priority}")
             raise Refused(f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
-                          f"at priority {target.area.priority}",
-                          hint="use 'swapctl resize' to change its size, or remove it first")
+                          f"at priority {target.area.priority}", hint=hint)
         persist_step()
         return plan
     if target.st is not None:

@@ -56,6 +56,49 @@ def test_the_same_create_again_changes_nothing(env) -> None:
     assert not out.changed and plan.steps == [] and len(journal.transactions()) == n
 
 
+def test_create_again_without_options_keeps_the_priority_and_discard_it_was_made_with(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", priority=10, discard=True), host, journal)
+    fstab = (root / "etc/fstab").read_bytes()
+    plan = plan_create(host, journal, "/swapfile", "16M")
+    assert plan.steps == []
+    assert (root / "etc/fstab").read_bytes() == fstab
+
+
+def test_create_again_leaves_a_hand_written_line_that_means_the_same(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", persist=False), host, journal)
+    with open(root / "etc/fstab", "a") as fh:
+        fh.write("/swapfile  none  swap  sw  0  0\n")
+    assert plan_create(host, journal, "/swapfile", "16M").steps == []
+    assert plan_create(host, journal, "/swapfile", "16M", discard=False).steps == []
+
+
+def test_create_again_with_an_option_the_line_lacks_persists_it(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", priority=10), host, journal)
+    plan = plan_create(host, journal, "/swapfile", "16M", discard=True)
+    assert [s.kind for s in plan.steps] == ["fstab-set"]
+    execute(plan, host, journal)
+    assert (root / "etc/fstab").read_text().endswith("/swapfile none swap defaults,pri=10,discard 0 0\n")
+
+
+def test_an_active_area_without_a_line_is_persisted_at_the_priority_it_runs_with(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", priority=7, persist=False), host, journal)
+    execute(plan_create(host, journal, "/swapfile", "16M"), host, journal)
+    assert (root / "etc/fstab").read_text().endswith("/swapfile none swap defaults,pri=7 0 0\n")
+
+
+def test_another_priority_for_an_active_area_is_refused_with_a_way_to_change_it(env) -> None:
+    _, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", priority=5), host, journal)
+    with pytest.raises(Refused) as err:
+        plan_create(host, journal, "/swapfile", "16M", priority=7)
+    assert "priority 5" in err.value.message
+    assert "resize" not in (err.value.hint or "") and "--priority 7" in (err.value.hint or "")
+
+
 def test_an_inactive_valid_swap_file_is_only_swapped_on(env) -> None:
     root, host, journal = env
     execute(plan_create(host, journal, "/swapfile", "16M", persist=False), host, journal)
