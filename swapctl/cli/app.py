@@ -218,8 +218,9 @@ def main_options(
 ) -> None:
     if output not in FORMATS:
         raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--output")
-    if not root.is_absolute():
-        raise typer.BadParameter(f"{root} is not an absolute path", param_hint="--root")
+    for name, where in (("--root", root), ("--state-dir", state_dir)):
+        if where is not None and not where.is_absolute():
+            raise typer.BadParameter(f"{where} is not an absolute path", param_hint=name)
     obj = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
     obj.root, obj.state_dir, obj.output, obj.debug = root, state_dir, output, debug
     ctx.obj = obj

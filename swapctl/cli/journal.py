@@ -13,12 +13,19 @@ app = typer.Typer()
 
 
 def _history_table(doc: dict[str, Any]) -> None:
-    rows = [(t["id"], t["time"], t["command"], t["status"], _steps_summary(t["steps"]))
+    rows = [(t["id"], t["time"], t["command"], t["status"], _rollback_summary(t) or _steps_summary(t["steps"]))
             for t in doc["data"]["transactions"]]
     if not rows:
         render.lines(["no transactions in the journal"])
         return
     render.table(None, ["ID", "TIME", "COMMAND", "STATUS", "STEPS"], rows)
+
+
+def _rollback_summary(tx: dict[str, Any]) -> str:
+    if not tx.get("rollback_of"):
+        return ""
+    command = tx.get("rollback_of_command")
+    return f"undo of {tx['rollback_of']}" + (f" ({command})" if command else "")
 
 
 def _steps_summary(steps: list[str]) -> str:

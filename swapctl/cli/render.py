@@ -63,6 +63,9 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int,
 
 
 def _printable(text: str) -> str:
+    # Python's escapes (\t, \n, \x1b, \u2028) rather than /proc/swaps' octal (\011): they are what people
+    # type in $'...' and printf, and each is visible, one line, and inert (no escape reaches the terminal).
+    # A backslash already in a name is left as it is: the table is for reading; -o json has the exact bytes.
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
@@ -75,7 +78,7 @@ def console():
     from rich.console import Console  # rich only when something is drawn
 
     tty = sys.stdout.isatty()
-    # In a pipe or a file, never wrap: a line per row is what grep and awk expect.
+    # In a pipe or a file, never wrap: a line per row is what grep and awk expect (table() sees to the rest).
     class _Console(Console):
         def on_broken_pipe(self) -> None:
             # rich exits 1 on a closed pipe (`swapctl list | head -1`); the CLI edge makes that a quiet 0.
@@ -87,16 +90,37 @@ def console():
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
           *, right: Sequence[str] = (), caption: str | None = None) -> None:
+    """A table on stdout. On a TTY rich fits it to the terminal; in a pipe or a file it never wraps: a line per
+    row, and a line per line of the caption, is what grep and awk expect."""
     from rich import box
+    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
 
-    t = Table(title=title, box=box.SIMPLE_HEAD, caption=caption, caption_justify="left",
+    con = console()
+    tty = sys.stdout.isatty()
+
+    def annotation(text: str | None) -> Text | None:
+        # A caption's "\n" separates its notes; anything else that moves the cursor is shown escaped.
+        if text is None:
+            return None
+        return Text("\n".join(_printable(line) for line in text.split("\n")), no_wrap=not tty,
+                    overflow="fold" if tty else "ignore")
+
+    t = Table(title=annotation(title), box=box.SIMPLE_HEAD, caption=annotation(caption), caption_justify="left",
               title_justify="left")
     for col in columns:
-        t.add_column(col, justify="right" if col in right else "left", overflow="fold")
+        # "crop" and not "ignore" in a pipe: rich skips justification for "ignore"; the console grows below,
+        # so nothing is ever cropped.
+        t.add_column(col, justify="right" if col in right else "left", no_wrap=not tty,
+                     overflow="fold" if tty else "crop")
     for row in rows:
-        t.add_row(*[("" if v is None else str(v)) for v in row])
-    console().print(t)
+        # A tab or newline in a path (/proc/swaps' \011, \012, decoded upstream) would split its row in two.
+        t.add_row(*[_printable("" if v is None else str(v)) for v in row])
+    if not tty:
+        # Wider than the console's 1000 columns (a long path) still fits: grow the console, never fold a cell.
+        con.width = max(con.width, Measurement.get(con, con.options.update_width(sys.maxsize), t).maximum)
+    con.print(t, crop=tty)
 
 
 def lines(texts: Sequence[str]) -> None:

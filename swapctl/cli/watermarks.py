@@ -112,7 +112,9 @@ def watermarks(
 
     --what-if KEY=VALUE: the marks __setup_per_zone_wmarks would set, to the page, for the kernel in osrelease.
 
-    It shows before -> after, the change in reserved memory, and warns when that reserve is unsafe. It writes nothing.
+    It shows before -> after and the change in reserved memory. It warns when min_free_kbytes is above the safe
+    limit of `swapctl vm set` (which refuses it without --force), and when the new high watermarks keep a tenth
+    of RAM or more free (kswapd reclaims to hold that). It writes nothing.
 
     --root DIR reads a snapshot: proc/zoneinfo, proc/sys/vm/*, proc/sys/kernel/osrelease, proc/meminfo.
 
@@ -123,9 +125,10 @@ def watermarks(
     from swapctl.ops import watermarks as wm
 
     with edge(ctx, "watermarks") as st:
-        snap = wm.load_snapshot(st.get_host())
+        host = st.get_host()
+        snap = wm.load_snapshot(host)
         changes = wm.parse_what_if(what_if or [], snap.version)
-        data, warnings = wm.build_view(snap, node=node, what_if=changes or None)
+        data, warnings = wm.build_view(host, snap, node=node, what_if=changes or None)
         emit(st, "watermarks", data=data, warnings=warnings, table=_watermarks_table)
 
 

@@ -73,6 +73,10 @@ class Step:
     def undo_description(self) -> str:
         return f"undo: {self.describe()}"
 
+    def undo_description_for(self, record: dict[str, Any]) -> str:
+        """The same, once the step's journal record is known (what rollback lists and reports)."""
+        return self.undo_description()
+
     def to_record(self) -> dict[str, Any]:
         return {"kind": self.kind, "params": self.params}
 
@@ -182,7 +186,7 @@ def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int,
             if mark:
                 mark(seq, "undone")
         except Exception as exc:  # keep undoing the rest; report all
-            errors.append(f"{step.undo_description()}: {getattr(exc, 'message', exc)}")
+            errors.append(f"{step.undo_description_for(record)}: {getattr(exc, 'message', exc)}")
             if mark:
                 mark(seq, "undo-failed")
     return errors

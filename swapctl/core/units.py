@@ -51,10 +51,10 @@ def format_bytes(n: int | float) -> str:
     """Binary units for tables: 1.5 GiB, 512 MiB, 4 KiB, 0 B."""
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{int(n)} B"
-            text = f"{n:.1f}".rstrip("0").rstrip(".")
+        # Round first, then pick the unit: /proc/swaps shows a 1 GiB file as 1048572 KiB (less its header
+        # page), which is 1023.996 MiB and must read "1 GiB", not "1024 MiB".
+        text = f"{int(n)}" if unit == "B" else f"{n:.1f}".rstrip("0").rstrip(".")
+        if abs(float(text)) < 1024 or unit == "TiB":
             return f"{text} {unit}"
         n /= 1024
     raise AssertionError("unreachable")

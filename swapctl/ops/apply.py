@@ -207,14 +207,14 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
 
 
 def _failing_vm_line(host: Host, items: list[tuple[str, int]]) -> int:
-    """The line of the first vm assignment that fails on its own (0 when only their combination does)."""
+    """The line where the vm assignments, read in order, first fail (a bad one, or a key given twice)."""
     from swapctl.ops import sysctl
 
     release = host.kernel_release()
     version = parse_release(release)
-    for text, line in items:
+    for n, (_, line) in enumerate(items, 1):
         try:
-            sysctl.parse_assignments([text], version, release)
+            sysctl.parse_assignments([text for text, _ in items[:n]], version, release)
         except UsageError:
             return line
     return 0

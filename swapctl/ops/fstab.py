@@ -88,11 +88,21 @@ class FstabSet(FileEdit):
     """params: path (the fstab), swap (the swap area's path), line (or None to drop it)."""
 
     kind = "fstab-set"
-
     def describe(self) -> str:
         if self.params["line"] is None:
             return f"remove the {self.params['swap']} line from {self.params['path']}"
         return f"persist in {self.params['path']}: {self.params['line']}"
+
+    def undo_description(self) -> str:
+        swap = self.params["swap"]
+        what = (f"put back the line for {swap}" if self.params["line"] is None
+                else f"remove the line for {swap}, or put back the one it replaced")
+        return f"restore {self.params['path']} ({what})"
+
+    def undo_description_for(self, record: dict[str, Any]) -> str:
+        old = find_line(record.get("old"), self.params["swap"])
+        what = f"put back: {old}" if old else f"remove the line for {self.params['swap']}"
+        return f"restore {self.params['path']} ({what})"
 
     def transform(self, old: str | None) -> str | None:
         return set_line(old, self.params["swap"], self.params["line"])

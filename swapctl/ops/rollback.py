@@ -29,8 +29,15 @@ def load_step_kinds() -> None:
 
 def history(journal: Journal, limit: int | None = None) -> list[dict[str, Any]]:
     load_step_kinds()
-    txs = [tx.summary() for tx in reversed(journal.transactions())]
-    return txs[:limit] if limit else txs
+    txs = journal.transactions()
+    commands = {tx.id: tx.command for tx in txs}
+    out = []
+    for tx in list(reversed(txs))[:limit or None]:
+        summary = tx.summary()
+        # A rollback journals no steps of its own (its undos are marked in its target's): say what it undid.
+        summary["rollback_of_command"] = commands.get(tx.rollback_of) if tx.rollback_of else None
+        out.append(summary)
+    return out
 
 
 @dataclass
@@ -42,11 +49,11 @@ class RollbackPlan:
 
     def actions(self, status: str) -> list[dict[str, str]]:
         out = []
-        for _ts, step in self.steps:
+        for ts, step in self.steps:
             if step.undo_is_noop:
                 continue
             skipped = step.runtime and not self.ctx.same_boot
-            out.append({"step": step.kind, "description": step.undo_description(),
+            out.append({"step": step.kind, "description": step.undo_description_for(ts.record),
                         "status": "skipped" if skipped else status})
         return out
 

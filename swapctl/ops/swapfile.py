@@ -368,7 +368,7 @@ def validate_path(path: str) -> str:
         # PATH_MAX and NAME_MAX (linux/limits.h): the kernel would answer ENAMETOOLONG.
         raise UsageError(f"{path[:48]!r}... is longer than Linux allows (255 bytes a name, 4095 a path)")
     norm = os.path.normpath(path)
-    if norm != path.rstrip("/") or norm == "/":
+    if norm != path or norm == "/":  # a trailing slash names a directory
         raise UsageError(f"{path!r} is not a normalised file path", hint=f"write it as {norm}")
     return norm
 

@@ -292,9 +292,14 @@ def _drift(knob: Knob, runtime: int | None, boot: int | str | None, estimated: b
     if runtime is None or not isinstance(boot, int):
         return False
     if estimated:
-        # The boot-time default was computed from slightly fewer managed pages than the kernel has now.
-        return abs(runtime - boot) > max(64, boot // 50)
+        return abs(runtime - boot) > estimate_slack(boot)
     return runtime != boot
+
+
+def estimate_slack(estimate_kb: int) -> int:
+    """How far the kernel's own min_free_kbytes may be from our estimate of it: the kernel computed it from
+    the managed pages at boot, we from today's (2711 kB booted vs 2737 kB estimated on a 512 MiB 6.1 guest)."""
+    return max(64, estimate_kb // 50)
 
 
 def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:

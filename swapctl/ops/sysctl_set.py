@@ -18,7 +18,9 @@ from swapctl.ops.sysctl import (
     SAFE_SHARE_PERCENT,
     SET,
     Assignment,
+    Knob,
     VmState,
+    estimate_slack,
     parse_assignments,
     read_state,
     read_vm,
@@ -48,7 +50,7 @@ def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) 
                                   "(a panic); pass --force if you are sure")
                 warnings.append(what + "; writing it because of --force")
             low = mf.kernel_default or 128
-            if value < low:
+            if value < low - estimate_slack(low):
                 warnings.append(f"{a.knob.key}={value} is below the kernel's own default for this machine "
                                 f"({low} kB): atomic allocations may fail and reclaim starts late")
         if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
@@ -228,31 +230,60 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
         rows.append({"key": a.knob.key, "old": current, "new": target, "requested": a.value, "mode": a.mode,
                      "changed": change, "read_back": None, "adjusted": False})
     if persist:
-        step = SysctlPersist(path=path, settings=targets)
-        if step.needed(host):
-            plan.add(step)
-        plan.warnings.extend(_later_files_win(host, path, targets, step))
+        settings = _to_persist(assignments, state, targets)
+        if settings:
+            step = SysctlPersist(path=path, settings=settings)
+            if step.needed(host):
+                plan.add(step)
+            plan.warnings.extend(f"{file} also sets {key} = {value} and is applied after {path} (by {tools}), "
+                                 "so it wins at boot" for key, file, value, tools in _later_files_win(host, path, step))
     else:
+        would_persist = SysctlPersist(path=path, settings=targets)
+        later = {key: file for key, file, _, _ in _later_files_win(host, path, would_persist)}
         for a in assignments:
             boot = state.persisted[state.boot_tool][a.knob.key]
             if boot.value is not None and sysctld._int_or_str(boot.value) != targets[a.knob.key]:
-                plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; "
-                                     "add --persist to keep the new value across reboots")
+                fix = (f"--persist would not win over it: edit {later[a.knob.key]}" if a.knob.key in later
+                       else "add --persist to keep the new value across reboots")
+                plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; {fix}")
     plan.data = {"settings": rows, "persist": path if persist else None, "kernel": release}
     return plan
 
 
-def _later_files_win(host: Host, path: str, targets: dict[str, int], step: SysctlPersist) -> list[str]:
-    """Warn, naming the file, when a file applied after ours sets the same key and so wins at boot."""
+def _to_persist(assignments: list[Assignment], state: VmState, targets: dict[str, int]) -> dict[str, int]:
+    """What --persist writes: a set value as is; for `=>N`/`=<N`, N only where the value the machine boots with
+    would not meet it (pinning today's value would stop the kernel choosing its own, which no one asked)."""
+    settings: dict[str, int] = {}
+    for a in assignments:
+        if a.mode == SET:
+            settings[a.knob.key] = targets[a.knob.key]
+            continue
+        boot = _boot_value(a.knob, state)
+        if boot is None or (boot < a.value if a.mode == RAISE else boot > a.value):
+            settings[a.knob.key] = a.value
+    return settings
+
+
+def _boot_value(knob: Knob, state: VmState) -> int | None:
+    """The value the next boot gives: the sysctl.d line that wins, else the kernel's default (None: unknown)."""
+    line = state.persisted[state.boot_tool][knob.key]
+    if line.value is not None:
+        value = sysctld._int_or_str(line.value)
+        return value if isinstance(value, int) else None
+    return state.min_free.boot_default if knob.name == "min_free_kbytes" else knob.default
+
+
+def _later_files_win(host: Host, path: str, step: SysctlPersist) -> list[tuple[str, str, str, str]]:
+    """(key, file, value, tools) for each key that a file applied after ours also sets, so it wins at boot."""
     new_text = step.transform(step._read(host))
+    keys = list(step.params["settings"])
     winners: dict[tuple[str, str, str], list[str]] = {}
     for tool in sysctld.TOOLS:
-        resolved = sysctld.persisted(host, list(targets), tool, overrides={path: new_text})
+        resolved = sysctld.persisted(host, keys, tool, overrides={path: new_text})
         for key, p in resolved.items():
             if p.file is not None and p.file != path and p.value is not None:
                 winners.setdefault((key, p.file, p.value), []).append(tool)
-    return [f"{file} also sets {key} = {value} and is applied after {path} (by {' and '.join(tools)}), "
-            "so it wins at boot" for (key, file, value), tools in winners.items()]
+    return [(key, file, value, " and ".join(tools)) for (key, file, value), tools in winners.items()]
 
 
 def finish(plan: Plan) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from swapctl.core.kernel import Version, parse_release
-from swapctl.ops.sysctl import INT_MAX, KNOBS
+from swapctl.ops.sysctl import INT_MAX, KNOBS, SAFE_SHARE_PERCENT, MinFreeFacts, min_free_facts
 from swapctl.system.zoneinfo import HIGHMEM, MOVABLE, Zone
 
 # Version boundaries, each read in the kernel tree of that version (mm/page_alloc.c unless said):
@@ -348,10 +348,10 @@ def parse_what_if(items: Sequence[str], version: Version) -> dict[str, int]:
     return out
 
 
-# The share of RAM the high watermarks may keep free before we warn: past it kswapd keeps reclaiming to
-# hold that much free; KERNEL-FACTS measured a panic with min_free_kbytes at 50% of RAM.
+# The share of RAM the high watermarks may keep free before we note it: past it kswapd keeps reclaiming (and
+# swapping) to hold that much free. This is about cost, not safety: whether a min_free_kbytes is safe is
+# `vm set`'s safe limit (ops/sysctl.py min_free_facts), the one line both commands draw.
 HIGH_SHARE_WARN = 0.10
-MIN_SHARE_DANGER = 0.25
 
 
 def _totals(zones: Sequence[Zone], page_size: int) -> dict[str, int]:
@@ -361,10 +361,10 @@ def _totals(zones: Sequence[Zone], page_size: int) -> dict[str, int]:
     return out
 
 
-def build_view(snap: Snapshot, node: int | None = None,
+def build_view(host, snap: Snapshot, node: int | None = None,
                what_if: dict[str, int] | None = None) -> tuple[dict, list[str]]:
     """The data of `swapctl watermarks` (zones, totals per node and machine, settings, rule, what-if)
-    and its warnings."""
+    and its warnings. `host` is read only when the what-if sets min_free_kbytes (for vm set's limit)."""
     from swapctl.core.errors import Refused, UsageError
 
     zones = snap.zones
@@ -401,7 +401,10 @@ def build_view(snap: Snapshot, node: int | None = None,
                "spanned": z.spanned, "protection": list(z.protection), "state": zone_state(z)}
         if predicted is not None:
             p = predicted[i]
-            row["predicted"] = {"min": p.min, "low": p.low, "high": p.high, "promo": p.promo}
+            # The kernel computes WMARK_PROMO from 5.18 but prints it only from 6.12: a promo nobody can
+            # read back (or compare with) is left out, as the current column leaves it out.
+            row["predicted"] = {"min": p.min, "low": p.low, "high": p.high,
+                                "promo": p.promo if z.promo is not None else None}
         rows.append(row)
     shown_nodes = nodes if node is None else [node]
     node_totals = [{"node": n, **_totals([z for z in zones if z.node == n], ps)} for n in shown_nodes]
@@ -435,12 +438,15 @@ def build_view(snap: Snapshot, node: int | None = None,
     if pressed:
         warnings.append(f"below the low watermark now: {', '.join(pressed)}")
     if predicted is not None:
-        data["what_if"] = _what_if_summary(snap, zones, predicted, after, warnings)
+        limit = (min_free_facts(host, zones, snap.version)
+                 if what_if and "min_free_kbytes" in what_if else None)
+        data["what_if"] = _what_if_summary(snap, zones, predicted, after, limit, warnings)
     return data, warnings
 
 
 def _what_if_summary(snap: Snapshot, zones: Sequence[Zone], predicted: Sequence[Marks],
-                     after: dict[str, int | None], warnings: list[str]) -> dict:
+                     after: dict[str, int | None], limit: MinFreeFacts | None, warnings: list[str]) -> dict:
+    """before/after totals; `limit` is vm set's MinFreeFacts when the what-if sets min_free_kbytes."""
     ps = snap.page_size
     before_min = sum(z.min for z in zones)
     before_high = sum(z.high for z in zones)
@@ -457,14 +463,18 @@ def _what_if_summary(snap: Snapshot, zones: Sequence[Zone], predicted: Sequence[
         "high_bytes_change": (after_high - before_high) * ps,
         "high_share_of_ram": round(after_high / managed, 4),
         "min_share_of_ram": round(after_min / managed, 4),
+        "min_free_kbytes_safe_limit": limit.safe_limit if limit is not None else None,
     }
     from swapctl.core.units import format_bytes
 
-    if after_min / managed >= MIN_SHARE_DANGER:
-        warnings.append(f"the new min watermarks reserve {after_min / managed:.0%} of RAM "
-                        f"({format_bytes(after_min * ps)}): a min_free_kbytes this large can deadlock the "
-                        "kernel (measured: 262144 on a 512 MiB machine panicked)")
-    elif after_high / managed >= HIGH_SHARE_WARN:
+    value = after["min_free_kbytes"]
+    # Same comparison as ops/sysctl_set.check_policy, so the what-if and `vm set` never disagree.
+    if limit is not None and value is not None and value > limit.safe_limit:
+        warnings.append(f"min_free_kbytes={value} is above the safe limit of {limit.safe_limit} kB "
+                        f"({SAFE_SHARE_PERCENT}% of the {limit.basis_kb} kB of {limit.basis}): `swapctl vm set` "
+                        "would refuse it without --force; so large a reserve can deadlock the kernel "
+                        "(measured: 262144 on a 512 MiB machine panicked)")
+    if after_high / managed >= HIGH_SHARE_WARN:
         warnings.append(f"the new high watermarks keep {after_high / managed:.0%} of RAM free "
                         f"({format_bytes(after_high * ps)}): kswapd will reclaim (and swap) to hold that much")
     for z, p in zip(zones, predicted, strict=True):

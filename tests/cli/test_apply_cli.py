@@ -104,6 +104,7 @@ def test_a_failure_anywhere_undoes_everything(machine, tmp_path: Path) -> None:
     ("extra: 1\n", 1, "unknown key 'extra'"),
     ("swapfiles:\n  - path: relative\n    size: 16M\n", 2, "absolute"),
     ("swapfiles:\n  - {path: /s, size: 16M}\n  - {path: /s, size: 32M}\n", 3, "more than once"),
+    ("vm:\n  swappiness: 10\n  vm.swappiness: 20\n", 3, "more than once"),
 ])
 def test_bad_files_are_refused_whole_with_the_line_number(machine, tmp_path: Path, text: str, line: int,
                                                           words: str) -> None:

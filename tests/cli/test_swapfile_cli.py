@@ -42,6 +42,8 @@ def test_dry_run_in_a_table_says_nothing_was_changed(cli) -> None:
 @pytest.mark.parametrize("args,code", [
     (["create", "/swapfile", "--size", "zero"], 2),
     (["create", "relative", "--size", "16M"], 2),
+    (["create", "/swapfile/", "--size", "16M"], 2),
+    (["--state-dir", "relative/state", "list"], 2),
     (["create", "/swapfile", "--size", "16M", "--priority", "40000"], 2),
     (["create", "/swapfile", "--size", "16M", "--method", "dd"], 2),
     (["create", "/dev/shm/swapfile", "--size", "16M"], 3),

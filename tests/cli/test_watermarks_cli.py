@@ -221,3 +221,47 @@ def test_numa_with_zone_reclaim_off_points_at_bindings_instead(tmp_path: Path) -
     assert "zone_reclaim_mode=0" in answer and "membind" in answer
     wm = run_json(tmp_path / "root", "watermarks")
     assert any("below the low watermark now: 0/DMA, 0/DMA32" in w for w in wm["warnings"])
+
+
+def test_what_if_predicts_no_promo_where_the_kernel_prints_none() -> None:
+    # 6.1 computes WMARK_PROMO (5.18+) but its zoneinfo has no promo line (6.12+): nothing to compare with.
+    doc = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=16384")
+    assert [z["predicted"]["promo"] for z in doc["data"]["zones"]] == [None] * len(doc["data"]["zones"])
+    table = run(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=16384")
+    assert table.exit_code == 0 and "- -> -" in table.stdout
+    assert "- -> 233" not in table.stdout and "- -> 932 KiB" not in table.stdout
+
+
+def test_what_if_keeps_predicting_promo_where_the_kernel_prints_it() -> None:
+    writes = json.loads((N2 / "writes.json").read_text())
+    for n, w in writes.items():
+        before, after = N2 / f"step{int(n) - 1}" / "root", N2 / f"step{n}" / "root"
+        doc = run_json(before, "watermarks", "--what-if", f"{w['key']}={w['value']}")
+        shown = parse_zoneinfo((after / "proc/zoneinfo").read_text())
+        assert all(z.promo is not None for z in shown)
+        assert [r["predicted"]["promo"] for r in doc["data"]["zones"]] == [z.promo for z in shown], n
+
+
+def _vm_set_safe_limit(root: Path) -> int:
+    (row,) = [s for s in run_json(root, "vm", "get")["data"]["settings"] if s["key"] == "vm.min_free_kbytes"]
+    return row["safe_limit"]
+
+
+def test_what_if_above_vm_sets_safe_limit_warns_that_vm_set_would_refuse_it() -> None:
+    root = N2 / "step0/root"
+    limit = _vm_set_safe_limit(root)
+    assert limit < 200000  # about 10% of this machine's RAM, under the old 25% danger mark
+    doc = run_json(root, "watermarks", "--what-if", "min_free_kbytes=200000")
+    refusals = [w for w in doc["warnings"] if "vm set" in w]
+    assert len(refusals) == 1 and f"{limit} kB" in refusals[0] and "--force" in refusals[0]
+    table = run(root, "watermarks", "--what-if", "min_free_kbytes=200000")
+    assert table.exit_code == 0 and f"safe limit of {limit} kB" in table.stderr
+
+
+def test_what_if_at_vm_sets_safe_limit_draws_no_refusal_warning() -> None:
+    root = N2 / "step0/root"
+    limit = _vm_set_safe_limit(root)
+    doc = run_json(root, "watermarks", "--what-if", f"min_free_kbytes={limit}")
+    assert not any("vm set" in w for w in doc["warnings"])
+    doc = run_json(root, "watermarks", "--what-if", f"min_free_kbytes={limit + 1}")
+    assert any("vm set" in w for w in doc["warnings"])

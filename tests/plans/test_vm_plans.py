@@ -140,6 +140,16 @@ def test_a_very_low_min_free_kbytes_warns(env) -> None:
     assert any("below the kernel's own default" in w for w in plan.warnings)
 
 
+def test_the_value_the_kernel_booted_with_is_not_called_below_its_default(fixtures, tmp_path) -> None:
+    # The default is estimated from today's managed pages (2737 kB here), the kernel chose 2711 at boot.
+    root = machine(fixtures, tmp_path, SMALL)
+    host = fake_host(root)
+    booted = vm(root, "min_free_kbytes")
+    for text in (f"min_free_kbytes={booted}", "min_free_kbytes=>2048"):
+        plan = build_set_plan(host, [text], persist=False, force=False)
+        assert not [w for w in plan.warnings if "below the kernel's own default" in w]
+
+
 def test_a_key_this_kernel_lacks_is_a_usage_error(env) -> None:
     root, host, _ = env
     (root / "proc/sys/vm/zone_reclaim_mode").unlink()  # a kernel built without CONFIG_NUMA
@@ -302,6 +312,37 @@ def test_without_persist_a_runtime_change_warns_what_the_next_boot_will_apply(en
     f.write_text("vm.swappiness = 40\n")
     plan, _ = run(host, journal, "swappiness=10")
     assert any("/usr/lib/sysctl.d/50-vendor.conf sets vm.swappiness = 40" in w for w in plan.warnings)
+
+
+def test_without_persist_the_hint_names_the_later_file_when_persist_would_not_win(env) -> None:
+    root, host, journal = env
+    later = root / "etc/sysctl.d/99-sysctl.conf"
+    later.parent.mkdir(parents=True)
+    later.write_text("vm.swappiness = 30\n")
+    plan, _ = run(host, journal, "swappiness=10")
+    (w,) = [w for w in plan.warnings if "99-sysctl.conf" in w]
+    assert "edit /etc/sysctl.d/99-sysctl.conf" in w and "add --persist" not in w
+
+
+def test_a_raise_only_persist_writes_nothing_when_the_boot_value_already_meets_it(env) -> None:
+    # The kernel's own default at boot is above the bound: pinning today's value would stop the kernel from
+    # choosing (e.g. more after a memory upgrade), which "only ever raise it" never asked for.
+    root, host, journal = env
+    current = vm(root, "swappiness")
+    assert current == 60
+    plan, out = run(host, journal, "swappiness=>20", persist=True)
+    assert plan.steps == [] and not out.changed
+    assert not (root / PERSIST_FILE.lstrip("/")).exists()
+
+
+def test_a_raise_only_persist_writes_the_bound_where_the_boot_value_would_not_meet_it(env) -> None:
+    root, host, journal = env
+    vendor = root / "usr/lib/sysctl.d/50-vendor.conf"
+    vendor.parent.mkdir(parents=True)
+    vendor.write_text("vm.swappiness = 5\n")
+    plan, out = run(host, journal, "swappiness=>20", persist=True)
+    assert vm(root, "swappiness") == 60  # already above at runtime: left alone
+    assert "vm.swappiness = 20" in (root / PERSIST_FILE.lstrip("/")).read_text()
 
 
 def test_the_journal_stays_json_lines(env) -> None:

@@ -45,3 +45,14 @@ def test_binary_units_in_tables() -> None:
     assert format_bytes(0) == "0 B"
     assert format_bytes(1536 << 20) == "1.5 GiB"
     assert format_bytes(64 << 20) == "64 MiB"
+
+
+@pytest.mark.parametrize("n,expected", [
+    (1048572 << 10, "1 GiB"),      # a 1 GiB swap file in /proc/swaps: 1 GiB less its header page
+    ((1 << 20) - 1, "1 MiB"),      # 1048575 bytes rounds to 1024.0 KiB, which is 1 MiB
+    ((1 << 10) - 1, "1023 B"),     # bytes are never rounded up into the next unit
+    (1023 << 10, "1023 KiB"),
+    (-((1 << 30) - 1), "-1 GiB"),
+])
+def test_a_size_that_rounds_to_1024_of_a_unit_is_shown_in_the_next_unit(n: int, expected: str) -> None:
+    assert format_bytes(n) == expected
