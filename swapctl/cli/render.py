@@ -49,16 +49,19 @@ def message(text: str) -> None:
 
 def error(command: str, fmt: str, text: str, hint: str | None, code: int,
           data: dict[str, Any] | None = None) -> None:
+    data = dict(data or {})
+    warnings = data.pop("warnings", [])  # what the command warned about before it failed still holds
+    for w in warnings:
+        message(f"warning: {_printable(w)}")
     # One line each, whatever the input echoed in them holds (a newline, a carriage return, an escape).
     message(f"swapctl: error: {_printable(text)}")
     if hint:
         message(f"hint: {_printable(hint)}")
     if fmt in ("json", "yaml"):
-        data = dict(data or {})
         actions = data.pop("actions", [])
         transaction = data.pop("transaction", None)
         doc = envelope(command, ok=False, transaction=transaction, actions=actions, data=data,
-                       error={"message": text, "hint": hint, "code": code})
+                       warnings=warnings, error={"message": text, "hint": hint, "code": code})
         sys.stdout.write(_dump(doc, fmt))
 
 

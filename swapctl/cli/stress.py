@@ -86,15 +86,13 @@ def stress(
                 live.close()
         warnings = data.pop("warnings")
         if data["verdict"] == "fail":
-            data["warnings"] = warnings  # the error envelope has no warnings field of its own
             if st.output == "table":
-                for w in warnings:
-                    render.message(f"warning: {w}")
                 _report(data)
             raise CheckFailed("stress check failed: " + "; ".join(data["reasons"]),
                               hint="see data.reasons; thresholds: --max-direct-reclaim, --max-psi-full, "
                                    "--allow-oom",
-                              data={"actions": [dict(a, status="done") for a in actions], **data})
+                              data={"actions": [dict(a, status="done") for a in actions], **data,
+                                    "warnings": warnings})
         _emit(st, actions, "done", data, warnings, dry_run=False)
 
 

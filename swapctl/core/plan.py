@@ -149,18 +149,17 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             failed_at = min(len(done), len(plan.steps) - 1)
             if failed_at == len(done):
                 actions[failed_at]["status"] = "failed"
-            interrupted = _undo_after_failure(host, journal, tx, done, actions)
+            failure = {"transaction": tx, "actions": actions, "warnings": list(plan.warnings)}
+            interrupted = _undo_after_failure(host, journal, tx, done, failure)
             if isinstance(exc, KeyboardInterrupt) or interrupted:
-                raise Interrupted("interrupted; every change was rolled back",
-                                  data={"transaction": tx, "actions": actions}) from None
+                raise Interrupted("interrupted; every change was rolled back", data=failure) from None
             message = exc.message if isinstance(exc, SwapctlError) else str(exc)
             hint = exc.hint if isinstance(exc, SwapctlError) else None
             if isinstance(exc, Refused):
                 # A refusal discovered mid-plan still leaves the machine as it was.
-                raise Refused(message, hint=hint, data={"transaction": tx, "actions": actions}) from exc
+                raise Refused(message, hint=hint, data=failure) from exc
             raise OperationFailed(f"{plan.steps[failed_at].describe()} failed: {message}; "
-                                  "every change was rolled back",
-                                  hint=hint, data={"transaction": tx, "actions": actions}) from exc
+                                  "every change was rolled back", hint=hint, data=failure) from exc
         journal.commit(tx)
     changed = any(a["status"] == "done" for a in actions)
     return Outcome(plan.command, changed, False, tx, actions, plan.data, plan.warnings)
@@ -193,11 +192,12 @@ def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int,
 
 
 def _undo_after_failure(host: Host, journal: Journal, tx: str,
-                        done: list[tuple[Step, dict[str, Any]]], actions: list[dict[str, str]]) -> bool:
+                        done: list[tuple[Step, dict[str, Any]]], failure: dict[str, Any]) -> bool:
     """Undo what was done, with Ctrl-C and SIGTERM held until the transaction is closed (users press Ctrl-C
-    twice); returns whether one arrived meanwhile."""
+    twice); returns whether one arrived meanwhile. `failure` is the error's data (transaction, actions,
+    warnings); the actions' statuses are updated as the undo goes."""
     def mark(seq: int, status: str) -> None:
-        actions[seq]["status"] = status
+        failure["actions"][seq]["status"] = status
 
     items = [(seq, step, record) for seq, (step, record) in reversed(list(enumerate(done)))]
     interrupted, errors = False, []
@@ -210,5 +210,5 @@ def _undo_after_failure(host: Host, journal: Journal, tx: str,
     if errors:
         raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
                              hint=f"inspect the machine, then run: swapctl rollback {tx}",
-                             data={"transaction": tx, "actions": actions})
+                             data=failure)
     return interrupted

@@ -199,3 +199,14 @@ def test_the_safety_limit_judges_the_value_that_would_be_in_force_not_the_one_as
     raise_only = invoke(host, "-o", "json", "vm", "set", "min_free_kbytes=>100", "--dry-run")
     assert raise_only.exit_code == 0 and not any("below" in w for w in envelope(raise_only.stdout)["warnings"])
     assert vm(root, "min_free_kbytes") == current
+
+
+def test_a_failed_set_keeps_its_warnings_in_the_error_envelope_and_on_stderr(fixtures, tmp_path) -> None:
+    # One node: zone_reclaim_mode warns it has no effect; then the kernel rejects the second write.
+    root = machine(fixtures, tmp_path, ONE_NODE)
+    host = failing_host(root, "swappiness")
+    result = invoke(host, "-o", "json", "vm", "set", "zone_reclaim_mode=1", "swappiness=10")
+    doc = envelope(result.stdout)
+    assert result.exit_code == 1 and doc["ok"] is False
+    assert any("no effect" in w for w in doc["warnings"]) and "warnings" not in doc["data"]
+    assert any(line.startswith("warning: ") and "no effect" in line for line in result.stderr.splitlines())
