@@ -68,7 +68,7 @@ def create(
 def _list_table(doc: dict[str, Any]) -> None:
     d = doc["data"]
     rows = [(a["path"], a["type"], format_bytes(a["size"]), format_bytes(a["used"]), a["priority"],
-             "yes" if a["managed"] else "no", "yes" if a["persisted"] else "no") for a in d["areas"]]
+             {True: "yes", False: "no"}.get(a["managed"], "?"), "yes" if a["persisted"] else "no") for a in d["areas"]]
     caption = (f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
                f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available")
     if not rows:

@@ -16,11 +16,19 @@ if TYPE_CHECKING:
 
 def inventory(host: Host, journal: Journal) -> tuple[dict[str, Any], list[str]]:
     fstab_text = host.read_text_or_none(fstab.FSTAB)
-    managed = managed_paths(journal)
     areas, warnings = [], []
+    managed: set[str] | None
+    try:
+        managed = managed_paths(journal)
+    except PermissionError:
+        # The journal is root's (0600 in a 0700 directory); listing is for everyone.
+        managed = None
+        warnings.append(f"cannot read the journal in {journal.path.parent}: run as root to see which areas "
+                        "swapctl manages")
     for a in host.swaps():
         areas.append({"path": a.path, "type": a.type, "size": a.size, "used": a.used, "priority": a.priority,
-                      "managed": a.path in managed, "persisted": fstab.find_line(fstab_text, a.path) is not None})
+                      "managed": None if managed is None else a.path in managed,
+                      "persisted": fstab.find_line(fstab_text, a.path) is not None})
         if a.type == "file" and not a.deleted:
             st = host.lstat(a.path)
             if st is not None and stat.S_ISREG(st.st_mode):

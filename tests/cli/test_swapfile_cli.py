@@ -175,3 +175,21 @@ def test_an_internal_error_prints_one_line_and_a_crash_log(cli, host, monkeypatc
     result = cli("list")
     assert result.exit_code == 70 and "Traceback" not in result.output
     assert "crash log" in result.stderr and list(tmp_path.glob("swapctl-crash-*.log"))
+
+
+def test_list_as_a_user_who_cannot_read_the_journal_still_lists_and_says_why_managed_is_unknown(
+        cli, root: Path, monkeypatch) -> None:
+    # The journal is 0600 in a 0700 directory: `swapctl list` is for everyone, the journal for root.
+    from swapctl.core.journal import Journal
+
+    cli("create", "/swapfile", "--size", "16M")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(Journal, "entries", denied)
+    result = cli("-o", "json", "list")
+    doc = env_of(result)
+    assert result.exit_code == 0, result.output
+    assert [(a["path"], a["managed"]) for a in doc["data"]["areas"]] == [("/swapfile", None)]
+    assert any("journal" in w and "root" in w for w in doc["warnings"])
