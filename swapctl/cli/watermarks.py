@@ -27,7 +27,8 @@ def _opt(v: Any) -> str:
 
 def _default_text(settings: dict[str, Any]) -> str:
     d = settings["min_free_kbytes_default"]
-    text = f"kernel default here {d['kernel']}"
+    # An estimate from today's managed pages; the kernel's own came from those at boot (see vm get's drift).
+    text = f"kernel default here ~{d['kernel']}"
     if d["khugepaged"]:
         thp = settings.get("transparent_hugepage")
         text += f", {d['khugepaged']} " + ("as THP raises it" if thp in ("always", "madvise")
