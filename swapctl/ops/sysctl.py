@@ -241,9 +241,10 @@ SAFE_SHARE_PERCENT = 5
 def min_free_facts(host: Host, zones: list, version: Version | None) -> MinFreeFacts:
     from swapctl.ops import watermarks
 
-    page_kb = host.page_size // 1024
+    page_size = watermarks.machine_page_size(host, zones)[0]
+    page_kb = page_size // 1024
     thp = thp_mode(host)
-    defaults = watermarks.default_min_free_kbytes(zones, host.page_size, thp != "never",
+    defaults = watermarks.default_min_free_kbytes(zones, page_size, thp != "never",
                                                   kernel_version=version) if zones else None
     default = defaults.kernel if defaults else None
     khuge = defaults.khugepaged if defaults else None

@@ -242,6 +242,19 @@ def derive_page_size(zones: Sequence[Zone], meminfo: dict[str, int] | None) -> i
     return None
 
 
+def machine_page_size(host, zones: Sequence[Zone]) -> tuple[int, str]:
+    """(page size, "host" | "meminfo" | "assumed") of the machine the files describe: this one's, or under
+    --root the snapshot's (a 64 KiB-page capture read on a 4 KiB machine), 4096 when it cannot be told."""
+    if str(host.paths.root) == "/":
+        return host.page_size, "host"
+    try:
+        meminfo = host.meminfo()
+    except OSError:
+        meminfo = None
+    derived = derive_page_size(zones, meminfo)
+    return (derived, "meminfo") if derived is not None else (4096, "assumed")
+
+
 def load_snapshot(host) -> Snapshot:
     """Everything the watermark and NUMA views need, read through the Host (live /proc or --root)."""
     from swapctl.core.errors import Refused, UsageError
@@ -273,22 +286,10 @@ def load_snapshot(host) -> Snapshot:
     release = host.kernel_release()
     if not release:
         warnings.append("the snapshot has no proc/sys/kernel/osrelease: assuming the newest kernel's rules")
-    live = str(host.paths.root) == "/"
-    meminfo = None
-    try:
-        meminfo = host.meminfo()
-    except OSError:
-        pass
-    if live:
-        page_size, source = host.page_size, "host"
-    else:
-        derived = derive_page_size(zones, meminfo)
-        if derived is not None:
-            page_size, source = derived, "meminfo"
-        else:
-            page_size, source = 4096, "assumed"
-            warnings.append("page size not derivable from the snapshot (proc/meminfo MemTotal / managed pages):"
-                            " assuming 4096 bytes")
+    page_size, source = machine_page_size(host, zones)
+    if source == "assumed":
+        warnings.append("page size not derivable from the snapshot (proc/meminfo MemTotal / managed pages):"
+                        " assuming 4096 bytes")
     settings = {k: _read_int(host, k) for k in ("min_free_kbytes", "watermark_scale_factor",
                                                   "watermark_boost_factor", "zone_reclaim_mode")}
     try:

@@ -209,3 +209,22 @@ def test_vm_get_estimates_the_boot_min_free_kbytes_with_the_rule_of_the_running_
     want = watermarks.default_min_free_kbytes(state.zones, host.page_size, thp, kernel_version=release).kernel
     assert state.min_free.kernel_default == want
     assert (want > 65536) == (not release.startswith("5.6"))
+
+
+def test_vm_get_of_a_snapshot_uses_the_snapshots_page_size_not_this_machines(fixtures: Path, tmp_path: Path) -> None:
+    # A ppc64 machine with 64 KiB pages, read on this 4 KiB one: the defaults are in kB of ITS pages.
+    from swapctl.ops import watermarks
+    from swapctl.system.zoneinfo import parse_zoneinfo
+    from tests.fakes import fake_host, make_root
+
+    text = (fixtures / "public/lkml_2017-04-05_reza-arbab_make-movable-onlining-suck-less__4.11-rc5_ppc64_2node"
+            "__proc_zoneinfo").read_text()
+    managed = sum(z.managed for z in parse_zoneinfo(text))
+    root = make_root(tmp_path / "root", osrelease="4.11.0-rc5",
+                     meminfo=f"MemTotal: {managed * 64} kB\nMemFree: {managed * 32} kB\n")
+    (root / "proc/zoneinfo").write_text(text)
+    host = fake_host(root)
+    state = sysctl.read_state(host)
+    want = watermarks.default_min_free_kbytes(state.zones, 65536, False, kernel_version="4.11.0")
+    assert state.min_free.kernel_default == want.kernel
+    assert state.min_free.basis_kb == watermarks.buffer_pages(state.zones) * 64
