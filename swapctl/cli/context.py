@@ -88,7 +88,9 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
     except OSError as exc:
         # The machine (or a --root snapshot) lacks or refuses a file swapctl must read: say which, exit 3.
         where = f" {exc.filename}" if exc.filename else ""
-        render.error(command, st.output, f"cannot access{where}: {exc.strerror or exc}", None, ExitCode.REFUSED)
+        is_root = st.host.is_root if st.host is not None else os.geteuid() == 0
+        hint = "run it with sudo, or as root" if isinstance(exc, PermissionError) and not is_root else None
+        render.error(command, st.output, f"cannot access{where}: {exc.strerror or exc}", hint, ExitCode.REFUSED)
         raise typer.Exit(ExitCode.REFUSED) from None
     except Exception as exc:
         if st.debug:

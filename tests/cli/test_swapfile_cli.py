@@ -193,3 +193,16 @@ def test_list_as_a_user_who_cannot_read_the_journal_still_lists_and_says_why_man
     assert result.exit_code == 0, result.output
     assert [(a["path"], a["managed"]) for a in doc["data"]["areas"]] == [("/swapfile", None)]
     assert any("journal" in w and "root" in w for w in doc["warnings"])
+
+
+def test_history_as_a_user_who_cannot_read_the_journal_says_it_needs_root(cli, root: Path, monkeypatch) -> None:
+    from swapctl.core.journal import Journal
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(Journal, "entries", denied)
+    result = cli("history", host_override=fake_host(root, uid=1000))
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0].startswith("swapctl: error: cannot access ")
+    assert "hint: " in result.stderr and "root" in result.stderr.splitlines()[1]
