@@ -22,7 +22,11 @@ def terminate_like_interrupt() -> None:
 @contextmanager
 def held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while an undo or a cleanup runs: a second Ctrl-C must not leave half a change
-    or a cgroup behind. A signal that arrived meanwhile is raised as KeyboardInterrupt once it is done."""
+    or a cgroup behind. A signal that arrived meanwhile is raised as KeyboardInterrupt once it is done.
+
+    Blocked as well as caught: a Ctrl-C at the terminal goes to the whole process group, and a child started
+    meanwhile (the undo's swapoff) inherits the block, so it is not killed either. Caught because another
+    thread (rich's refresh thread during stress) may take the signal, and Python then runs the handler here."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
@@ -32,9 +36,11 @@ def held() -> Iterator[None]:
         got.append(signum)
 
     old = {s: signal.signal(s, hold) for s in STOPS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one that waited is handled now, by hold()
         for s, handler in old.items():
             signal.signal(s, handler)
     if got:
