@@ -150,8 +150,8 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             if failed_at == len(done):
                 actions[failed_at]["status"] = "failed"
             failure = {"transaction": tx, "actions": actions, "warnings": list(plan.warnings)}
-            interrupted = _undo_after_failure(host, journal, tx, done, failure)
-            if isinstance(exc, KeyboardInterrupt) or interrupted:
+            _undo_after_failure(host, journal, tx, done, failure)
+            if isinstance(exc, KeyboardInterrupt):
                 raise Interrupted("interrupted; every change was rolled back", data=failure) from None
             message = exc.message if isinstance(exc, SwapctlError) else str(exc)
             hint = exc.hint if isinstance(exc, SwapctlError) else None
@@ -192,23 +192,22 @@ def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int,
 
 
 def _undo_after_failure(host: Host, journal: Journal, tx: str,
-                        done: list[tuple[Step, dict[str, Any]]], failure: dict[str, Any]) -> bool:
+                        done: list[tuple[Step, dict[str, Any]]], failure: dict[str, Any]) -> None:
     """Undo what was done, with Ctrl-C and SIGTERM held until the transaction is closed (users press Ctrl-C
-    twice); returns whether one arrived meanwhile. `failure` is the error's data (transaction, actions,
-    warnings); the actions' statuses are updated as the undo goes."""
+    twice). `failure` is the error's data (transaction, actions, warnings); the actions' statuses are updated
+    as the undo goes."""
     def mark(seq: int, status: str) -> None:
         failure["actions"][seq]["status"] = status
 
     items = [(seq, step, record) for seq, (step, record) in reversed(list(enumerate(done)))]
-    interrupted, errors = False, []
+    errors: list[str] = []
     try:
         with host.signals_held():
             errors = undo_steps(host, journal, tx, items, UndoContext(), mark=mark)
             journal.end(tx, "undo-failed" if errors else "aborted")
     except KeyboardInterrupt:
-        interrupted = True
+        pass  # the run ends right after anyway, and says what it ends with: the first cause, not this
     if errors:
         raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
                              hint=f"inspect the machine, then run: swapctl rollback {tx}",
                              data=failure)
-    return interrupted

@@ -481,19 +481,20 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     fs = check_location(host, path, force=force)
     plan.data["filesystem"] = fs
     line_prio, line_discard = fstab.swap_options(target.fstab_line)
+    # Not given: as the fstab line asks (what `swapon -a` would do), else as the area runs now.
     if discard is None:
         discard = line_discard
     if priority is None and target.fstab_line is not None:
-        persist_prio = line_prio
+        wanted_prio = line_prio
     elif priority is None and target.area is not None and target.area.priority >= 0:
-        persist_prio = target.area.priority  # set by hand at swapon: keep it at boot too
+        wanted_prio = target.area.priority  # set by hand at swapon: keep it at boot too
     else:
-        persist_prio = priority if priority is not None and priority >= 0 else None  # -1: automatic
+        wanted_prio = priority if priority is not None and priority >= 0 else None  # -1: automatic
 
     def persist_step() -> None:
         # A line that asks for the same (whatever its spelling: "sw", "defaults") is left as it is.
-        if persist and (target.fstab_line is None or (line_prio, line_discard) != (persist_prio, discard)):
-            plan.add(fstab.fstab_set(path, fstab.swap_line(path, persist_prio, discard)))
+        if persist and (target.fstab_line is None or (line_prio, line_discard) != (wanted_prio, discard)):
+            plan.add(fstab.fstab_set(path, fstab.swap_line(path, wanted_prio, discard)))
 
     if target.area is not None:
         # The file's own size decides: the kernel's count drops the header page and, where the block size is
@@ -514,7 +515,7 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             raise Refused(f"{path} exists and is not a regular file; swapctl will not touch it")
         header = host.swap_signature(path)
         if header is not None and target.st.st_size == size:
-            plan.add(SwapOn(path=path, priority=priority, discard=discard, refill=None))
+            plan.add(SwapOn(path=path, priority=wanted_prio, discard=discard, refill=None))
             persist_step()
             return plan
         if not force:
@@ -526,12 +527,12 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             raise Refused(f"{aside} exists (left by an earlier --force?)", hint="remove it first")
         check_space(host, path, size)
         plan.add(Rename(src=path, dst=aside))
-        _add_make_steps(plan, path, size, fs, method, priority, discard)
+        _add_make_steps(plan, path, size, fs, method, wanted_prio, discard)
         persist_step()
         plan.add(DiscardReplaced(path=aside))
         return plan
     check_space(host, path, size)
-    _add_make_steps(plan, path, size, fs, method, priority, discard)
+    _add_make_steps(plan, path, size, fs, method, wanted_prio, discard)
     persist_step()
     return plan
 

@@ -90,6 +90,21 @@ def test_an_active_area_without_a_line_is_persisted_at_the_priority_it_runs_with
     assert (root / "etc/fstab").read_text().endswith("/swapfile none swap defaults,pri=7 0 0\n")
 
 
+@pytest.mark.parametrize("exists", [False, True], ids=["new file", "inactive swap file"])
+def test_create_swaps_on_with_the_priority_and_discard_its_fstab_line_asks_for(env, exists: bool) -> None:
+    root, host, journal = env
+    if exists:
+        execute(plan_create(host, journal, "/swapfile", "16M", persist=False), host, journal)
+        execute(plan_remove(host, journal, "/swapfile", keep_file=True), host, journal)
+    with open(root / "etc/fstab", "a") as fh:
+        fh.write("/swapfile none swap sw,pri=5,discard 0 0\n")
+    fstab = (root / "etc/fstab").read_bytes()
+    execute(plan_create(host, journal, "/swapfile", "16M"), host, journal)
+    assert [(a.path, a.priority) for a in host.swaps()] == [("/swapfile", 5)]
+    assert ["--discard" in c for c in host.runner.calls if c[0] == "swapon"][-1]
+    assert (root / "etc/fstab").read_bytes() == fstab
+
+
 def test_another_priority_for_an_active_area_is_refused_with_a_way_to_change_it(env) -> None:
     _, host, journal = env
     execute(plan_create(host, journal, "/swapfile", "16M", priority=5), host, journal)
