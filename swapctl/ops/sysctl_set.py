@@ -39,22 +39,28 @@ def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) 
             needs = f" (it needs {a.knob.needs})" if a.knob.needs else ""
             raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
         if a.knob.name == "min_free_kbytes":
-            mf = state.min_free
             # Judge what would be in force: `=<N` never raises the value, `=>N` never lowers it.
-            value = target_value(a, state.values[a.knob.name])
-            if value > mf.safe_limit:
-                what = (f"{a.knob.key}={value} is above the safe limit of {mf.safe_limit} kB "
-                        f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
-                if not force:
-                    raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
-                                  "(a panic); pass --force if you are sure")
-                warnings.append(what + "; writing it because of --force")
-            low = mf.kernel_default or 128
-            if value < low - estimate_slack(low):
-                warnings.append(f"{a.knob.key}={value} is below the kernel's own default for this machine "
-                                f"({low} kB): atomic allocations may fail and reclaim starts late")
+            warnings.extend(judge_min_free(target_value(a, state.values[a.knob.name]), state, force=force))
         if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
             warnings.append("this machine has one NUMA node: zone_reclaim_mode has no effect here")
+    return warnings
+
+
+def judge_min_free(value: int, state: VmState, *, force: bool) -> list[str]:
+    """Refuse a min_free_kbytes above the safe limit (unless --force); warn below the kernel's own default."""
+    mf, warnings = state.min_free, []
+    if value > mf.safe_limit:
+        what = (f"vm.min_free_kbytes={value} is above the safe limit of {mf.safe_limit} kB "
+                f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
+        if not force:
+            raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
+                          "(a panic); pass --force if you are sure")
+        warnings.append(what + "; writing it because of --force")
+    # The default is our estimate of the kernel's (give it slack); 128 kB is the kernel's own floor.
+    low = mf.kernel_default - estimate_slack(mf.kernel_default) if mf.kernel_default else 128
+    if value < low:
+        warnings.append(f"vm.min_free_kbytes={value} is below the kernel's own default for this machine "
+                        f"({mf.kernel_default or 128} kB): atomic allocations may fail and reclaim starts late")
     return warnings
 
 
@@ -231,6 +237,10 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
                      "changed": change, "read_back": None, "adjusted": False})
     if persist:
         settings = _to_persist(assignments, state, targets)
+        if "vm.min_free_kbytes" in settings and settings["vm.min_free_kbytes"] != targets["vm.min_free_kbytes"]:
+            # `=<N`/`=>N` persist N itself: it is what the next boot will apply, so it meets the same limit.
+            plan.warnings.extend(w for w in judge_min_free(settings["vm.min_free_kbytes"], state, force=force)
+                                 if w not in plan.warnings)
         if settings:
             step = SysctlPersist(path=path, settings=settings)
             if step.needed(host):
@@ -238,11 +248,14 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
             plan.warnings.extend(f"{file} also sets {key} = {value} and is applied after {path} (by {tools}), "
                                  "so it wins at boot" for key, file, value, tools in _later_files_win(host, path, step))
     else:
-        would_persist = SysctlPersist(path=path, settings=targets)
-        later = {key: file for key, file, _, _ in _later_files_win(host, path, would_persist)}
+        # Advice only where --persist would write something: a boot value that already meets `=>N` is fine.
+        wanted = _to_persist(assignments, state, targets)
+        later = {key: file for key, file, _, _ in _later_files_win(host, path, SysctlPersist(path=path,
+                                                                                            settings=wanted))}
         for a in assignments:
             boot = state.persisted[state.boot_tool][a.knob.key]
-            if boot.value is not None and sysctld._int_or_str(boot.value) != targets[a.knob.key]:
+            if a.knob.key in wanted and boot.value is not None and \
+                    sysctld._int_or_str(boot.value) != wanted[a.knob.key]:
                 fix = (f"--persist would not win over it: edit {later[a.knob.key]}" if a.knob.key in later
                        else "add --persist to keep the new value across reboots")
                 plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; {fix}")

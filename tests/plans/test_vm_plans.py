@@ -345,6 +345,27 @@ def test_a_raise_only_persist_writes_the_bound_where_the_boot_value_would_not_me
     assert "vm.swappiness = 20" in (root / PERSIST_FILE.lstrip("/")).read_text()
 
 
+def test_a_lower_only_persist_is_held_to_the_safe_limit_like_a_set(env) -> None:
+    # =<N writes N itself to sysctl.d when the boot value is above it: N must pass the same limit.
+    root, host, journal = env
+    site = root / "etc/sysctl.d/10-site.conf"
+    site.parent.mkdir(parents=True)
+    site.write_text("vm.min_free_kbytes = 3000000\n")
+    with pytest.raises(Refused, match="safe limit"):
+        build_set_plan(host, ["min_free_kbytes=<2000000"], persist=True, force=False)
+
+
+def test_without_persist_no_advice_when_the_boot_value_already_meets_the_bound(env) -> None:
+    root, host, journal = env
+    site = root / "etc/sysctl.d/10-site.conf"
+    site.parent.mkdir(parents=True)
+    site.write_text("vm.swappiness = 100\n")
+    plan = build_set_plan(host, ["swappiness=>80"], persist=False, force=False)
+    assert not [w for w in plan.warnings if "10-site.conf" in w]
+    plan = build_set_plan(host, ["swappiness=>120"], persist=False, force=False)
+    assert [w for w in plan.warnings if "10-site.conf" in w and "add --persist" in w]
+
+
 def test_the_journal_stays_json_lines(env) -> None:
     root, host, journal = env
     run(host, journal, "swappiness=10", persist=True)
