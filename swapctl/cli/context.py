@@ -29,10 +29,8 @@ class AppState:
         if self.host is None:
             from swapctl.system.host import Host
             from swapctl.system.paths import SysPaths
-            from swapctl.system.runner import Runner
 
-            live = os.path.realpath(self.root) == "/"
-            self.host = Host(paths=SysPaths(self.root, self.state_dir), runner=Runner(live=live))
+            self.host = Host(paths=SysPaths(self.root, self.state_dir))
         return self.host
 
     def get_journal(self):

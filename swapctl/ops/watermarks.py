@@ -245,7 +245,7 @@ def derive_page_size(zones: Sequence[Zone], meminfo: dict[str, int] | None) -> i
 def machine_page_size(host, zones: Sequence[Zone]) -> tuple[int, str]:
     """(page size, "host" | "meminfo" | "assumed") of the machine the files describe: this one's, or under
     --root the snapshot's (a 64 KiB-page capture read on a 4 KiB machine), 4096 when it cannot be told."""
-    if str(host.paths.root) == "/":
+    if host.live:
         return host.page_size, "host"
     try:
         meminfo = host.meminfo()

@@ -19,7 +19,10 @@ class Host:
                  page_size: int | None = None,
                  progress: Callable[[str, int], Callable[[int], None]] | None = None) -> None:
         self.paths = paths if paths is not None else SysPaths()
-        self.runner = runner if runner is not None else Runner()
+        # The running machine, or (--root) a tree of files whose kernel is not this one: a test tree, a
+        # snapshot, an image. A tree gets a runner that refuses swapon and swapoff.
+        self.live = os.path.realpath(self.paths.root) == "/"
+        self.runner = runner if runner is not None else Runner(live=self.live)
         self.uid = uid if uid is not None else os.geteuid()
         self.page_size = page_size if page_size is not None else os.sysconf("SC_PAGE_SIZE")
         # Set by the CLI on a terminal: progress(label, total) -> a callable taking bytes done so far.
@@ -32,7 +35,7 @@ class Host:
     def require_live(self, what: str) -> None:
         """Refuse (exit 3) what only the running kernel can do (swapon, swapoff, a load in a cgroup) when the
         files are a --root tree: a test tree or an image, whose swap file the live kernel would really use."""
-        if not getattr(self.runner, "live", True):
+        if not getattr(self.runner, "live", True):  # a fake runner (tests) stands in for a tree's kernel
             raise Refused(f"{what}: --root {self.paths.root} is a file tree, not the running machine",
                           hint="run it on the machine itself, without --root")
 
@@ -88,7 +91,7 @@ class Host:
         try:
             return self.read_text(self.paths.proc("sys", "kernel", "osrelease")).strip()
         except OSError:
-            return os.uname().release if self.paths.root == Path("/") else ""
+            return os.uname().release if self.live else ""
 
     def swaps(self) -> list[procfs.SwapArea]:
         try:

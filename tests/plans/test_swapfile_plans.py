@@ -337,3 +337,29 @@ def test_resize_failing_at_any_step_restores_the_old_area(env, seq: int) -> None
     assert snapshot(root).keys() == before.keys()
     assert (root / "swapfile").stat().st_size == 16 * MiB
     assert [(a.path, a.priority) for a in host.swaps()] == [("/swapfile", 3)]
+
+
+def test_a_tree_that_is_not_the_running_machine_refuses_every_swapon_and_swapoff_before_any_change(env) -> None:
+    # What --root gives: a Host whose files are a tree; the kernel tools would act on the live machine.
+    from swapctl.ops.rollback import rollback
+
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M"), host, journal)
+    execute(plan_create(host, journal, "/other", "16M", persist=False), host, journal)
+    execute(plan_remove(host, journal, "/other", keep_file=True), host, journal)
+    host.runner.live = False
+    before, calls = snapshot(root), len(host.runner.calls)
+    attempts = [
+        lambda: plan_create(host, journal, "/new", "16M"),
+        lambda: plan_create(host, journal, "/other", "16M"),  # an inactive swap file: swapon only
+        lambda: plan_remove(host, journal, "/swapfile"),
+        lambda: plan_resize(host, journal, "/swapfile", "32M"),
+    ]
+    for make in attempts:
+        for dry_run in (True, False):
+            with pytest.raises(Refused, match="not the running machine"):
+                execute(make(), host, journal, dry_run=dry_run)
+    for dry_run in (True, False):
+        with pytest.raises(Refused, match="not the running machine"):
+            rollback(host, journal, None, dry_run=dry_run)
+    assert snapshot(root) == before and len(host.runner.calls) == calls
