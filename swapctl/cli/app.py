@@ -233,9 +233,10 @@ def main() -> None:
     from swapctl.system import signals
 
     # The interpreter's last act is a full collection over every object it ever made (~10 ms here, most of
-    # what a read-only command costs above `import typer`). Nothing swapctl leaves needs it: its files are
-    # closed and fsynced before it returns, and the kernel reclaims the rest. Freezing moves every object
-    # out of the collector's sight; atexit runs it after every other exit hook (issue 8).
+    # what a read-only command costs above `import typer`). Freezing moves every object out of the
+    # collector's sight, so garbage in reference cycles is then never finalised: swapctl relies on closing
+    # (and fsyncing) its files explicitly before it returns, never on a finaliser. atexit runs hooks last
+    # registered first, so this one runs after any registered later (issue 8).
     atexit.register(gc.freeze)
     signals.terminate_like_interrupt()
     app(prog_name="swapctl")

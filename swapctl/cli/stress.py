@@ -65,7 +65,7 @@ def stress(
     Exit status: 0 pass or warn, 4 fail, 2 bad input, 3 refused, 130 interrupted.
     """
     with edge(ctx, "stress") as st:
-        from swapctl.core.errors import CheckFailed
+        from swapctl.core.errors import CheckFailed, SwapctlError
         from swapctl.ops import stress as ops
 
         host = st.get_host()
@@ -81,6 +81,9 @@ def stress(
         live = _LiveView() if st.output == "table" and sys.stderr.isatty() else None
         try:
             data = ops.run(host, req, pre, progress=live.update if live else None)
+        except SwapctlError as exc:
+            exc.data.setdefault("warnings", list(pre.warnings))  # what preflight said still holds
+            raise
         finally:
             if live:
                 live.close()

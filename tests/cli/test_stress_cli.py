@@ -101,3 +101,15 @@ def test_the_plain_report_names_the_verdict_and_the_reasons(cli, stress_host):
     assert result.exit_code == 0, result.output
     assert "stress: PASS" in result.stdout or "stress: WARN" in result.stdout
     assert "reclaim driven by" in result.stdout and "touch rate" in result.stdout
+
+
+def test_a_run_that_fails_before_its_verdict_keeps_the_preflight_warnings(cli, stress_host):
+    wire(stress_host, FakeWorker())
+    stress_host.spawn_stress_worker = lambda **kw: FakeWorker(crash_after=2)  # dies of itself, not OOM
+    args = ["-o", "json", "stress", "--memory-limit", "48M", "--size", "16M", "--duration", "3"]
+    dry = envelope(cli(*args, "--dry-run", host_override=stress_host).stdout)
+    assert dry["warnings"], "the fixture machine should draw a preflight warning"
+    result = cli(*args, host_override=stress_host)
+    doc = envelope(result.stdout)
+    assert result.exit_code == 1 and "died early" in doc["error"]["message"]
+    assert doc["warnings"] == dry["warnings"]
