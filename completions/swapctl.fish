@@ -139,7 +139,7 @@ complete -c swapctl -n "__swapctl_is 'vm'" -s h -l help -d 'Show this message an
 complete -c swapctl -n "__swapctl_is 'vm get'" -s o -l output -x -a 'table json yaml' -d 'Output format: table, json or yaml'
 complete -c swapctl -n "__swapctl_is 'vm get'" -s h -l help -d 'Show this message and exit'
 complete -c swapctl -n "__swapctl_is 'vm get'" -a 'min_free_kbytes page-cluster swappiness vfs_cache_pressure watermark_boost_factor watermark_scale_factor zone_reclaim_mode'
-complete -c swapctl -n "__swapctl_is 'vm set'" -l persist -d 'Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot'
+complete -c swapctl -n "__swapctl_is 'vm set'" -l persist -d 'Also write the values to /etc/sysctl.d/90-swapctl.conf for the next...'
 complete -c swapctl -n "__swapctl_is 'vm set'" -l force -d 'Write a min_free_kbytes above swapctl\'s safe limit'
 complete -c swapctl -n "__swapctl_is 'vm set'" -l dry-run -d 'Show what would change; change nothing'
 complete -c swapctl -n "__swapctl_is 'vm set'" -s o -l output -x -a 'table json yaml' -d 'Output format: table, json or yaml'

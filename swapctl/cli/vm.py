@@ -81,7 +81,8 @@ def set_(
         None, metavar="KEY=VALUE...",
         help="KEY=N sets; KEY=>N only raises to N; KEY=<N only lowers to N (quote < and > in a shell)."),
     persist: bool = typer.Option(False, "--persist",
-                                 help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot."),
+                                 help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot "
+                                      "(KEY=>N/KEY=<N: N, only where the boot value would not meet it)."),
     force: bool = typer.Option(False, "--force", help="Write a min_free_kbytes above swapctl's safe limit."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
 ) -> None:
@@ -95,6 +96,10 @@ def set_(
     Each write is read back. If a write fails, the keys already written are restored (exit 1). A value
     already in force is left alone (changed: false, nothing journaled). Undo with `swapctl rollback`,
     which restores a value only while it is still the one swapctl wrote.
+
+    With --persist, KEY=N writes N; KEY=>N and KEY=<N write N only where the value the next boot gives
+    (the sysctl.d line that wins, else the kernel's default) would not meet it, so the kernel keeps
+    choosing its own value where that is already enough.
 
     Examples: swapctl vm set vm.swappiness=10 --persist;  swapctl vm set 'min_free_kbytes=>65536'
     """
