@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,21 @@ def test_zero_fill_reports_progress_up_to_the_full_size(tmp_path: Path) -> None:
     seen: list[int] = []
     files.zero_fill(path, (2 << 20) + 7, seen.append, chunk=1 << 20)
     assert seen == [1 << 20, 2 << 20, (2 << 20) + 7]
+
+
+@pytest.mark.skipif(shutil.which("fincore") is None, reason="needs fincore (util-linux) to count cached pages")
+def test_zero_fill_does_not_leave_the_whole_file_in_the_page_cache(tmp_path: Path) -> None:
+    # 1 GiB of dirty zeros in the cache would evict a production machine's working set and stall its other
+    # writers at the dirty limit; zero_fill starts writeback as it goes and drops what is written.
+    if files.free_bytes(tmp_path) < 1 << 30 or Path(tmp_path).stat().st_dev == os.stat("/dev/shm").st_dev:
+        pytest.skip("needs 1 GiB free on a disk filesystem")
+    path = tmp_path / "swap"
+    path.touch()
+    size = 256 << 20
+    files.zero_fill(path, size)
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert int(out.split()[0]) <= size // 2, out
 
 
 @pytest.mark.parametrize("argv", [["create", "--help"], ["vm", "set", "--help"], ["stress", "--help"]], ids=" ".join)
