@@ -32,6 +32,14 @@ def machine(fixtures: Path, tmp_path: Path, recording: str = RECORDING) -> Path:
     return root
 
 
+def config_file(root: Path, path: str, text: str) -> Path:
+    """Write a config file (fstab, sysctl.d) of the fake machine, making its directory."""
+    f = root / path.lstrip("/")
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(text)
+    return f
+
+
 def vm(root: Path, name: str) -> int:
     return int((root / "proc/sys/vm" / name).read_text())
 
@@ -255,9 +263,8 @@ def test_undo_of_a_runtime_value_from_an_earlier_boot_changes_nothing(env) -> No
 # --- persistence ---------------------------------------------------------------------------------------------
 def test_persist_writes_one_line_per_key_keeps_other_lines_and_is_idempotent(env) -> None:
     root, host, journal = env
-    conf = root / PERSIST_FILE.lstrip("/")
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text("# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 5\nvm.swappiness = 6\n")
+    conf = config_file(root, PERSIST_FILE,
+                       "# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 5\nvm.swappiness = 6\n")
     run(host, journal, "swappiness=10", "page-cluster=0", persist=True)
     assert conf.read_text() == ("# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 10\n"
                                 "vm.page-cluster = 0\n")
@@ -281,9 +288,7 @@ def test_persist_creates_the_file_and_directory_0644_and_its_undo_removes_the_fi
 
 def test_persist_undo_after_an_admin_edit_reverts_only_swapctls_line(env) -> None:
     root, host, journal = env
-    conf = root / PERSIST_FILE.lstrip("/")
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text("vm.swappiness = 30\n")
+    conf = config_file(root, PERSIST_FILE, "vm.swappiness = 30\n")
     run(host, journal, "swappiness=10", "page-cluster=1", persist=True)
     conf.write_text(conf.read_text() + "vm.vfs_cache_pressure = 50\n")  # the admin, later
     (tx,) = journal.transactions()
@@ -296,9 +301,7 @@ def test_persist_undo_after_an_admin_edit_reverts_only_swapctls_line(env) -> Non
 
 def test_persist_warns_naming_a_later_file_that_wins_at_boot(env) -> None:
     root, host, journal = env
-    later = root / "etc/sysctl.d/99-sysctl.conf"
-    later.parent.mkdir(parents=True, exist_ok=True)
-    later.write_text("vm.swappiness = 1\n")
+    config_file(root, "/etc/sysctl.d/99-sysctl.conf", "vm.swappiness = 1\n")
     plan, _ = run(host, journal, "swappiness=10", persist=True)
     (w,) = [w for w in plan.warnings if "wins at boot" in w]
     assert "/etc/sysctl.d/99-sysctl.conf" in w and "vm.swappiness = 1" in w
@@ -307,18 +310,14 @@ def test_persist_warns_naming_a_later_file_that_wins_at_boot(env) -> None:
 
 def test_without_persist_a_runtime_change_warns_what_the_next_boot_will_apply(env) -> None:
     root, host, journal = env
-    f = root / "usr/lib/sysctl.d/50-vendor.conf"
-    f.parent.mkdir(parents=True)
-    f.write_text("vm.swappiness = 40\n")
+    config_file(root, "/usr/lib/sysctl.d/50-vendor.conf", "vm.swappiness = 40\n")
     plan, _ = run(host, journal, "swappiness=10")
     assert any("/usr/lib/sysctl.d/50-vendor.conf sets vm.swappiness = 40" in w for w in plan.warnings)
 
 
 def test_without_persist_the_hint_names_the_later_file_when_persist_would_not_win(env) -> None:
     root, host, journal = env
-    later = root / "etc/sysctl.d/99-sysctl.conf"
-    later.parent.mkdir(parents=True)
-    later.write_text("vm.swappiness = 30\n")
+    config_file(root, "/etc/sysctl.d/99-sysctl.conf", "vm.swappiness = 30\n")
     plan, _ = run(host, journal, "swappiness=10")
     (w,) = [w for w in plan.warnings if "99-sysctl.conf" in w]
     assert "edit /etc/sysctl.d/99-sysctl.conf" in w and "add --persist" not in w
@@ -337,9 +336,7 @@ def test_a_raise_only_persist_writes_nothing_when_the_boot_value_already_meets_i
 
 def test_a_raise_only_persist_writes_the_bound_where_the_boot_value_would_not_meet_it(env) -> None:
     root, host, journal = env
-    vendor = root / "usr/lib/sysctl.d/50-vendor.conf"
-    vendor.parent.mkdir(parents=True)
-    vendor.write_text("vm.swappiness = 5\n")
+    config_file(root, "/usr/lib/sysctl.d/50-vendor.conf", "vm.swappiness = 5\n")
     plan, out = run(host, journal, "swappiness=>20", persist=True)
     assert vm(root, "swappiness") == 60  # already above at runtime: left alone
     assert "vm.swappiness = 20" in (root / PERSIST_FILE.lstrip("/")).read_text()
@@ -348,18 +345,14 @@ def test_a_raise_only_persist_writes_the_bound_where_the_boot_value_would_not_me
 def test_a_lower_only_persist_is_held_to_the_safe_limit_like_a_set(env) -> None:
     # =<N writes N itself to sysctl.d when the boot value is above it: N must pass the same limit.
     root, host, journal = env
-    site = root / "etc/sysctl.d/10-site.conf"
-    site.parent.mkdir(parents=True)
-    site.write_text("vm.min_free_kbytes = 3000000\n")
+    config_file(root, "/etc/sysctl.d/10-site.conf", "vm.min_free_kbytes = 3000000\n")
     with pytest.raises(Refused, match="safe limit"):
         build_set_plan(host, ["min_free_kbytes=<2000000"], persist=True, force=False)
 
 
 def test_without_persist_no_advice_when_the_boot_value_already_meets_the_bound(env) -> None:
     root, host, journal = env
-    site = root / "etc/sysctl.d/10-site.conf"
-    site.parent.mkdir(parents=True)
-    site.write_text("vm.swappiness = 100\n")
+    config_file(root, "/etc/sysctl.d/10-site.conf", "vm.swappiness = 100\n")
     plan = build_set_plan(host, ["swappiness=>80"], persist=False, force=False)
     assert not [w for w in plan.warnings if "10-site.conf" in w]
     plan = build_set_plan(host, ["swappiness=>120"], persist=False, force=False)
