@@ -85,7 +85,7 @@ complete -c swapctl -n "__swapctl_is ''" -l debug -d 'Show tracebacks of interna
 complete -c swapctl -n "__swapctl_is ''" -l version -d 'Print the version and exit'
 complete -c swapctl -n "__swapctl_is ''" -s h -l help -d 'Show this message and exit'
 complete -c swapctl -n "__swapctl_is 'create'" -s s -l size -x -d 'Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole...'
-complete -c swapctl -n "__swapctl_is 'create'" -s p -l priority -x -d 'Swap priority, 0 to 32767, or -1 for automatic [default: the...'
+complete -c swapctl -n "__swapctl_is 'create'" -s p -l priority -x -d 'Swap priority, 0 to 32767, or -1 for automatic [default: as its...'
 complete -c swapctl -n "__swapctl_is 'create'" -l discard -d 'Enable discard (TRIM) for the area [default: as its fstab line says...'
 complete -c swapctl -n "__swapctl_is 'create'" -l no-discard -d 'Opposite of --discard'
 complete -c swapctl -n "__swapctl_is 'create'" -l persist -d 'Add the area to /etc/fstab'

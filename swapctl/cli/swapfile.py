@@ -39,8 +39,8 @@ def create(
                              help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least "
                              "10 pages)."),
     priority: int = typer.Option(None, "--priority", "-p", metavar="N",
-                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: the priority "
-                                      "it runs with or its fstab line gives, else automatic]."),
+                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: as its fstab "
+                                      "line says, else as it runs now, else automatic]."),
     discard: bool = typer.Option(None, "--discard/--no-discard",
                                  help="Enable discard (TRIM) for the area [default: as its fstab line says, "
                                       "else off]."),
