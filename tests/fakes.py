@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +11,8 @@ from swapctl.system.host import Host
 from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Result
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # CI lays shared/ beside the clone; a developer may point elsewhere
-    FIXTURES = Path(os.environ.get("SWAPCTL_FIXTURES", "/work/shared/fixtures"))
-LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Real captures of /proc and /sys (tests/fixtures/README.md says where each comes from).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 MEMINFO = """MemTotal:       24576000 kB
