@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swapctl.system.host import Host
-from swapctl.system.paths import SysPaths
+from swapctl.system.paths import SWAPS, SysPaths
 from swapctl.system.runner import Result
 
 # Real captures of /proc and /sys (tests/fixtures/README.md says where each comes from).
@@ -62,8 +62,12 @@ class FakeRunner:
     def which(self, name: str) -> str | None:
         return f"/usr/sbin/{name}"
 
+    @property
+    def _swaps_file(self) -> Path:
+        return self.paths.real(SWAPS)
+
     def _swaps(self) -> list[str]:
-        return self.paths.swaps.read_text().splitlines(keepends=True)
+        return self._swaps_file.read_text().splitlines(keepends=True)
 
     def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None) -> Result:
         self.calls.append(list(argv))
@@ -82,7 +86,7 @@ class FakeRunner:
                 fh.write(b"SWAPSPACE2")
             return Result(argv, 0, "Setting up swapspace version 1\n", "")
         if tool == "swapon":
-            inpath = self.paths.unjoin(target)
+            inpath = self.paths.inside(target)
             prio = -2
             if "-p" in argv:
                 prio = int(argv[argv.index("-p") + 1])
@@ -92,16 +96,16 @@ class FakeRunner:
             if any(line.split()[0] == esc for line in lines[1:]):
                 return Result(argv, 255, "", f"swapon: {target}: swapon failed: Device or resource busy")
             lines.append(f"{esc:<40}file\t\t{kib}\t\t0\t\t{prio}\n")
-            self.paths.swaps.write_text("".join(lines))
+            self._swaps_file.write_text("".join(lines))
             return Result(argv, 0, "", "")
         if tool == "swapoff":
-            inpath = self.paths.unjoin(target)
+            inpath = self.paths.inside(target)
             esc = inpath.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
             lines = self._swaps()
             kept = [lines[0]] + [line for line in lines[1:] if line.split()[0] != esc]
             if len(kept) == len(lines):
                 return Result(argv, 255, "", f"swapoff: {target}: swapoff failed: Invalid argument")
-            self.paths.swaps.write_text("".join(kept))
+            self._swaps_file.write_text("".join(kept))
             return Result(argv, 0, "", "")
         if tool == "dmesg":
             return Result(argv, 0, "", "")

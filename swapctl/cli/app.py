@@ -118,8 +118,8 @@ def _output_format(args: Any) -> str:
             value = word[2:]
         if value in FORMATS:
             return value
-    env = os.environ.get("SWAPCTL_OUTPUT", "table")
-    return env if env in FORMATS else "table"
+    value = os.environ.get("SWAPCTL_OUTPUT", "table")
+    return value if value in FORMATS else "table"
 
 
 def _build(sub_app: typer.Typer, attr: str | None) -> Any:
@@ -147,6 +147,7 @@ def _set_output(ctx: typer.Context, value: str | None) -> None:
     obj = ctx.find_root().obj
     if isinstance(obj, AppState):
         obj.output = value
+        obj.output_error = None
 
 
 @functools.cache
@@ -216,13 +217,23 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
+    env_error = None
     if output not in FORMATS:
-        raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--output")
+        if getattr(ctx.get_parameter_source("output"), "name", "") != "ENVIRONMENT":
+            raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--output")
+        # A bad SWAPCTL_OUTPUT is an error only if the command's own -o does not override it (edge() says so).
+        env_error = f"SWAPCTL_OUTPUT={output!r} is not one of {', '.join(FORMATS)}"
+        output = "table"
     for name, where in (("--root", root), ("--state-dir", state_dir)):
         if where is not None and not where.is_absolute():
             raise typer.BadParameter(f"{where} is not an absolute path", param_hint=name)
+    if not root.is_dir():
+        # A mistyped root is an error, not an empty machine: nothing is read or made under it.
+        what = "does not exist" if not root.exists() else "is not a directory"
+        raise typer.BadParameter(f"{root} {what}", param_hint="--root")
     obj = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
     obj.root, obj.state_dir, obj.output, obj.debug = root, state_dir, output, debug
+    obj.output_error = env_error
     ctx.obj = obj
 
 

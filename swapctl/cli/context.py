@@ -24,6 +24,7 @@ class AppState:
         self.root, self.state_dir, self.output, self.debug = root, state_dir, output, debug
         self.host = host  # tests hand in a Host with a fake root and runner
         self.journal = journal
+        self.output_error: str | None = None  # a bad SWAPCTL_OUTPUT that no -o overrode
 
     def get_host(self):
         if self.host is None:
@@ -69,11 +70,17 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
     """Run one command: SwapctlError -> its exit code; a bug -> exit 70 with a crash log; Ctrl-C -> 130."""
     st = state(ctx)
     try:
+        if st.output_error:
+            from swapctl.core.errors import UsageError
+
+            raise UsageError(st.output_error, hint="set it to table, json or yaml, or give -o")
         yield st
     except typer.Exit:
         raise
     except SwapctlError as exc:
-        render.error(command, st.output, exc.message, exc.hint, int(exc.code), exc.data)
+        data = dict(exc.data)
+        data["warnings"] = _journal_warnings(st) + list(data.get("warnings", []))
+        render.error(command, st.output, exc.message, exc.hint, int(exc.code), data)
         raise typer.Exit(int(exc.code)) from None
     except KeyboardInterrupt:
         render.error(command, st.output, "interrupted", None, ExitCode.INTERRUPTED)
@@ -99,16 +106,23 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
         raise typer.Exit(ExitCode.INTERNAL) from None
 
 
+def _journal_warnings(st: AppState) -> list[str]:
+    """What reading the journal let pass (a torn last line it ignored or dropped): said once, first."""
+    return list(st.journal.warnings) if st.journal is not None else []
+
+
 def emit(st: AppState, command: str, outcome: Any = None, *, data: dict | None = None,
          warnings: list[str] | None = None, table: Callable[[dict], None] | None = None,
          changed: bool = False) -> None:
     """Render an Outcome of a plan, or read-only data, as the envelope."""
+    early = _journal_warnings(st)
     if outcome is not None:
         doc = render.envelope(command, changed=outcome.changed, dry_run=outcome.dry_run,
                               transaction=outcome.transaction, actions=outcome.actions,
-                              data=outcome.data, warnings=outcome.warnings)
+                              data=outcome.data, warnings=early + [w for w in outcome.warnings if w not in early])
     else:
-        doc = render.envelope(command, changed=changed, data=data, warnings=warnings)
+        doc = render.envelope(command, changed=changed, data=data,
+                              warnings=early + [w for w in warnings or [] if w not in early])
     render.emit(doc, st.output, table)
 
 

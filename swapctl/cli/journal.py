@@ -45,9 +45,9 @@ def history(
     from swapctl.ops.rollback import history as read_history
 
     with edge(ctx, "history") as st:
-        txs = read_history(st.get_journal(), limit or None)
+        txs, warnings = read_history(st.get_journal(), limit or None)
         pending = [t["id"] for t in txs if t["status"] in ("pending", "undo-failed")]
-        warnings = [f"transaction {p} is unfinished: run 'swapctl rollback {p}'" for p in pending]
+        warnings += [f"transaction {p} is unfinished: run 'swapctl rollback {p}'" for p in pending]
         emit(st, "history", data={"transactions": txs}, warnings=warnings, table=_history_table)
 
 

@@ -71,7 +71,7 @@ def get(
         state = sysctl.read_state(host, knobs)
         data = {"kernel": state.release, "numa_nodes": state.nodes, "boot_tool": state.boot_tool,
                 "settings": sysctl.describe(state, knobs)}
-        emit(st, "vm get", data=data, table=_get_table)
+        emit(st, "vm get", data=data, warnings=state.warnings, table=_get_table)
 
 
 @app.command("set")

@@ -128,7 +128,7 @@ def watermarks(
     with edge(ctx, "watermarks") as st:
         host = st.get_host()
         snap = wm.load_snapshot(host)
-        changes = wm.parse_what_if(what_if or [], snap.version)
+        changes = wm.parse_what_if(what_if or [], snap.version, snap.release)
         data, warnings = wm.build_view(host, snap, node=node, what_if=changes or None)
         emit(st, "watermarks", data=data, warnings=warnings, table=_watermarks_table)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from swapctl.core import fields
 from swapctl.core.errors import (
     Interrupted,
     OperationFailed,
@@ -45,6 +46,10 @@ class Step:
     runtime: ClassVar[bool] = False
     # Nothing to undo on its own (a later step's undo covers it): left out of what rollback shows.
     undo_is_noop: ClassVar[bool] = False
+    # What a journal entry of this kind may hold in params and in its undo record: checked before a step is
+    # rebuilt from the journal (a damaged or forged entry is refused, never used).
+    params_schema: ClassVar[dict[str, fields.Field]] = {}
+    record_schema: ClassVar[dict[str, fields.Field]] = {}
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -80,12 +85,29 @@ class Step:
     def to_record(self) -> dict[str, Any]:
         return {"kind": self.kind, "params": self.params}
 
+    @classmethod
+    def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
+        """Why a journal entry of this kind cannot be a step swapctl wrote, or None (record None: the params
+        alone). Subclasses add the rules that tie fields together."""
+        return fields.problem(params, cls.params_schema, "params") or \
+            (None if record is None else fields.problem(record, cls.record_schema, "its undo record"))
+
     @staticmethod
-    def from_record(record: dict[str, Any]) -> Step:
-        cls = STEP_KINDS.get(record["kind"])
+    def from_record(step: dict[str, Any], record: dict[str, Any] | None = None) -> Step:
+        """The step a journal entry describes, once its params (and undo record) pass the kind's checks;
+        StepRecordError otherwise."""
+        kind = step.get("kind")
+        cls = STEP_KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
-            raise RollbackFailed(f"the journal names an unknown step kind {record['kind']!r}")
-        return cls(**record["params"])
+            raise StepRecordError(f"names an unknown step kind {str(kind)[:40]!r}")
+        why = cls.invalid(step.get("params"), record)  # type: ignore[arg-type]
+        if why:
+            raise StepRecordError(f"holds a {kind} step that swapctl did not write ({why})")
+        return cls(**step["params"])
+
+
+class StepRecordError(Refused):
+    """A journal step that does not pass its kind's checks (the caller adds the line it came from)."""
 
 
 class Plan:

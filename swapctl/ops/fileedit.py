@@ -2,12 +2,19 @@
 
 The new content is computed under the lock (in snapshot), so the journal holds the exact old and new text;
 undo writes the old bytes back when the file is still what we wrote, and otherwise re-applies only our own
-line-level change in reverse, so an admin's later edits survive a rollback."""
+line-level change in reverse, so an admin's later edits survive a rollback.
+
+Links are the admin's: a kind that may follow one (fstab) edits the regular file it leads to, inside the root,
+and leaves the link as it is; swapctl's own file must be a regular file (a link there, /dev/null above all,
+is an admin's mask, and is refused). Neither an edit nor its undo ever replaces or deletes a link."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import stat
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from swapctl.core import fields
+from swapctl.core.errors import Refused
 from swapctl.core.plan import Step, UndoContext
 
 if TYPE_CHECKING:
@@ -20,11 +27,38 @@ def _digest(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _is_digest(v: Any) -> bool:
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
+EDIT_RECORD = {
+    "old": fields.Field(fields.optional(fields.is_text), "text or null"),
+    "new": fields.Field(fields.optional(fields.is_text), "text or null"),
+    "new_sha256": fields.Field(fields.optional(_is_digest), "a sha256 or null"),
+    "made_parent": fields.Field(fields.is_bool, "true or false"),
+    "target": fields.Field(fields.is_path, "an absolute path", required=False),
+}
+
+
 class FileEdit(Step):
     """params: path (in-machine), plus whatever transform() needs. Subclasses define transform/revert."""
 
     kind = "file-edit"
     file_mode = 0o644
+    record_schema = EDIT_RECORD
+    allowed_paths: ClassVar[tuple[str, ...]] = ()  # the files this kind may edit
+    follows_links: ClassVar[bool] = False
+
+    @classmethod
+    def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
+        why = super().invalid(params, record)
+        if why is None and not cls.may_edit(params["path"]):
+            return f"{cls.kind} never edits {params['path'][:80]!r}"
+        return why
+
+    @classmethod
+    def may_edit(cls, path: str) -> bool:
+        return path in cls.allowed_paths
 
     def transform(self, old: str | None) -> str | None:
         """The new text (None: remove the file)."""
@@ -34,25 +68,52 @@ class FileEdit(Step):
         """Undo our change on a file someone else has edited since; by default give the old text back."""
         return record["old"]
 
-    def _read(self, host: Host) -> str | None:
-        return host.read_text_or_none(self.params["path"])
-
     @property
     def _parent(self) -> str:
         return self.params["path"].rsplit("/", 1)[0] or "/"
 
+    def target(self, host: Host) -> str:
+        """The regular file an edit writes: the path itself, or where a link there leads (when the kind follows
+        links). Refused (exit 3) when that is a link swapctl must not follow, or is not a regular file."""
+        path = self.params["path"]
+        st = host.lstat(path)
+        if st is None or stat.S_ISREG(st.st_mode):
+            return path
+        if not stat.S_ISLNK(st.st_mode):
+            raise Refused(f"{path} is not a regular file; swapctl will not write it")
+        link = host.readlink(path)
+        if not self.follows_links:
+            what = "masked (a link to /dev/null)" if link == "/dev/null" else f"a symbolic link to {link}"
+            raise Refused(f"{path} is {what}; swapctl edits only its own regular file there",
+                          hint=f"remove {path} if swapctl may manage it, or leave these settings to that file")
+        real = host.resolve(path)
+        tst = host.lstat(real)
+        if tst is None or not stat.S_ISREG(tst.st_mode):
+            raise Refused(f"{path} is a link to {real}, which is {'missing' if tst is None else 'not a regular file'}",
+                          hint=f"fix the link {path}, or replace it with the file itself")
+        return real
+
+    def _read(self, host: Host, path: str | None = None) -> str | None:
+        return host.read_text_or_none(path or self.params["path"])
+
+    def check(self, host: Host) -> None:
+        self.target(host)
+
     def snapshot(self, host: Host) -> dict[str, Any]:
-        old = self._read(host)
+        target = self.target(host)
+        old = self._read(host, target)
         new = self.transform(old)
         # A missing directory (/etc/sysctl.d on a minimal system) is made by apply and removed again by undo.
-        return {"old": old, "new_sha256": _digest(new), "new": new, "made_parent": not host.is_dir(self._parent)}
+        record = {"old": old, "new_sha256": _digest(new), "new": new, "made_parent": not host.is_dir(self._parent)}
+        if target != self.params["path"]:
+            record["target"] = target
+        return record
 
     def needed(self, host: Host) -> bool:
-        old = self._read(host)
+        old = self._read(host, self.target(host))
         return self.transform(old) != old
 
-    def _write(self, host: Host, text: str | None) -> None:
-        path = self.params["path"]
+    def _write(self, host: Host, path: str, text: str | None) -> None:
         if text is None:
             host.unlink(path)
         else:
@@ -60,20 +121,42 @@ class FileEdit(Step):
                               if host.lstat(path) else self.file_mode)
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
-        if self._read(host) != record["old"]:
+        target = record.get("target", self.params["path"])
+        if self._read(host, target) != record["old"]:
             # Changed between snapshot and apply: impossible under the lock unless edited by hand.
             raise RuntimeError(f"{self.params['path']} changed while swapctl was editing it")
         if record.get("made_parent") and record["new"] is not None:
-            host.makedirs(host.real(self._parent), 0o755)
-        self._write(host, record["new"])
+            host.makedirs(self._parent, 0o755)
+        self._write(host, target, record["new"])
+
+    def _undo_target(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> str | None:
+        """Where the undo writes, or None (with a note) when a link there now is not the one edited."""
+        path = self.params["path"]
+        target = record.get("target", path)
+        st = host.lstat(path)
+        is_link = st is not None and stat.S_ISLNK(st.st_mode)
+        if target == path and is_link:
+            ctx.notes.append(f"{path} is a symbolic link now (to {host.readlink(path)}); left as it is")
+            return None
+        if target != path and (not is_link or host.resolve(path) != target):
+            ctx.notes.append(f"{path} no longer leads to {target}; left as it is")
+            return None
+        tst = host.lstat(target)
+        if tst is not None and not stat.S_ISREG(tst.st_mode):
+            ctx.notes.append(f"{target} is not a regular file now; left as it is")
+            return None
+        return target
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        current = self._read(host)
+        target = self._undo_target(host, record, ctx)
+        if target is None:
+            return
+        current = self._read(host, target)
         if _digest(current) == record["new_sha256"]:
-            self._write(host, record["old"])
+            self._write(host, target, record["old"])
         elif current != record["old"]:
             ctx.notes.append(f"{self.params['path']} was edited since; only swapctl's own line was reverted")
-            self._write(host, self.revert(current or "", record))
+            self._write(host, target, self.revert(current or "", record))
         # else: never applied (crash between intent and write), or already undone
         if record.get("made_parent"):
             host.remove_dir_if_empty(self._parent)

@@ -1,19 +1,71 @@
-"""/etc/fstab swap lines keyed by path: find, set, drop; every other line kept byte for byte."""
+"""/etc/fstab swap lines, read as libmount reads them and edited line by line; every other byte kept as it was.
+
+libmount (libmount/src/tab_parse.c, lib/mangle.c): lines end at "\\n" (a "\\r" just before it is dropped); a
+line is a comment when its first non-blank is "#"; fields are separated by spaces and tabs only; each field is
+unmangled (\\ooo octal escapes); freq and passno, when present, must be decimal integers, or the whole line is
+a parse error that swapon -a skips. swapon -a takes the lines of type "swap" without "noauto", and finds the
+device of LABEL=, UUID=, PARTLABEL= and PARTUUID= through the /dev/disk/by-* links udev makes."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from swapctl.core import fields as check
 from swapctl.core.plan import register
+from swapctl.core.text import split_lines
 from swapctl.ops.fileedit import FileEdit
-from swapctl.system.procfs import unescape_octal
+from swapctl.system import paths
+from swapctl.system.procfs import fields, unescape_octal
 
-FSTAB = "/etc/fstab"
+if TYPE_CHECKING:
+    from swapctl.system.host import Host
+
+FSTAB = paths.FSTAB
+TAGS = {"UUID": "by-uuid", "LABEL": "by-label", "PARTUUID": "by-partuuid", "PARTLABEL": "by-partlabel"}
+_NUMBER = re.compile(r"[+-]?[0-9]+")
+_FIELD = re.compile(r"[^ \t]+")
 
 
 def escape(path: str) -> str:
     # fstab(5) fields are blank-separated; getmntent decodes these octal escapes.
     return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+
+
+class Entry(NamedTuple):
+    """A line libmount parses as a mount entry (comments, blank and malformed lines are none)."""
+
+    index: int  # position in split_lines(text)
+    source: str  # unmangled
+    fstype: str
+    options: tuple[str, ...]
+
+    @property
+    def is_swap(self) -> bool:
+        return self.fstype == "swap"
+
+    @property
+    def auto(self) -> bool:
+        return "noauto" not in self.options
+
+
+def _body(raw: str) -> str:
+    body = raw[:-1] if raw.endswith("\n") else raw
+    return body[:-1] if body.endswith("\r") else body
+
+
+def parse(text: str | None) -> list[Entry]:
+    out = []
+    for i, raw in enumerate(split_lines(text or "")):
+        body = _body(raw).lstrip(" \t")
+        if not body or body.startswith("#"):
+            continue
+        f = fields(body)
+        if len(f) < 3 or any(not _NUMBER.fullmatch(n) for n in f[4:6]):
+            continue  # libmount: a parse error; swapon -a skips the line
+        opts = tuple(unescape_octal(f[3]).split(",")) if len(f) > 3 else ()
+        out.append(Entry(i, unescape_octal(f[0]), unescape_octal(f[2]), opts))
+    return out
 
 
 def swap_line(path: str, priority: int | None, discard: bool) -> str:
@@ -25,48 +77,80 @@ def swap_line(path: str, priority: int | None, discard: bool) -> str:
     return f"{escape(path)} none swap {','.join(opts)} 0 0"
 
 
-def has_discard(line: str | None) -> bool:
-    return swap_options(line)[1]
-
-
-def swap_options(line: str | None) -> tuple[int | None, bool]:
+def swap_options(options: tuple[str, ...] | None) -> tuple[int | None, bool]:
     """(priority, discard) a swap line asks for: what swapon -a would do with it, whatever its spelling
     ("sw", "defaults,pri=5", "discard=once"). A priority below 0 or absent is automatic: None."""
-    fields = (line or "").split()
-    opts = fields[3].split(",") if len(fields) > 3 else []
     priority = None
-    for opt in opts:
+    for opt in options or ():
         name, _, value = opt.partition("=")
-        if name == "pri" and value.lstrip("-").isdigit() and int(value) >= 0:
+        if name == "pri" and _NUMBER.fullmatch(value) and len(value) < 12 and int(value) >= 0:
             priority = int(value)
-    return priority, any(o.partition("=")[0] == "discard" for o in opts)
+    return priority, any(o.partition("=")[0] == "discard" for o in options or ())
 
 
-def _is_swap_line_for(line: str, path: str) -> bool:
-    fields = line.split()
-    if len(fields) < 3 or fields[0].startswith("#"):
+def rewrite(text: str, entry: Entry, priority: int | None, discard: bool) -> str:
+    """The entry's line with its options asking for this priority and discard and to be swapped on at boot;
+    its other options, fields and spacing kept as they are."""
+    raw = split_lines(text)[entry.index]
+    body = _body(raw)
+    cr = "\r" if raw.rstrip("\n").endswith("\r") else ""  # a CRLF line keeps its CR
+    spans = [m.span() for m in _FIELD.finditer(body)]
+    kept = [o for o in entry.options if o.partition("=")[0] not in ("pri", "discard", "noauto", "defaults", "")]
+    opts = ["defaults", *kept] if not kept else kept
+    if priority is not None and priority >= 0:
+        opts.append(f"pri={priority}")
+    if discard:
+        opts.append("discard")
+    new = escape(",".join(opts))
+    if len(spans) > 3:
+        start, stop = spans[3]
+        return body[:start] + new + body[stop:] + cr
+    return body + f" {new} 0 0" + cr
+
+
+def names(host: Host, entry: Entry, area: str, kind: str) -> bool:
+    """Whether an fstab entry's source names the swap area at `area` (its /proc/swaps name), as swapon -a
+    resolves it: a path through its links; a tag through udev's /dev/disk/by-* link, or for a partition
+    without one, the UUID or label in its swap header."""
+    tag, sep, value = entry.source.partition("=")
+    if sep and tag in TAGS:
+        value = value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'" else value
+        if kind != "partition" or not value or "/" in value:
+            return False  # blkid finds tags on block devices only
+        link = f"/dev/disk/{TAGS[tag]}/{value}"
+        if host.lstat(link) is not None:
+            return host.resolve(link) == area
+        header = host.swap_signature(area) if tag in ("UUID", "LABEL") else None
+        return bool(header) and header.get(tag.lower()) == value
+    if not entry.source.startswith("/"):
         return False
-    return fields[2] == "swap" and unescape_octal(fields[0]) == path
+    return entry.source == area or host.resolve(entry.source) == area
 
 
-def find_line(text: str | None, path: str) -> str | None:
-    for line in (text or "").splitlines():
-        if _is_swap_line_for(line, path):
-            return line
-    return None
+def lines_for(host: Host, text: str | None, area: str, kind: str = "file") -> list[Entry]:
+    """The swap entries of an fstab that name the area (noauto ones too: they are its lines all the same)."""
+    return [e for e in parse(text) if e.is_swap and names(host, e, area, kind)]
 
 
-def set_line(text: str | None, path: str, line: str | None) -> str | None:
-    """Replace the first swap line for path with `line` (None: drop it); drop later duplicates; append if
-    absent. Whether the file ends in a newline is kept as it was, so an add then a drop gives back the same
-    bytes. Returns None only when the file did not exist and nothing is to be written."""
+def persisted(entries: list[Entry]) -> bool:
+    """Whether swapon -a at boot turns the area on: a swap line for it without noauto."""
+    return any(e.auto for e in entries)
+
+
+def set_line(text: str | None, sources: list[str] | str, line: str | None) -> str | None:
+    """Replace the first swap line whose source is one of `sources` with `line` (None: drop it); drop later ones;
+    append if there is none. Whether the file ends in a newline is kept as it was, so an add then a drop gives
+    back the same bytes. Returns None only when the file did not exist and nothing is to be written."""
     if text is None and line is None:
         return None
+    names_ = {sources} if isinstance(sources, str) else set(sources)
     text = text or ""
+    pieces = split_lines(text)
+    ours = {e.index for e in parse(text) if e.is_swap and e.source in names_}
     out: list[str] = []
     placed = False
-    for raw in text.splitlines(keepends=True):
-        if _is_swap_line_for(raw, path):
+    for i, raw in enumerate(pieces):
+        if i in ours:
             if line is not None and not placed:
                 out.append(line + ("\n" if raw.endswith("\n") else ""))
                 placed = True
@@ -83,11 +167,35 @@ def set_line(text: str | None, path: str, line: str | None) -> str | None:
     return result
 
 
+def find_line(text: str | None, sources: list[str] | str) -> str | None:
+    """The text of the first swap line whose source is one of `sources` (without its line end)."""
+    names_ = {sources} if isinstance(sources, str) else set(sources)
+    pieces = split_lines(text or "")
+    for e in parse(text):
+        if e.is_swap and e.source in names_:
+            return _body(pieces[e.index])
+    return None
+
+
 @register
 class FstabSet(FileEdit):
-    """params: path (the fstab), swap (the swap area's path), line (or None to drop it)."""
+    """params: path (the fstab), swap (the swap area's path), line (or None to drop it), sources (the sources
+    of the lines that name the area, as written; journals before it have only swap)."""
 
     kind = "fstab-set"
+    allowed_paths = (FSTAB,)
+    follows_links = True
+    params_schema = {
+        "path": check.Field(check.is_path, "an absolute path"),
+        "swap": check.Field(check.is_path, "an absolute path"),
+        "line": check.Field(check.optional(lambda v: check.is_text(v) and "\n" not in v), "one line or null"),
+        "sources": check.Field(check.list_of(check.is_text), "a list of sources", required=False),
+    }
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.params.get("sources") or [self.params["swap"]])
+
     def describe(self) -> str:
         if self.params["line"] is None:
             return f"remove the {self.params['swap']} line from {self.params['path']}"
@@ -100,16 +208,21 @@ class FstabSet(FileEdit):
         return f"restore {self.params['path']} ({what})"
 
     def undo_description_for(self, record: dict[str, Any]) -> str:
-        old = find_line(record.get("old"), self.params["swap"])
+        old = find_line(record.get("old"), self.sources)
         what = f"put back: {old}" if old else f"remove the line for {self.params['swap']}"
         return f"restore {self.params['path']} ({what})"
 
     def transform(self, old: str | None) -> str | None:
-        return set_line(old, self.params["swap"], self.params["line"])
+        return set_line(old, self.sources, self.params["line"])
 
     def revert(self, current: str, record: dict[str, Any]) -> str | None:
-        return set_line(current, self.params["swap"], find_line(record["old"], self.params["swap"]))
+        old_line = find_line(record["old"], self.sources)
+        return set_line(current, [*self.sources, *([] if self.params["line"] is None else
+                                                     [unescape_octal(fields(self.params["line"])[0])])], old_line)
 
 
-def fstab_set(swap: str, line: str | None) -> FstabSet:
-    return FstabSet(path=FSTAB, swap=swap, line=line)
+def fstab_set(swap: str, line: str | None, sources: list[str] | None = None) -> FstabSet:
+    params: dict[str, Any] = {"path": FSTAB, "swap": swap, "line": line}
+    if sources and sources != [swap]:
+        params["sources"] = sources
+    return FstabSet(**params)

@@ -28,7 +28,7 @@ def inventory(host: Host, journal: Journal) -> tuple[dict[str, Any], list[str]]:
     for a in host.swaps():
         areas.append({"path": a.path, "type": a.type, "size": a.size, "used": a.used, "priority": a.priority,
                       "managed": None if managed is None else a.path in managed,
-                      "persisted": fstab.find_line(fstab_text, a.path) is not None})
+                      "persisted": fstab.persisted(fstab.lines_for(host, fstab_text, a.path, a.type))})
         if a.type == "file" and not a.deleted:
             st = host.lstat(a.path)
             if st is not None and stat.S_ISREG(st.st_mode):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import Refused, RollbackFailed, UsageError
-from swapctl.core.plan import Outcome, Step, UndoContext, undo_steps
+from swapctl.core.plan import Outcome, Step, StepRecordError, UndoContext, undo_steps
 
 if TYPE_CHECKING:
     from swapctl.core.journal import Journal, Transaction, TxStep
@@ -27,17 +27,40 @@ def load_step_kinds() -> None:
                 raise
 
 
-def history(journal: Journal, limit: int | None = None) -> list[dict[str, Any]]:
+def rebuild(journal: Journal, ts: TxStep) -> Step:
+    """The step a journal entry describes, checked (a damaged or forged one is refused, naming its line)."""
+    try:
+        return Step.from_record(ts.step, ts.record)
+    except StepRecordError as exc:
+        raise journal.corrupt(ts.line, exc.message) from None
+
+
+def history(journal: Journal, limit: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The transactions, newest first, each with its steps described; and warnings for entries that could not
+    be (history shows a damaged journal; rollback refuses it)."""
+    import time
+
     load_step_kinds()
     txs = journal.transactions()
     commands = {tx.id: tx.command for tx in txs}
-    out = []
+    out, warnings = [], []
     for tx in list(reversed(txs))[:limit or None]:
-        summary = tx.summary()
-        # A rollback journals no steps of its own (its undos are marked in its target's): say what it undid.
-        summary["rollback_of_command"] = commands.get(tx.rollback_of) if tx.rollback_of else None
-        out.append(summary)
-    return out
+        steps = []
+        for ts in tx.steps:
+            try:
+                steps.append(rebuild(journal, ts).describe())
+            except Refused as exc:
+                steps.append(f"? {str(ts.step.get('kind'))[:40]}")
+                warnings.append(exc.message)
+        out.append({
+            "id": tx.id, "command": tx.command,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(tx.time)),
+            "status": tx.status, "boot_id": tx.boot_id, "kernel": tx.kernel,
+            "rollback_of": tx.rollback_of, "rolled_back_by": tx.rolled_back_by, "steps": steps,
+            # A rollback journals no steps of its own (its undos are marked in its target's): say what it undid.
+            "rollback_of_command": commands.get(tx.rollback_of) if tx.rollback_of else None,
+        })
+    return out, warnings
 
 
 @dataclass
@@ -65,7 +88,7 @@ def _choose(journal: Journal, tx_id: str | None) -> tuple[Transaction, Transacti
     if pending is not None:
         # A half-done transaction comes first, whatever was asked: nothing else is safe until it is finished.
         if pending.rollback_of:
-            target = by_id[pending.rollback_of]
+            target = by_id[pending.rollback_of]  # present: the journal orphans a rollback whose target is gone
             if tx_id and tx_id not in (pending.id, target.id):
                 raise Refused(f"rollback {pending.id} of {target.id} was left unfinished; finish it first",
                               hint=f"run: swapctl rollback {target.id}")
@@ -104,7 +127,7 @@ def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: boo
     ctx = UndoContext(same_boot=(target.boot_id == journal.boot_id), force=force)
     # A committed step was applied; in a crashed transaction, the in-flight one may have been: undo both.
     todo = [ts for ts in target.steps if not ts.undone]
-    steps = [(ts, Step.from_record(ts.step)) for ts in reversed(todo)]
+    steps = [(ts, rebuild(journal, ts)) for ts in reversed(todo)]
     plan = RollbackPlan(target, steps, resumes, ctx)
     for ts, step in steps:
         if step.runtime and not ctx.same_boot:
@@ -136,7 +159,9 @@ def rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = F
         return _outcome(plan_rollback(host, journal, tx_id, force=force), None, dry_run=True)
     with journal.locked():
         plan = plan_rollback(host, journal, tx_id, force=force)
-        tx = run_rollback(host, journal, plan) if plan is not None and (plan.steps or plan.resumes) else None
+        # A half-done transaction is closed even when it has nothing to undo (a crash before its first step).
+        needed = plan is not None and bool(plan.steps or plan.resumes or plan.target.blocking)
+        tx = run_rollback(host, journal, plan) if needed else None
     return _outcome(plan, tx, dry_run=False)
 
 

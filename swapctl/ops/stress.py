@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import Interrupted, OperationFailed, Refused, UsageError
 from swapctl.core.units import format_bytes, parse_size
-from swapctl.system import procfs, signals
+from swapctl.system import paths, procfs, signals
 from swapctl.system.stress_worker import PATTERNS  # what the worker can write
 
 if TYPE_CHECKING:
@@ -196,11 +196,11 @@ def _zones(host: Host) -> list[dict[str, Any]] | None:
 
 def take_sample(host: Host, cg: Any, t: float, touch: dict | None) -> dict[str, Any]:
     try:
-        psi = procfs.parse_pressure(host.read_text(host.paths.proc("pressure", "memory")))
+        psi = procfs.parse_pressure(host.read_text(paths.PRESSURE_MEMORY))
     except OSError:
         psi = {}
     return {"t": round(t, 3),
-            "vmstat": _select_vmstat(procfs.parse_vmstat(host.read_text(host.paths.proc("vmstat")))),
+            "vmstat": _select_vmstat(procfs.parse_vmstat(host.read_text(paths.VMSTAT))),
             "psi": psi, "cgroup_stat": cg.stat(), "cgroup_events": cg.events(), "cgroup_psi": cg.pressure(),
             "zones": _zones(host), "touch": touch}
 

@@ -8,9 +8,10 @@ import os
 import stat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.plan import Plan, Step, UndoContext, register
-from swapctl.core.units import format_bytes, parse_size, round_up_pages
+from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
 from swapctl.ops import fstab
 
 if TYPE_CHECKING:
@@ -42,6 +43,13 @@ UNSUPPORTED_FS = {
     "cgroup2": "a virtual filesystem",
 }
 SUPPORTED_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "vfat"}
+REPLACED = ".swapctl-replaced"  # where create --force moves the file it replaces
+
+# What the steps' journal entries hold (core/fields.py): checked before rollback rebuilds a step.
+PATH = fields.Field(fields.is_path, "an absolute path")
+SIZE = fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes")
+PRIORITY = fields.Field(fields.optional(fields.is_int(-1, 32767)), "a priority", required=False)
+FLAG = fields.Field(fields.is_bool, "true or false", required=False)
 
 
 # --- steps -------------------------------------------------------------------------------------------
@@ -139,6 +147,7 @@ class CreateFile(Step):
     """params: path, nocow. The file exists with mode 0600 from its first instant (O_EXCL|O_NOFOLLOW)."""
 
     kind = "create-file"
+    params_schema = {"path": PATH, "nocow": FLAG}
 
     def describe(self) -> str:
         extra = ", NOCOW" if self.params.get("nocow") else ""
@@ -159,10 +168,26 @@ class CreateFile(Step):
     def undo_description(self) -> str:
         return f"delete {self.params['path']}"
 
+    def _ours(self, host: Host, st: os.stat_result) -> bool:
+        """Whether the file at path can be the one this step made: empty, allocated (zeros) or a swap area. A
+        file with other contents is someone's, whatever a journal says (a forged entry, a path reused)."""
+        if st.st_size == 0 or host.swap_signature(self.params["path"]) is not None:
+            return True
+        try:
+            return not host.head(self.params["path"]).strip(b"\0")
+        except OSError:
+            return False
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        st = host.lstat(self.params["path"])
+        if st is not None and stat.S_ISREG(st.st_mode) and not self._ours(host, st):
+            raise Refused(f"{self.params['path']} holds data that is not a swap area; it is not the file swapctl "
+                          "made, and rollback will not delete it", hint="check the journal and the file by hand")
+
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         st = host.lstat(path)
-        if st is not None and stat.S_ISREG(st.st_mode) and active_area(host, path) is None:
+        if st is not None and stat.S_ISREG(st.st_mode) and active_area(host, path) is None and self._ours(host, st):
             host.unlink(path)
 
 
@@ -172,6 +197,7 @@ class Allocate(Step):
 
     kind = "allocate"
     undo_is_noop = True
+    params_schema = {"path": PATH, "size": SIZE, "method": fields.Field(fields.one_of(*METHODS), "a method")}
 
     def describe(self) -> str:
         how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
@@ -191,6 +217,7 @@ class MkSwap(Step):
 
     kind = "mkswap"
     undo_is_noop = True
+    params_schema = {"path": PATH}
 
     def describe(self) -> str:
         return f"mkswap {self.params['path']}"
@@ -208,6 +235,8 @@ class SwapOn(Step):
     when swapon rejects fallocate'd extents, as ext4 did around 5.7-5.9)."""
 
     kind = "swapon"
+    params_schema = {"path": PATH, "priority": PRIORITY, "discard": FLAG,
+                     "refill": fields.Field(fields.optional(fields.is_int(1, MAX_SIZE)), "a size", required=False)}
 
     def describe(self) -> str:
         prio = self.params.get("priority")
@@ -220,6 +249,9 @@ class SwapOn(Step):
 
     def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         host.require_live(self.undo_description())
+        area = active_area(host, self.params["path"])
+        if area is not None:
+            check_swapoff_fits(host, area)  # the undo's swapoff brings its pages back into memory
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         path, prio, discard = self.params["path"], self.params.get("priority"), self.params.get("discard", False)
@@ -244,6 +276,7 @@ class SwapOff(Step):
     """params: path, priority, discard (to swap it back on as it was)."""
 
     kind = "swapoff"
+    params_schema = {"path": PATH, "priority": PRIORITY, "discard": FLAG}
 
     def describe(self) -> str:
         return f"swapoff {self.params['path']}"
@@ -273,6 +306,14 @@ class Rename(Step):
     """params: src, dst."""
 
     kind = "rename"
+    params_schema = {"src": PATH, "dst": PATH}
+
+    @classmethod
+    def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
+        why = super().invalid(params, record)
+        if why is None and params["dst"] != params["src"] + REPLACED:
+            return f"rename moves a file only to its {REPLACED} name"
+        return why
 
     def describe(self) -> str:
         return f"rename {self.params['src']} -> {self.params['dst']}"
@@ -295,6 +336,12 @@ class DeleteFile(Step):
     swap pages of processes that are gone, so nothing else can be restored)."""
 
     kind = "delete-file"
+    params_schema = {"path": PATH, "size": SIZE, "nocow": FLAG}
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if host.lstat(self.params["path"]) is None:
+            check_location(host, self.params["path"], force=True)
+            check_space(host, self.params["path"], self.params["size"])
 
     def describe(self) -> str:
         return f"delete {self.params['path']}"
@@ -317,6 +364,14 @@ class DiscardReplaced(Step):
     """params: path. Deletes the file that `create --force` moved aside; its contents cannot come back."""
 
     kind = "discard-replaced"
+    params_schema = {"path": PATH}
+
+    @classmethod
+    def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
+        why = super().invalid(params, record)
+        if why is None and not params["path"].endswith(REPLACED):
+            return f"discard-replaced deletes only a {REPLACED} file"
+        return why
 
     def describe(self) -> str:
         return f"delete the replaced file {self.params['path']}"
@@ -333,12 +388,17 @@ class DiscardReplaced(Step):
 
 def managed_paths(journal: Journal) -> set[str]:
     """Swap files swapctl made and still owns, replayed from the journal's committed transactions."""
+    from swapctl.ops.rollback import rebuild
+
     owned: set[str] = set()
     for tx in journal.transactions():
         if tx.status != "committed" or tx.rollback_of:
             continue
         for s in tx.steps:
-            kind, p = s.step["kind"], s.step["params"]
+            kind = s.step["kind"]
+            if kind not in ("create-file", "rename", "delete-file"):
+                continue
+            p = rebuild(journal, s).params
             if kind == "create-file":
                 owned.add(p["path"])
             elif kind == "rename" and p["src"] in owned:
@@ -355,7 +415,16 @@ class Target(NamedTuple):
     path: str
     area: SwapArea | None
     st: os.stat_result | None
-    fstab_line: str | None
+    fstab_text: str | None
+    entries: list[fstab.Entry]  # the fstab lines that name the area (noauto ones too)
+
+    @property
+    def entry(self) -> fstab.Entry | None:
+        return self.entries[0] if self.entries else None
+
+    @property
+    def sources(self) -> list[str]:
+        return [e.source for e in self.entries]
 
 
 def validate_path(path: str) -> str:
@@ -396,8 +465,10 @@ def require_root(host: Host, journal: Journal | None = None, what: str = "changi
 
 
 def inspect(host: Host, path: str) -> Target:
-    return Target(path, active_area(host, path), host.lstat(path),
-                  fstab.find_line(host.read_text_or_none(fstab.FSTAB), path))
+    area = active_area(host, path)
+    text = host.read_text_or_none(fstab.FSTAB)
+    return Target(path, area, host.lstat(path), text,
+                  fstab.lines_for(host, text, path, area.type if area is not None else "file"))
 
 
 def check_location(host: Host, path: str, *, force: bool) -> str:
@@ -480,11 +551,12 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
                       hint="give the path of the file itself (see: readlink -f), or remove the link")
     fs = check_location(host, path, force=force)
     plan.data["filesystem"] = fs
-    line_prio, line_discard = fstab.swap_options(target.fstab_line)
+    entry = target.entry
+    line_prio, line_discard = fstab.swap_options(entry.options if entry else None)
     # Not given: as the fstab line asks (what `swapon -a` would do), else as the area runs now.
     if discard is None:
         discard = line_discard
-    if priority is None and target.fstab_line is not None:
+    if priority is None and entry is not None:
         wanted_prio = line_prio
     elif priority is None and target.area is not None and target.area.priority >= 0:
         wanted_prio = target.area.priority  # set by hand at swapon: keep it at boot too
@@ -493,8 +565,15 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
 
     def persist_step() -> None:
         # A line that asks for the same (whatever its spelling: "sw", "defaults") is left as it is.
-        if persist and (target.fstab_line is None or (line_prio, line_discard) != (wanted_prio, discard)):
+        if not persist:
+            return
+        if entry is None:
             plan.add(fstab.fstab_set(path, fstab.swap_line(path, wanted_prio, discard)))
+        elif (line_prio, line_discard, entry.auto) != (wanted_prio, discard, True) or len(target.entries) > 1:
+            # Its own line, with the options asked for and swapped on at boot (noauto dropped); the line's
+            # other options and spelling are kept, and duplicates dropped.
+            line = fstab.rewrite(target.fstab_text or "", entry, wanted_prio, discard)
+            plan.add(fstab.fstab_set(path, line, sources=target.sources))
 
     if target.area is not None:
         # The file's own size decides: the kernel's count drops the header page and, where the block size is
@@ -522,7 +601,7 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             what = "a swap area of another size" if header else "not a swap area"
             raise Refused(f"{path} exists and is {what}; swapctl will not overwrite it",
                           hint="choose another path, or --force to replace the file")
-        aside = f"{path}.swapctl-replaced"
+        aside = path + REPLACED
         if host.lstat(aside) is not None:
             raise Refused(f"{aside} exists (left by an earlier --force?)", hint="remove it first")
         check_space(host, path, size)
@@ -558,7 +637,7 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
     is_file = target.st is not None and stat.S_ISREG(target.st.st_mode)
     header = host.swap_signature(path) if is_file else None
     managed = path in managed_paths(journal)
-    if target.area is None and target.fstab_line is None:
+    if target.area is None and not target.entries:
         if target.st is None:
             return plan  # already gone
         if not is_file or header is None:
@@ -566,13 +645,13 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
         if not managed and not force:
             raise Refused(f"{path} is a swap file that swapctl did not make; not deleting it",
                           hint="delete it by hand, or use --force")
-    discard = fstab.has_discard(target.fstab_line)
+    discard = fstab.swap_options(target.entry.options if target.entry else None)[1]
     if target.area is not None:
         check_swapoff_fits(host, target.area)
         plan.add(SwapOff(path=path, priority=target.area.priority if target.area.priority >= 0 else None,
                          discard=discard))
-    if target.fstab_line is not None:
-        plan.add(fstab.fstab_set(path, None))
+    if target.entries:
+        plan.add(fstab.fstab_set(path, None, sources=target.sources))
     if is_file and not keep_file:
         if header is None and target.area is None and not force:
             raise Refused(f"{path} is not a swap area; swapctl will not delete it")
@@ -605,7 +684,7 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     check_space(host, bridge, bridge_size + max(size - target.st.st_size, 0))
     check_swapoff_fits(host, target.area, extra_swap=bridge_size - host.page_size)
     prio = target.area.priority if target.area.priority >= 0 else None
-    discard = fstab.has_discard(target.fstab_line)
+    discard = fstab.swap_options(target.entry.options if target.entry else None)[1]
     nocow = host.is_nocow(path)
     _add_make_steps(plan, bridge, bridge_size, fs, "auto", prio, discard)
     plan.add(SwapOff(path=path, priority=prio, discard=discard))
@@ -614,3 +693,4 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     plan.add(SwapOff(path=bridge, priority=prio, discard=discard))
     plan.add(DeleteFile(path=bridge, size=bridge_size, nocow=nocow))
     return plan
+

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from swapctl.core.errors import OperationFailed, UsageError
+from swapctl.core.errors import UsageError
 from swapctl.core.kernel import Version, parse_release
 from swapctl.ops import sysctld
+from swapctl.system import paths
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
@@ -124,7 +125,11 @@ def parse_assignment(text: str) -> Assignment:
         raise UsageError(f"{knob.key} has an empty value", hint=f"write {knob.key}=N")
     if not _INT.fullmatch(raw):
         # The kernel would read "0x10" or "010" with base 0; swapctl takes decimal only, and writes decimal.
-        raise UsageError(f"{knob.key}={raw!r} is not a decimal integer", hint=f"write {knob.key}=N")
+        raise UsageError(f"{knob.key}={raw[:40]!r} is not a decimal integer", hint=f"write {knob.key}=N")
+    if len(raw.lstrip("+-")) > 19:
+        # Past any int the kernel takes (and past what int() reads: 4300 digits), whatever the knob.
+        raise UsageError(f"{knob.key}={raw[:20]}... is out of range: it has {len(raw.lstrip('+-'))} digits",
+                         hint=f"give a value in {_range_text(*knob.kernel_range(None))}")
     return Assignment(knob, int(raw), mode)
 
 
@@ -159,20 +164,13 @@ def check_range(knob: Knob, value: int, version: Version | None, release: str = 
 
 
 def _range_text(lo: int, hi: int) -> str:
-    return f"{lo}-{hi}" if hi < INT_MAX else f"{lo} or more"
+    return f"{lo}-{hi}"
 
 
 # --- facts about the machine -----------------------------------------------------------------------------
 def read_vm(host: Host, name: str) -> int | None:
     """The runtime value of /proc/sys/vm/<name>; None when this kernel has no such file."""
-    try:
-        text = host.read_text(host.paths.vm_sysctl(name))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        return int(text.split()[0])
-    except (ValueError, IndexError):
-        raise OperationFailed(f"/proc/sys/vm/{name} holds {text.strip()!r}, not an integer") from None
+    return host.vm_value(name)
 
 
 def _zones(host: Host) -> list:
@@ -184,9 +182,9 @@ def _zones(host: Host) -> list:
         return []
 
 
-def _read_optional(host: Host, *parts: str) -> str | None:
+def _read_optional(host: Host, path: str) -> str | None:
     try:
-        return host.read_text(host.paths.sys(*parts)).strip()
+        return host.read_text(path).strip()
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return None
 
@@ -195,7 +193,7 @@ def thp_mode(host: Host) -> str | None:
     """always / madvise / never, or None when unknown (a snapshot without the file, or no THP in the kernel).
     Unknown counts as on where it matters (khugepaged's min_free_kbytes): distribution kernels build THP in,
     and a snapshot is far more likely to have missed the file than the kernel to lack THP."""
-    text = _read_optional(host, "kernel", "mm", "transparent_hugepage", "enabled")
+    text = _read_optional(host, paths.THP_ENABLED)
     if text is None:
         return None
     m = re.search(r"\[(\w+)\]", text)
@@ -204,17 +202,11 @@ def thp_mode(host: Host) -> str | None:
 
 def numa_nodes(host: Host, zones: list) -> int:
     """Nodes with memory (sysfs has_memory, e.g. "0-1"); zoneinfo's nodes when sysfs is not there."""
-    text = _read_optional(host, "devices", "system", "node", "has_memory")
-    if text:
-        count = 0
-        for part in text.split(","):
-            lo, _, hi = part.partition("-")
-            try:
-                count += (int(hi) - int(lo) + 1) if hi else 1
-            except ValueError:
-                break
-        else:
-            return count
+    from swapctl.system import numa
+
+    with_memory = numa.node_state(host, "has_memory")
+    if with_memory:
+        return len(with_memory)
     return len({z.node for z in zones}) or 1
 
 
@@ -275,6 +267,7 @@ class VmState(NamedTuple):
     min_free: MinFreeFacts
     boot_tool: str
     persisted: dict[str, dict[str, sysctld.Persisted]]  # tool -> key -> Persisted
+    warnings: list[str]
 
 
 def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:
@@ -284,9 +277,10 @@ def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:
     values = {k.name: read_vm(host, k.name) for k in knobs}
     zones = _zones(host)
     keys = [k.key for k in knobs]
-    per_tool = {tool: sysctld.persisted(host, keys, tool) for tool in sysctld.TOOLS}
+    warnings: list[str] = []
+    per_tool = {tool: sysctld.persisted(host, keys, tool, warnings=warnings) for tool in sysctld.TOOLS}
     return VmState(release, version, values, zones, numa_nodes(host, zones),
-                   min_free_facts(host, zones, version), sysctld.boot_tool(host), per_tool)
+                   min_free_facts(host, zones, version), sysctld.boot_tool(host), per_tool, warnings)
 
 
 def _drift(knob: Knob, runtime: int | None, boot: int | str | None, estimated: bool) -> bool:

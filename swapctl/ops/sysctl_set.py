@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.core.text import split_lines
 from swapctl.ops import sysctld
 from swapctl.ops.fileedit import FileEdit
 from swapctl.ops.sysctl import (
+    KNOBS,
     LOWER,
     PERSIST_FILE,
     PERSIST_HEADER,
@@ -25,9 +28,12 @@ from swapctl.ops.sysctl import (
     read_state,
     read_vm,
 )
+from swapctl.system import paths
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
+
+_INT = fields.is_int(-(2**31), 2**31 - 1)
 
 
 # --- policy ---------------------------------------------------------------------------------------------
@@ -72,6 +78,13 @@ class SysctlWrite(Step):
 
     kind = "sysctl-write"
     runtime = True
+    params_schema = {
+        "name": fields.Field(fields.one_of(*KNOBS), "a vm sysctl swapctl manages"),
+        "value": fields.Field(_INT, "an int"),
+        "mode": fields.Field(fields.one_of(SET, RAISE, LOWER), "set, raise or lower", required=False),
+        "planned_old": fields.Field(fields.optional(_INT), "an int", required=False),
+    }
+    record_schema = {"old": fields.Field(_INT, "an int")}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -96,7 +109,7 @@ class SysctlWrite(Step):
         return value
 
     def _write(self, host: Host, value: int) -> int:
-        path = host.paths.vm_sysctl(self.params["name"])
+        path = paths.vm_sysctl(self.params["name"])
         try:
             host.write_sysctl(path, str(value))
         except OSError as exc:
@@ -147,7 +160,7 @@ def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
     duplicates dropped, missing keys appended; every other line is kept byte for byte."""
     out: list[str] = []
     placed: set[str] = set()
-    for raw in (text or "").splitlines(keepends=True):
+    for raw in split_lines(text or ""):
         parsed = sysctld.parse_conf(raw, "")
         key = parsed[0].key if parsed and not parsed[0].is_glob else None
         if key in settings:
@@ -180,6 +193,18 @@ class SysctlPersist(FileEdit):
     """Write `vm.key = value` lines to /etc/sysctl.d/90-swapctl.conf. params: path, settings {key: int}."""
 
     kind = "sysctl-persist"
+    params_schema = {
+        "path": fields.Field(fields.is_path, "an absolute path"),
+        "settings": fields.Field(lambda v: isinstance(v, dict) and len(v) <= len(KNOBS) and all(
+            k in {knob.key for knob in KNOBS.values()} and fields.optional(_INT)(x) for k, x in v.items()),
+            "vm keys swapctl manages with int values"),
+    }
+
+    @classmethod
+    def may_edit(cls, path: str) -> bool:
+        # A file of its own directly in /etc/sysctl.d (PERSIST_FILE, or one an older swapctl was told to use).
+        parent, _, name = path.rpartition("/")
+        return parent == "/etc/sysctl.d" and name.endswith(".conf") and not name.startswith(".")
 
     def describe(self) -> str:
         pairs = ", ".join(f"{k} = {v}" for k, v in self.params["settings"].items())

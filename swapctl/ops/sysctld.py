@@ -15,6 +15,8 @@ import fnmatch
 import posixpath
 from typing import TYPE_CHECKING, NamedTuple
 
+from swapctl.core.text import lines
+
 if TYPE_CHECKING:
     from swapctl.system.host import Host
 
@@ -85,7 +87,7 @@ def parse_conf(text: str, file: str) -> list[Line]:
     failures, a "-key" line without "=" is an exclusion; other lines without "=" are ignored (both tools
     warn and go on)."""
     out: list[Line] = []
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(lines(text), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
@@ -115,8 +117,10 @@ def _resolve_link(host: Host, path: str) -> str | None:
     return None  # a link loop: both tools fail to open it and go on
 
 
-def read_conf(host: Host, path: str, overrides: dict[str, str | None] | None = None) -> str | None:
-    """Text of a config file as the tools see it: "" when masked, None when missing or not a regular file."""
+def read_conf(host: Host, path: str, overrides: dict[str, str | None] | None = None,
+              warnings: list[str] | None = None) -> str | None:
+    """Text of a config file as the tools see it: "" when masked, None when missing or not a regular file
+    (or unreadable here: said in `warnings`, since the boot, as root, reads it)."""
     if overrides and path in overrides:
         return overrides[path]
     real = _resolve_link(host, path)
@@ -128,6 +132,12 @@ def read_conf(host: Host, path: str, overrides: dict[str, str | None] | None = N
         return None
     try:
         return host.read_text_or_none(real)
+    except PermissionError:
+        if warnings is not None:
+            text = f"cannot read {path} (permission denied): the boot values shown leave it out; run as root"
+            if text not in warnings:
+                warnings.append(text)
+        return None
     except OSError:
         return None
 
@@ -196,12 +206,12 @@ def resolve(lines: list[Line], key: str, tool: str) -> Persisted:
     return result._replace(value=winner.value, file=winner.file, line=winner.line, shadowed=shadowed)
 
 
-def persisted(host: Host, keys: list[str], tool: str,
-              overrides: dict[str, str | None] | None = None) -> dict[str, Persisted]:
+def persisted(host: Host, keys: list[str], tool: str, overrides: dict[str, str | None] | None = None,
+              warnings: list[str] | None = None) -> dict[str, Persisted]:
     """For each key, what the next boot applies under `tool`; overrides simulates file contents."""
     lines: list[Line] = []
     for path in conf_files(host, tool, overrides):
-        text = read_conf(host, path, overrides)
+        text = read_conf(host, path, overrides, warnings)
         if text:
             lines.extend(parse_conf(text, path))
     return {k: resolve(lines, k, tool) for k in keys}

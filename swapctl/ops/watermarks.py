@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from swapctl.core.kernel import Version, parse_release
-from swapctl.ops.sysctl import INT_MAX, KNOBS, SAFE_SHARE_PERCENT, MinFreeFacts, min_free_facts
+from swapctl.ops.sysctl import SAFE_SHARE_PERCENT, MinFreeFacts, min_free_facts
+from swapctl.system import paths
 from swapctl.system.zoneinfo import HIGHMEM, MOVABLE, Zone
 
 # Version boundaries, each read in the kernel tree of that version (mm/page_alloc.c unless said):
@@ -223,8 +223,8 @@ class Snapshot(NamedTuple):
 
 def _read_int(host, key: str) -> int | None:
     try:
-        return int(host.read_text(host.paths.vm_sysctl(key)).split()[0])
-    except (OSError, ValueError, IndexError):
+        return host.vm_value(key)
+    except OSError:
         return None
 
 
@@ -260,9 +260,9 @@ def load_snapshot(host) -> Snapshot:
     from swapctl.core.errors import Refused, UsageError
     from swapctl.system.zoneinfo import ZoneinfoError, parse_zoneinfo
 
-    path = host.paths.proc("zoneinfo")
+    path = host.shown(paths.ZONEINFO)
     try:
-        text = host.read_text(path)
+        text = host.read_text(paths.ZONEINFO)
     except FileNotFoundError:
         raise Refused(f"{path} does not exist: no zone watermarks to read",
                       hint="a --root snapshot needs proc/zoneinfo (copy /proc/zoneinfo of that machine)") from None
@@ -292,10 +292,7 @@ def load_snapshot(host) -> Snapshot:
                         " assuming 4096 bytes")
     settings = {k: _read_int(host, k) for k in ("min_free_kbytes", "watermark_scale_factor",
                                                   "watermark_boost_factor", "zone_reclaim_mode")}
-    try:
-        ratios = [int(x) for x in host.read_text(host.paths.vm_sysctl("lowmem_reserve_ratio")).split()]
-    except (OSError, ValueError):
-        ratios = None
+    ratios = host.vm_values("lowmem_reserve_ratio")
     from swapctl.ops.sysctl import thp_mode
 
     return Snapshot(zones, release, parse_kernel_version(release or None), page_size, source, settings,
@@ -316,36 +313,29 @@ def zone_state(z: Zone) -> str:
     return "above_high"
 
 
-def parse_what_if(items: Sequence[str], version: Version) -> dict[str, int]:
-    """--what-if KEY=VALUE items -> {key: value}; bad keys/values raise UsageError (exit 2)."""
+def parse_what_if(items: Sequence[str], version: Version, release: str = "") -> dict[str, int]:
+    """--what-if KEY=VALUE items -> {key: value}: vm set's own parser and range table (by the whole version),
+    restricted to the knobs that move watermarks; anything else is a UsageError (exit 2)."""
     from swapctl.core.errors import UsageError
+    from swapctl.ops.sysctl import SET, check_range, parse_assignment
 
     out: dict[str, int] = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().removeprefix("vm.").replace(".", "_")
-        if not sep or not key:
-            raise UsageError(f"--what-if {item!r} is not KEY=VALUE",
-                             hint="e.g. --what-if min_free_kbytes=131072 --what-if watermark_scale_factor=100")
-        if key not in WHAT_IF_KEYS:
-            raise UsageError(f"--what-if: {key!r} does not set watermarks",
-                             hint=f"keys: {', '.join(WHAT_IF_KEYS)}")
-        if key in out:
-            raise UsageError(f"--what-if: {key} given twice")
-        text = value.strip()
-        if not re.fullmatch(r"[0-9]+", text):
-            raise UsageError(f"--what-if: {key}={value!r} is not a non-negative integer")
-        n = int(text)
-        # The ranges are vm set's own table (ops/sysctl.py KNOBS), by kernel version.
-        knob = KNOBS[key]
-        if knob.since is not None and version[:2] < knob.since:
-            raise UsageError(f"--what-if: this kernel has no {key} (added in {'.'.join(map(str, knob.since))})")
-        lo, hi = knob.kernel_range(version[:2])
-        if not lo <= n <= hi:
-            raise UsageError(f"--what-if: {key}={n} is out of range: above the sysctl's limit"
-                             if n > hi and hi == INT_MAX else f"--what-if: {key}={n} is out of range",
-                             hint=f"the kernel accepts {lo}..{hi} (it rejects anything else with EINVAL)")
-        out[key] = n
+        try:
+            a = parse_assignment(item)
+            if a.knob.name not in WHAT_IF_KEYS:
+                raise UsageError(f"{a.knob.key} does not set watermarks", hint=f"keys: {', '.join(WHAT_IF_KEYS)}")
+            if a.mode != SET:
+                raise UsageError(f"{a.text} only raises or lowers; a prediction needs a value",
+                                 hint=f"write {a.knob.key}={a.value}")
+            if a.knob.name in out:
+                raise UsageError(f"{a.knob.key} given twice")
+            if a.knob.since is not None and version < a.knob.since:
+                raise UsageError(f"this kernel has no {a.knob.key} (added in {'.'.join(map(str, a.knob.since))})")
+            check_range(a.knob, a.value, version, release)
+        except UsageError as exc:
+            raise UsageError(f"--what-if: {exc.message}", hint=exc.hint) from None
+        out[a.knob.name] = a.value
     return out
 
 

@@ -7,12 +7,12 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from swapctl.system import procfs
 from swapctl.system.files import pid_alive
-from swapctl.system.paths import SysPaths
 
 PREFIX = "swapctl-stress-"
 
@@ -41,26 +41,23 @@ class MemoryController:
         return self.version == 1 and (self.mount / "memory.memsw.limit_in_bytes").exists()
 
 
-def detect(paths: SysPaths) -> MemoryController | None:
-    """The memory controller of the machine under `paths`, v1 preferred on hybrid hosts (v2 then has no
-    memory controller, as on this project's VM where only hugetlb is bound to the unified tree)."""
-    try:
-        mounts = procfs.parse_mountinfo(paths.mountinfo.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return None
+def detect(mounts: list[procfs.Mount], real: Callable[[str], Path]) -> MemoryController | None:
+    """The memory controller among a machine's mounts (`real` places a mount point), v1 preferred on hybrid
+    hosts (v2 then has no memory controller, as on this project's VM where only hugetlb is bound to the unified
+    tree)."""
     v2: MemoryController | None = None
     for m in mounts:
-        real = paths.join(m.mount_point)
+        real_mount = real(m.mount_point)
         if m.fstype == "cgroup" and "memory" in m.options.split(","):
-            if (real / "memory.limit_in_bytes").exists():
-                return MemoryController(1, real)
+            if (real_mount / "memory.limit_in_bytes").exists():
+                return MemoryController(1, real_mount)
         elif m.fstype == "cgroup2" and v2 is None:
             try:
-                controllers = (real / "cgroup.controllers").read_text().split()
+                controllers = (real_mount / "cgroup.controllers").read_text().split()
             except OSError:
                 continue
             if "memory" in controllers:
-                v2 = MemoryController(2, real)
+                v2 = MemoryController(2, real_mount)
     return v2
 
 

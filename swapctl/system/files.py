@@ -1,12 +1,79 @@
-"""File-system primitives with the safety swapctl promises: atomic replace, exclusive 0600 create, no symlinks."""
+"""File-system primitives with the safety swapctl promises: bounded reads of regular files only, atomic replace,
+exclusive 0600 create, no symlinks."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
+
+from swapctl.core.errors import Refused
+
+# What a file swapctl reads may hold at most: a config file (fstab, sysctl.d) is a few kB, the largest /proc
+# file it reads (zoneinfo of 8 nodes x 256 CPUs) a few MB. A file past its cap is refused, not read.
+CONFIG_LIMIT = 1 << 20
+PROC_LIMIT = 64 << 20
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+class NotRegularFile(Refused):
+    """Something swapctl reads as a file is not one (a FIFO would hang the read, /dev/zero never end it)."""
+
+
+def check_regular(fd: int, shown: str) -> os.stat_result:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise NotRegularFile(f"{shown} is {kind}, not a regular file: swapctl does not read or write it",
+                             hint="put the real file there")
+    return st
+
+
+def read_regular(path: Path, limit: int, shown: str | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Opened O_NONBLOCK (a FIFO cannot hang the open) and
+    checked after opening (no race with a swap for a device); anything else, or a larger file, is refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        check_regular(fd, shown or str(path))
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise Refused(f"{shown or path} is larger than {limit >> 20} MiB: not a file swapctl expects there",
+                      hint="check what the file is")
+    return b"".join(chunks)
+
+
+def read_head(path: Path, size: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        check_regular(fd, str(path))
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
+
+
+def write_regular(path: Path, data: bytes, shown: str | None = None) -> None:
+    """One write(2) to an existing regular file (a /proc/sys value: procfs cannot rename); never to a FIFO or a
+    device that a --root tree holds in its place."""
+    # O_TRUNC as a shell's `>` has it: procfs ignores it, a tree's plain file needs it.
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        check_regular(fd, shown or str(path))
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 # linux/fs.h: the inode flags ioctl and the no-copy-on-write flag btrfs needs for a swapfile.
 FS_IOC_GETFLAGS = 0x80086601
@@ -173,4 +240,10 @@ def read_swap_signature(path: Path, page_size: int) -> dict | None:
     if len(head) < page_size or head[page_size - 10:] != b"SWAPSPACE2":
         return None
     version, last_page = struct.unpack_from("<II", head, 1024)
-    return {"version": version, "last_page": last_page, "page_size": page_size}
+    # sws_uuid[16] and sws_volume[16] follow version, last_page and nr_badpages (what blkid reads).
+    raw_uuid, raw_label = head[1036:1052], head[1052:1068]
+    uuid = raw_uuid.hex() if raw_uuid.strip(b"\0") else None
+    if uuid:
+        uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+    label = raw_label.split(b"\0", 1)[0].decode("utf-8", "replace") or None
+    return {"version": version, "last_page": last_page, "page_size": page_size, "uuid": uuid, "label": label}

@@ -1,4 +1,7 @@
-"""Host: the one object through which swapctl sees and changes a machine (paths under --root, a runner)."""
+"""Host: the one object through which swapctl sees and changes a machine (paths under --root, a runner).
+
+Every method takes the machine's own path ("/etc/fstab"), never a joined one: the Host resolves it under the
+root (links followed inside the tree) and bounds what it reads."""
 
 from __future__ import annotations
 
@@ -9,9 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swapctl.core.errors import Refused
-from swapctl.system import files, procfs, signals
+from swapctl.system import files, paths, procfs, signals
 from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Runner
+
+# The largest value a kernel counter or size can hold (unsigned long on 64-bit), and an int sysctl's range.
+ULONG_MAX = (1 << 64) - 1
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+class MachineFileError(Refused):
+    """A file of the machine (or of a --root tree) holds what the kernel never writes there."""
 
 
 class Host:
@@ -43,19 +54,28 @@ class Host:
         """A context in which SIGINT/SIGTERM wait (undo and cleanup run to the end; see system/signals.py)."""
         return signals.held()
 
-    # --- reading -----------------------------------------------------------------------------------
-    def real(self, path: str) -> Path:
-        return self.paths.join(path)
+    # --- where things are --------------------------------------------------------------------------------
+    def real(self, path: str, *, follow: bool = True) -> Path:
+        return self.paths.real(path, follow=follow)
 
-    def read_text(self, path: str | Path) -> str:
-        """Read an in-machine path (e.g. "/proc/swaps") or an already joined real Path."""
-        real = path if isinstance(path, Path) else self.real(path)
-        return real.read_text(encoding="utf-8", errors="surrogateescape")
+    def shown(self, path: str) -> str:
+        """A path as a message shows it: the machine's own, or under --root the file in the tree."""
+        return path if self.live else str(self.paths.root / path.lstrip("/"))
+
+    # --- reading -----------------------------------------------------------------------------------------
+    def read_bytes(self, path: str, *, limit: int = files.PROC_LIMIT) -> bytes:
+        """A regular file's bytes, at most `limit` (FileNotFoundError when absent; a FIFO, a device, a
+        directory or a larger file is refused with a message naming it)."""
+        return files.read_regular(self.real(path), limit, self.shown(path))
+
+    def read_text(self, path: str, *, limit: int = files.PROC_LIMIT) -> str:
+        return self.read_bytes(path, limit=limit).decode("utf-8", "surrogateescape")
 
     def read_bytes_or_none(self, path: str) -> bytes | None:
+        """A config file's bytes, None when it is not there (nor under a file, nor through a link loop)."""
         try:
-            return self.real(path).read_bytes()
-        except FileNotFoundError:
+            return self.read_bytes(path, limit=files.CONFIG_LIMIT)
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
     def read_text_or_none(self, path: str) -> str | None:
@@ -66,7 +86,18 @@ class Host:
     def lstat(self, path: str) -> os.stat_result | None:
         """None when nothing is there, including under a file (ENOTDIR) or through a link loop (ELOOP)."""
         try:
-            return os.lstat(self.real(path))
+            return os.lstat(self.real(path, follow=False))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return None
+            raise
+
+    def stat(self, path: str) -> os.stat_result | None:
+        """As lstat, with a last link followed (inside the root)."""
+        try:
+            return os.stat(self.real(path))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -79,50 +110,28 @@ class Host:
         return st is not None and stat.S_ISLNK(st.st_mode)
 
     def is_dir(self, path: str) -> bool:
-        return self.real(path).is_dir()
+        st = self.stat(path)
+        return st is not None and stat.S_ISDIR(st.st_mode)
 
-    def boot_id(self) -> str:
+    def resolve(self, path: str) -> str:
+        """The in-machine path a chain of links at `path` ends at (resolved inside the root)."""
+        if self.live:
+            return os.path.realpath(path)
+        return self.paths.inside(self.real(path))
+
+    def list_dir(self, path: str) -> list[str] | None:
+        """Entry names of an in-machine directory, or None when it does not exist (or is not one)."""
         try:
-            return self.read_text(self.paths.proc("sys", "kernel", "random", "boot_id")).strip()
-        except OSError:
-            return ""
-
-    def kernel_release(self) -> str:
-        try:
-            return self.read_text(self.paths.proc("sys", "kernel", "osrelease")).strip()
-        except OSError:
-            return os.uname().release if self.live else ""
-
-    def swaps(self) -> list[procfs.SwapArea]:
-        try:
-            return procfs.parse_swaps(self.read_text(self.paths.swaps))
-        except FileNotFoundError:
-            return []
-        except ValueError as exc:
-            raise Refused(f"{self.paths.swaps}: {exc}") from None
-
-    def zoneinfo(self) -> list:
-        """/proc/zoneinfo parsed (FileNotFoundError when absent, ZoneinfoError when malformed)."""
-        from swapctl.system.zoneinfo import parse_zoneinfo
-
-        return parse_zoneinfo(self.read_text(self.paths.proc("zoneinfo")))
-
-    def meminfo(self) -> dict[str, int]:
-        return procfs.parse_meminfo(self.read_text(self.paths.meminfo))
-
-    def mount_of(self, path: str) -> procfs.Mount | None:
-        try:
-            mounts = procfs.parse_mountinfo(self.read_text(self.paths.mountinfo))
-        except FileNotFoundError:
+            return os.listdir(self.real(path))
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        return procfs.mount_for(path, mounts)
 
-    def free_bytes(self, path: str) -> int:
-        return files.free_bytes(self.real(path))
-
-    def total_bytes(self, path: str) -> int:
-        st = os.statvfs(self.real(path))
-        return st.f_blocks * st.f_frsize
+    def readlink(self, path: str) -> str | None:
+        """The target of an in-machine symbolic link as written in it, or None when path is not a link."""
+        try:
+            return os.readlink(self.real(path, follow=False))
+        except OSError:
+            return None
 
     def has_symlink_in(self, path: str) -> bool:
         """Whether any component of an in-machine directory path is a symbolic link."""
@@ -136,80 +145,140 @@ class Host:
     def owned_by_root_or_self(self, st: os.stat_result) -> bool:
         return st.st_uid in (0, os.geteuid())
 
+    # --- the machine's state, read ---------------------------------------------------------------------------
+    def boot_id(self) -> str:
+        try:
+            return self.read_text(paths.BOOT_ID).strip()
+        except OSError:
+            return ""
+
+    def kernel_release(self) -> str:
+        try:
+            return self.read_text(paths.OSRELEASE).strip()
+        except OSError:
+            return os.uname().release if self.live else ""
+
+    def swaps(self) -> list[procfs.SwapArea]:
+        try:
+            return procfs.parse_swaps(self.read_text(paths.SWAPS))
+        except FileNotFoundError:
+            return []
+        except ValueError as exc:
+            raise MachineFileError(f"{self.shown(paths.SWAPS)}: {exc}") from None
+
+    def zoneinfo(self) -> list:
+        """/proc/zoneinfo parsed (FileNotFoundError when absent, ZoneinfoError when malformed)."""
+        from swapctl.system.zoneinfo import parse_zoneinfo
+
+        return parse_zoneinfo(self.read_text(paths.ZONEINFO))
+
+    def meminfo(self, path: str = paths.MEMINFO) -> dict[str, int]:
+        try:
+            return procfs.parse_meminfo(self.read_text(path))
+        except ValueError as exc:
+            raise MachineFileError(f"{self.shown(path)}: {exc}") from None
+
+    def vm_value(self, name: str) -> int | None:
+        """The runtime value of /proc/sys/vm/<name>; None when this kernel has no such file."""
+        path = paths.vm_sysctl(name)
+        try:
+            text = self.read_text(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            return procfs.parse_int(text.split()[0] if text.split() else "", INT_MIN, INT_MAX)
+        except ValueError:
+            raise MachineFileError(f"{self.shown(path)} holds {text.strip()[:40]!r}, not an integer the "
+                                   "kernel would show") from None
+
+    def vm_values(self, name: str) -> list[int] | None:
+        """A vector sysctl (lowmem_reserve_ratio); None when absent or not a list of ints."""
+        try:
+            return [procfs.parse_int(x, INT_MIN, INT_MAX) for x in self.read_text(paths.vm_sysctl(name)).split()]
+        except (OSError, ValueError):
+            return None
+
+    def mount_of(self, path: str) -> procfs.Mount | None:
+        try:
+            mounts = procfs.parse_mountinfo(self.read_text(paths.MOUNTINFO))
+        except FileNotFoundError:
+            return None
+        return procfs.mount_for(path, mounts)
+
+    def free_bytes(self, path: str) -> int:
+        return files.free_bytes(self.real(path))
+
+    def total_bytes(self, path: str) -> int:
+        st = os.statvfs(self.real(path))
+        return st.f_blocks * st.f_frsize
+
     def is_nocow(self, path: str) -> bool:
         return bool((self.inode_flags(path) or 0) & files.FS_NOCOW_FL)
 
     def swap_signature(self, path: str) -> dict | None:
         try:
-            return files.read_swap_signature(self.real(path), self.page_size)
-        except (FileNotFoundError, IsADirectoryError):
+            return files.read_swap_signature(self.real(path, follow=False), self.page_size)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    def head(self, path: str, size: int = 4096) -> bytes:
+        """The first bytes of a regular file (not through a link), without reading the rest."""
+        return files.read_head(self.real(path, follow=False), size)
 
     def inode_flags(self, path: str) -> int | None:
         try:
-            return files.get_inode_flags(self.real(path))
+            return files.get_inode_flags(self.real(path, follow=False))
         except OSError:
             return None
 
-    # --- writing -----------------------------------------------------------------------------------
+    # --- writing -----------------------------------------------------------------------------------------
     def write_atomic(self, path: str, data: bytes, *, mode: int | None = None) -> None:
-        files.atomic_write(self.real(path), data, mode=mode)
+        """Replace the file at path (not through a link there: callers resolve links they mean to follow)."""
+        files.atomic_write(self.real(path, follow=False), data, mode=mode)
 
-    def write_sysctl(self, path: Path, value: str) -> None:
+    def write_sysctl(self, path: str, value: str) -> None:
         """A /proc/sys write: one write(2), no temp file (procfs cannot rename)."""
-        with open(path, "w", encoding="ascii") as fh:
-            fh.write(value)
+        files.write_regular(self.real(path), value.encode("ascii"), self.shown(path))
 
     def create_exclusive(self, path: str, mode: int = 0o600) -> None:
-        files.create_exclusive(self.real(path), mode)
+        files.create_exclusive(self.real(path, follow=False), mode)
 
     def set_nocow(self, path: str) -> None:
-        files.set_nocow(self.real(path))
+        files.set_nocow(self.real(path, follow=False))
 
     def fallocate(self, path: str, size: int) -> None:
-        files.fallocate(self.real(path), size)
+        files.fallocate(self.real(path, follow=False), size)
 
     def zero_fill(self, path: str, size: int) -> None:
         update = self.progress(f"writing zeros to {path}", size) if self.progress else None
-        files.zero_fill(self.real(path), size, update)
+        files.zero_fill(self.real(path, follow=False), size, update)
 
     def unlink(self, path: str) -> bool:
-        return files.unlink_if_exists(self.real(path))
+        return files.unlink_if_exists(self.real(path, follow=False))
 
     def rename(self, src: str, dst: str) -> None:
-        os.replace(self.real(src), self.real(dst))
-        files.fsync_dir(self.real(dst).parent)
+        os.replace(self.real(src, follow=False), self.real(dst, follow=False))
+        files.fsync_dir(self.real(dst, follow=False).parent)
 
-    def makedirs(self, path: Path, mode: int = 0o700) -> None:
-        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    def makedirs(self, path: str, mode: int = 0o755) -> None:
+        self.real(path).mkdir(mode=mode, parents=True, exist_ok=True)
 
     def remove_dir_if_empty(self, path: str) -> None:
         try:
-            os.rmdir(self.real(path))
+            os.rmdir(self.real(path, follow=False))
         except OSError:
             pass  # gone already, or someone put files in it since: theirs now
 
-    # --- vm tuning (issue 3): reading the sysctl.d trees ------------------------------------------
-    def list_dir(self, path: str) -> list[str] | None:
-        """Entry names of an in-machine directory, or None when it does not exist (or is not one)."""
-        try:
-            return os.listdir(self.real(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
-    def readlink(self, path: str) -> str | None:
-        """The target of an in-machine symbolic link as written in it, or None when path is not a link."""
-        try:
-            return os.readlink(self.real(path))
-        except OSError:
-            return None
-
-    # --- memory cgroups and the stress worker (swapctl stress, issue 5) ----------------------------
+    # --- memory cgroups and the stress worker (swapctl stress) ---------------------------------------------
     def memory_controller(self):
         """Where the memory cgroup controller is mounted (v1 or v2), or None without one."""
         from swapctl.system import cgroup
 
-        return cgroup.detect(self.paths)
+        try:
+            mounts = procfs.parse_mountinfo(self.read_text(paths.MOUNTINFO))
+        except OSError:
+            return None
+        return cgroup.detect(mounts, self.real)
 
     def stale_stress_cgroups(self, controller) -> list:
         from swapctl.system import cgroup

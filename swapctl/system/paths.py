@@ -1,4 +1,8 @@
-"""Every file path swapctl reads or writes, joined under --root so tests and support bundles work offline."""
+"""The machine's own paths swapctl reads and writes, and where they really are under --root (resolved inside the
+tree, see rootfs.py), so tests and support bundles work offline and no link in a tree leads out of it.
+
+Everything above system/ names files by their in-machine path ("/etc/fstab"); only the Host turns one into a
+real location, through SysPaths.real."""
 
 from __future__ import annotations
 
@@ -6,66 +10,48 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from swapctl.system import rootfs
+
 DEFAULT_STATE = "/var/lib/swapctl"
+
+# In-machine paths.
+SWAPS = "/proc/swaps"
+MEMINFO = "/proc/meminfo"
+ZONEINFO = "/proc/zoneinfo"
+VMSTAT = "/proc/vmstat"
+PRESSURE_MEMORY = "/proc/pressure/memory"
+MOUNTINFO = "/proc/self/mountinfo"
+OSRELEASE = "/proc/sys/kernel/osrelease"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+NODES = "/sys/devices/system/node"
+THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
+FSTAB = "/etc/fstab"
+SYSCTL_D = "/etc/sysctl.d"
+
+
+def vm_sysctl(name: str) -> str:
+    return f"/proc/sys/vm/{name}"
 
 
 class SysPaths(NamedTuple):
     root: Path = Path("/")
     state_override: Path | None = None
 
-    def join(self, path: str | os.PathLike[str]) -> Path:
-        """The real location of an absolute in-machine path ("/etc/fstab" -> ROOT/etc/fstab)."""
-        text = os.fspath(path)
-        if self.root == Path("/"):
-            return Path(text)
-        return self.root / text.lstrip("/")
+    def real(self, path: str, *, follow: bool = True) -> Path:
+        """Where an absolute in-machine path really is: "/etc/fstab" -> ROOT/etc/fstab, links resolved inside
+        ROOT (follow=False: all but the last component, as lstat and O_NOFOLLOW see it)."""
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise TypeError(f"an in-machine path is an absolute str, not {path!r}")
+        return Path(rootfs.resolve(os.fspath(self.root), path, follow_last=follow))
 
-    def unjoin(self, real: str | os.PathLike[str]) -> str:
-        """The in-machine path of a real path under the root (inverse of join)."""
-        text = os.fspath(real)
-        if self.root == Path("/"):
-            return text
-        rel = os.path.relpath(text, self.root)
-        return "/" + ("" if rel == "." else rel)
+    def inside(self, real: str | os.PathLike[str]) -> str:
+        """The in-machine path of a real path under the root (the inverse of real)."""
+        return rootfs.inside(os.fspath(self.root), os.fspath(real))
 
-    # /proc and /sys
-    def proc(self, *parts: str) -> Path:
-        return self.join("/proc").joinpath(*parts)
-
-    def sys(self, *parts: str) -> Path:
-        return self.join("/sys").joinpath(*parts)
-
-    def vm_sysctl(self, key: str) -> Path:
-        return self.proc("sys", "vm", key)
-
-    @property
-    def swaps(self) -> Path:
-        return self.proc("swaps")
-
-    @property
-    def meminfo(self) -> Path:
-        return self.proc("meminfo")
-
-    @property
-    def mountinfo(self) -> Path:
-        return self.proc("self", "mountinfo")
-
-    @property
-    def nodes(self) -> Path:
-        return self.sys("devices", "system", "node")
-
-    # /etc
-    @property
-    def fstab(self) -> Path:
-        return self.join("/etc/fstab")
-
-    @property
-    def sysctl_d(self) -> Path:
-        return self.join("/etc/sysctl.d")
-
-    # swapctl's own state: journal, lock
     @property
     def state_dir(self) -> Path:
+        """swapctl's own state (journal, lock): --state-dir as given (a path on this machine), else the
+        machine's /var/lib/swapctl."""
         if self.state_override is not None:
             return self.state_override
-        return self.join(DEFAULT_STATE)
+        return self.real(DEFAULT_STATE)

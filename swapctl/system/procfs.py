@@ -1,16 +1,42 @@
-"""Parsers for /proc and /sys text: swaps, meminfo, mountinfo, vmstat, pressure. Pure functions of text."""
+"""Parsers for /proc and /sys text: swaps, meminfo, mountinfo, vmstat, pressure. Pure functions of text.
+
+The kernel ends every line with "\n" and separates fields with blanks: lines split at "\n" only, fields at
+spaces and tabs only (a name may hold any other byte, a no-break space or a \v). Numbers are bounded by what
+the kernel can print, so a damaged file is a clear error, never an exception deep inside."""
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
 
+from swapctl.core.text import lines
+
 _OCTAL = re.compile(r"\\([0-7]{3})")
+_BLANKS = re.compile(r"[ \t]+")
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+ULONG_MAX = (1 << 64) - 1
 
 
 def unescape_octal(text: str) -> str:
-    r"""Undo the kernel's seq_file escaping of names (space \040, tab \011, newline \012, backslash \134)."""
+    r"""Undo the kernel's seq_file escaping of names (space \040, tab \011, newline \012, backslash \134), as
+    libmount's unmangle does (any three octal digits)."""
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
+
+
+def fields(line: str) -> list[str]:
+    """A line's blank-separated fields (spaces and tabs only, as the kernel prints them)."""
+    return [f for f in _BLANKS.split(line) if f]
+
+
+def parse_int(text: str, lo: int = 0, hi: int = ULONG_MAX) -> int:
+    """A decimal integer within [lo, hi]; ValueError otherwise. The length is checked before int(), which
+    refuses strings past 4300 digits with an error of its own."""
+    if not _DECIMAL.fullmatch(text) or len(text) > 40:
+        raise ValueError(f"{text[:40]!r} is not a number")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
 
 
 class SwapArea(NamedTuple):
@@ -28,34 +54,44 @@ class SwapArea(NamedTuple):
 def parse_swaps(text: str) -> list[SwapArea]:
     """/proc/swaps: a header, then one area a line; Size and Used in KiB."""
     areas = []
-    for line in text.splitlines()[1:]:
-        if not line.strip():
+    if "\0" in text:
+        raise ValueError("holds a NUL byte, which the kernel never prints there")
+    for line in lines(text)[1:]:
+        if not line.strip(" \t"):
             continue
-        # The name is escaped, so it holds no blanks: whitespace splitting is exact.
-        fields = line.split()
-        if len(fields) < 5:
-            raise ValueError(f"malformed /proc/swaps line: {line!r}")
-        name, kind, size, used, prio = fields[0], fields[1], fields[2], fields[3], fields[4]
-        areas.append(SwapArea(unescape_octal(name), kind, int(size) * 1024, int(used) * 1024, int(prio)))
+        # The name is escaped (space, tab, newline, backslash), so it holds no blank: splitting is exact.
+        parts = fields(line)
+        if len(parts) != 5 or parts[1] not in ("file", "partition"):
+            raise ValueError(f"malformed line {line[:80]!r}")
+        try:
+            size, used = parse_int(parts[2], 0, ULONG_MAX >> 10), parse_int(parts[3], 0, ULONG_MAX >> 10)
+            prio = parse_int(parts[4], -(1 << 31), (1 << 31) - 1)
+        except ValueError as exc:
+            raise ValueError(f"malformed line {line[:80]!r}: {exc}") from None
+        areas.append(SwapArea(unescape_octal(parts[0]), parts[1], size * 1024, used * 1024, prio))
     return areas
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
-    """/proc/meminfo or a node's meminfo: key -> bytes ("kB" values) or a plain count (HugePages_*)."""
+    """/proc/meminfo or a node's meminfo: key -> bytes ("kB" values) or a plain count (HugePages_*). A line
+    without a value is left out; a value the kernel cannot print (negative, past 2^64) is a ValueError."""
     out: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         if ":" not in line:
             continue
         key, _, rest = line.partition(":")
-        parts = rest.split()
-        if not parts:
+        parts = fields(rest)
+        names = fields(key)
+        if not parts or not names:
             continue
         # Per-node files read "Node 0 MemTotal:       123 kB".
-        key = key.split()[-1]
-        try:
-            value = int(parts[0])
-        except ValueError:
+        key = names[-1]
+        if not _DECIMAL.fullmatch(parts[0]):
             continue
+        try:
+            value = parse_int(parts[0], 0, ULONG_MAX)
+        except ValueError:
+            raise ValueError(f"{key} is {parts[0][:40]}, which no kernel prints") from None
         out[key] = value * 1024 if len(parts) > 1 and parts[1] == "kB" else value
     return out
 
@@ -70,11 +106,11 @@ class Mount(NamedTuple):
 def parse_mountinfo(text: str) -> list[Mount]:
     """/proc/self/mountinfo (see proc(5)): fields up to " - ", then fstype, source, super options."""
     mounts = []
-    for line in text.splitlines():
+    for line in lines(text):
         if " - " not in line:
             continue
         left, _, right = line.partition(" - ")
-        lf, rf = left.split(), right.split()
+        lf, rf = fields(left), fields(right)
         if len(lf) < 6 or len(rf) < 2:
             continue
         mounts.append(Mount(unescape_octal(lf[4]), rf[0], unescape_octal(rf[1]),
@@ -96,11 +132,11 @@ def mount_for(path: str, mounts: list[Mount]) -> Mount | None:
 def parse_vmstat(text: str) -> dict[str, int]:
     """/proc/vmstat: "name value" lines."""
     out: dict[str, int] = {}
-    for line in text.splitlines():
-        parts = line.split()
+    for line in lines(text):
+        parts = fields(line)
         if len(parts) == 2:
             try:
-                out[parts[0]] = int(parts[1])
+                out[parts[0]] = parse_int(parts[1], -ULONG_MAX, ULONG_MAX)
             except ValueError:
                 continue
     return out
@@ -109,13 +145,16 @@ def parse_vmstat(text: str) -> dict[str, int]:
 def parse_pressure(text: str) -> dict[str, dict[str, float]]:
     """/proc/pressure/memory: {"some": {"avg10": .., "avg60": .., "avg300": .., "total": us}, "full": ..}."""
     out: dict[str, dict[str, float]] = {}
-    for line in text.splitlines():
-        parts = line.split()
+    for line in lines(text):
+        parts = fields(line)
         if not parts:
             continue
         values: dict[str, float] = {}
         for item in parts[1:]:
             k, _, v = item.partition("=")
-            values[k] = int(v) if k == "total" else float(v)
+            try:
+                values[k] = parse_int(v) if k == "total" else float(v)
+            except ValueError:
+                continue
         out[parts[0]] = values
     return out

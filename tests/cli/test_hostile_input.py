@@ -10,7 +10,6 @@ import shutil
 import stat
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,116 +20,39 @@ from typer.testing import CliRunner
 from swapctl.cli.app import app
 from swapctl.cli.context import AppState
 from swapctl.system.host import Host
-from tests.fakes import FIXTURES, MEMINFO, FakeRunner, fake_host, make_root
+from tests.fakes import FakeRunner, fake_host
 from tests.figures import report
+from tests.hostile import SNAPSHOT, Case, build_template, invoke, tree
 
-SNAPSHOT = FIXTURES / "kernel-recordings/6.1/n1-512m/step0/root"
-STATE = "var/lib/swapctl"
 TALLY: Counter[str] = Counter()
 CRASHES: list[str] = []
 EXAMPLES = int(os.environ.get("SWAPCTL_FUZZ_EXAMPLES", "30"))
 
 
-# --- the fake machine --------------------------------------------------------------------------------------
-
-def _template(base: Path) -> Path:
-    """A captured 6.1 machine (zoneinfo, vm sysctls, nodes) with swapctl's fake-root basics, and traps."""
-    root = base / "root"
-    if SNAPSHOT.is_dir():
-        shutil.copytree(SNAPSHOT, root)
-    make_root(root, meminfo=(SNAPSHOT / "proc/meminfo").read_text() if SNAPSHOT.is_dir() else MEMINFO,
-              osrelease="6.1.0")
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    os.chmod(root / "var/tmp", 0o755)
-    (root / "var/tmp/dir").mkdir()
-    (root / "var/tmp/open").mkdir()
-    os.chmod(root / "var/tmp/open", 0o777)
-    (root / "var/tmp/sticky").mkdir()
-    os.chmod(root / "var/tmp/sticky", 0o1777)
-    os.symlink("../../etc/passwd", root / "var/tmp/link")  # relative: never escapes the fake root
-    os.symlink("../../etc", root / "var/tmp/linkdir")
-    os.symlink("../../var/tmp/nowhere", root / "var/tmp/dangling")
-    os.symlink("loop", root / "var/tmp/loop")
-    return root
-
+# --- the fake machine (tests/hostile.py) -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _template(tmp_path_factory.mktemp("hostile"))
-
-
-def snapshot(root: Path) -> dict[str, tuple]:
-    """Every file under the fake root but swapctl's own state dir: type, mode, bytes or link target."""
-    out: dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        if rel_dir == STATE or rel_dir.startswith(STATE + "/"):
-            dirnames[:] = []
-            continue
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st_ = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if STATE.startswith(rel + "/") or rel == STATE:
-                continue  # the state dir and its parents (made with it, as on a machine where they exist)
-            if stat.S_ISLNK(st_.st_mode):
-                out[rel] = ("link", os.readlink(p))
-            elif stat.S_ISDIR(st_.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st_.st_mode))
-            else:
-                out[rel] = ("file", stat.S_IMODE(st_.st_mode), p.read_bytes())
-    return out
-
-
-@dataclass
-class Case:
-    argv: list[str]
-    code: int
-    stdout: str
-    stderr: str
-    changed: bool
-    crashed: bool
-    journal_written: bool
-
-    def __str__(self) -> str:
-        return f"swapctl {self.argv!r} -> {self.code}\nstdout: {self.stdout[-500:]}\nstderr: {self.stderr}"
+    return build_template(tmp_path_factory.mktemp("hostile"))
 
 
 def run(template: Path, argv: list[str], *, stdin: bytes | None = None, files: dict[str, bytes] | None = None,
         host_class: type[Host] | None = None, uid: int = 0) -> Case:
     """One invocation on a fresh copy of the fake machine; `files` are written under the root first."""
-    work = Path(tempfile.mkdtemp(prefix="hostile-"))
-    try:
-        root = work / "root"
-        shutil.copytree(template, root, symlinks=True)
+    with tree(template) as t:
         for rel, data in (files or {}).items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(data)
-        argv = [a.replace("@ROOT@", str(root)) for a in argv]
-        host = fake_host(root, uid=uid)
-        if host_class is not None:
-            host = host_class(paths=host.paths, runner=host.runner, uid=uid, page_size=4096)
-        before = snapshot(root)
-        result = CliRunner().invoke(app, argv, obj=AppState(host=host), input=stdin, catch_exceptions=True)
-        exc = result.exception
-        crashed = result.exit_code == 70 or (exc is not None and not isinstance(exc, SystemExit)) \
-            or "Traceback" in result.stdout + result.stderr
-        journal = root / STATE / "journal.jsonl"
-        case = Case(argv, result.exit_code, result.stdout, result.stderr, snapshot(root) != before, crashed,
-                    journal.exists())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            t.write(rel, data)
+        t.uid, t.host_factory = uid, host_class
+        case = invoke(t, argv, stdin=stdin)
     TALLY["inputs"] += 1
-    if case.crashed:
+    if case.crashed or case.hung:
         TALLY["crashes"] += 1
         CRASHES.append(str(case))
     return case
 
 
 def one_line_error(case: Case) -> bool:
-    lines = case.stderr.splitlines()
-    return bool(lines) and lines[0].startswith("swapctl: error: ") and len(lines) <= 2 and \
-        (len(lines) == 1 or lines[1].startswith("hint: "))
+    return case.one_line_error
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -45,7 +45,7 @@ def test_an_unsafe_limit_is_refused_with_exit_3_and_a_hint(cli, stress_host):
 
 
 def test_dry_run_prints_the_plan_and_creates_nothing(cli, stress_host):
-    mount = stress_host.paths.join("/sys/fs/cgroup/memory")
+    mount = stress_host.paths.real("/sys/fs/cgroup/memory")
     before = sorted(p.name for p in mount.iterdir())
     called = []
     stress_host.create_stress_cgroup = lambda *a, **k: called.append("cgroup")

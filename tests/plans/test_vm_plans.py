@@ -178,10 +178,11 @@ class FailingHost(Host):
     fail_key: str = ""
     adjust: dict[str, str] = {}
 
-    def write_sysctl(self, path: Path, value: str) -> None:
-        if path.name == self.fail_key:
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), str(path))
-        super().write_sysctl(path, self.adjust.get(path.name, value))
+    def write_sysctl(self, path: str, value: str) -> None:
+        name = path.rsplit("/", 1)[-1]
+        if name == self.fail_key:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        super().write_sysctl(path, self.adjust.get(name, value))
 
 
 def failing_host(root: Path, fail_key: str = "", adjust: dict[str, str] | None = None) -> FailingHost:

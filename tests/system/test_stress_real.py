@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from swapctl.system.host import Host
 from tests.conftest import privileged
 
 pytestmark = privileged
@@ -150,9 +151,8 @@ def test_a_run_without_swap_warns(leaves_nothing):
 
 def test_the_transient_cgroup_takes_its_limits_and_is_removed_with_its_tasks():
     from swapctl.system import cgroup
-    from swapctl.system.paths import SysPaths
 
-    ctl = cgroup.detect(SysPaths())
+    ctl = Host().memory_controller()
     assert ctl is not None, "no memory controller on this machine"
     cg = cgroup.TransientCgroup.create(ctl, 32 << 20, 16 << 20)
     sleeper = subprocess.Popen(["sleep", "30"])
@@ -177,9 +177,8 @@ def test_the_transient_cgroup_takes_its_limits_and_is_removed_with_its_tasks():
 
 def test_a_group_left_by_a_dead_swapctl_is_found_as_stale():
     from swapctl.system import cgroup
-    from swapctl.system.paths import SysPaths
 
-    ctl = cgroup.detect(SysPaths())
+    ctl = Host().memory_controller()
     dead = subprocess.Popen(["true"])
     dead.wait()
     path = ctl.mount / f"{cgroup.PREFIX}{dead.pid}-dead01"

@@ -1,6 +1,10 @@
+"""fstab as libmount reads it, and swapctl's line edits: every other byte kept."""
+
 from __future__ import annotations
 
-from swapctl.ops.fstab import find_line, has_discard, set_line, swap_line
+import pytest
+
+from swapctl.ops.fstab import find_line, parse, rewrite, set_line, swap_line, swap_options
 
 BASE = "# static\nUUID=abcd / ext4 defaults 0 1\n\n/dev/sdb1 none swap sw 0 0\n"
 
@@ -28,7 +32,7 @@ def test_paths_with_blanks_are_escaped_and_found() -> None:
 
 
 def test_comments_and_other_filesystems_are_never_matched() -> None:
-    text = "#/swapfile none swap sw 0 0\n/swapfile /mnt ext4 defaults 0 0\n"
+    text = "#/swapfile none swap sw 0 0\n  \t# /swapfile none swap sw 0 0\n/swapfile /mnt ext4 defaults 0 0\n"
     assert find_line(text, "/swapfile") is None
 
 
@@ -38,6 +42,43 @@ def test_a_file_without_final_newline_round_trips_byte_for_byte() -> None:
     assert set_line(added, "/s", None) == "a b c"
 
 
-def test_discard_option_is_recognised() -> None:
-    assert has_discard("/s none swap defaults,discard=once 0 0")
-    assert not has_discard("/s none swap defaults 0 0") and not has_discard(None)
+def test_a_line_is_appended_after_the_last_of_many_lines_when_the_file_has_no_final_newline() -> None:
+    text = "UUID=a / ext4 defaults 0 1\nUUID=b /home ext4 defaults 0 2"
+    added = set_line(text, "/s", "/s none swap defaults 0 0")
+    assert added == text + "\n/s none swap defaults 0 0"
+    assert [e.source for e in parse(added)] == ["UUID=a", "UUID=b", "/s"]
+
+
+def test_discard_and_priority_are_read_whatever_the_spelling() -> None:
+    assert swap_options(("defaults", "discard=once")) == (None, True)
+    assert swap_options(("sw",)) == (None, False) and swap_options(None) == (None, False)
+    assert swap_options(("pri=0",)) == (0, False)  # 0 is a priority, not "automatic"
+    assert swap_options(("pri=-1",)) == (None, False)
+    assert swap_options(("pri=" + "9" * 5000,)) == (None, False)
+
+
+@pytest.mark.parametrize("sep", ["\r", "\v", "\f", "\x1c", "\x85", "\u2028"])
+def test_only_a_newline_ends_a_line(sep: str) -> None:
+    comment = "# moved" + sep + "/swapfile none swap sw 0 0\n"
+    assert parse(comment) == []
+    glued = "/swapfile none swap sw 0 0" + sep + "UUID=abcd / ext4 defaults 0 1\n"
+    assert parse(glued) == [], "libmount rejects a passno that is not a number, and skips the line"
+
+
+def test_a_crlf_line_is_read_and_fields_split_at_spaces_and_tabs_only() -> None:
+    assert [e.source for e in parse("/s none swap sw 0 0\r\n")] == ["/s"]
+    assert [(e.source, e.fstype) for e in parse("/a\u00a0b\tnone swap sw\n")] == [("/a\u00a0b", "swap")]
+    (entry,) = parse("/s\vnone swap sw 0 0\n")  # a \v separates no fields: "/s\vnone" of type "sw"
+    assert (entry.source, entry.is_swap) == ("/s\vnone", False)
+
+
+def test_a_rewrite_keeps_the_lines_other_options_and_spacing() -> None:
+    text = "UUID=a  none\tswap\tsw,nofail,pri=3,noauto\t0 0\n"
+    (entry,) = parse(text)
+    assert rewrite(text, entry, 7, True) == "UUID=a  none\tswap\tsw,nofail,pri=7,discard\t0 0"
+    four = "/s none swap nofail\n"
+    (entry,) = parse(four)
+    assert rewrite(four, entry, None, False) == "/s none swap nofail"
+    three = "/s none swap\n"
+    (entry,) = parse(three)
+    assert rewrite(three, entry, 0, False) == "/s none swap defaults,pri=0 0 0"

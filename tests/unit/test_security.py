@@ -265,17 +265,27 @@ def test_a_real_unprivileged_user_is_refused_before_anything_is_touched(tmp_path
 
 # --- state dir and journal -------------------------------------------------------------------------------
 
-def test_the_state_dir_is_0700_and_the_journal_and_lock_0600_even_with_umask_0(tmp_path: Path, umask0: None) -> None:
+def test_the_state_dir_is_made_0700_and_the_journal_and_lock_0600_even_with_umask_0(tmp_path: Path,
+                                                                                     umask0: None) -> None:
     root = make_root(tmp_path / "root")
     os.chmod(root / "var/tmp", 0o755)
-    (root / "var/lib/swapctl").mkdir(parents=True, mode=0o777)  # made loose by someone else beforehand
-    os.chmod(root / "var/lib/swapctl", 0o777)
     result = invoke(fake_host(root), "create", "/var/tmp/sw", *SIZE)
     assert result.exit_code == 0, result.output
     state = root / "var/lib/swapctl"
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     for name in ("journal.jsonl", "lock"):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
+
+
+def test_a_state_dir_others_can_write_is_refused_and_left_as_it_was(tmp_path: Path, umask0: None) -> None:
+    root = make_root(tmp_path / "root")
+    os.chmod(root / "var/tmp", 0o755)
+    (root / "var/lib/swapctl").mkdir(parents=True, mode=0o777)  # made loose by someone else beforehand
+    os.chmod(root / "var/lib/swapctl", 0o1777)
+    result = invoke(fake_host(root), "create", "/var/tmp/sw", *SIZE)
+    assert result.exit_code == 3 and "can be written by other users" in result.output
+    assert stat.S_IMODE((root / "var/lib/swapctl").stat().st_mode) == 0o1777
+    assert not (root / "var/tmp/sw").exists() and os.listdir(root / "var/lib/swapctl") == []
 
 
 def test_the_journal_is_never_written_through_a_link(tmp_path: Path) -> None:

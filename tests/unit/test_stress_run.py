@@ -8,7 +8,6 @@ import pytest
 
 from swapctl.core.errors import Interrupted, OperationFailed, Refused, UsageError
 from swapctl.ops import stress as ops
-from swapctl.system import cgroup
 from tests.fakes import FIXTURES, MEMINFO, fake_host, make_root
 
 MiB = 1 << 20
@@ -123,7 +122,7 @@ def test_the_run_may_use_at_most_half_of_the_free_swap(tmp_path):
 @pytest.mark.parametrize("version, limit_file", [(1, "memory.limit_in_bytes"), (2, "memory.max")])
 def test_cgroup_v1_and_v2_are_detected_from_mountinfo(tmp_path, version, limit_file):
     host = machine(tmp_path, version=version)
-    ctl = cgroup.detect(host.paths)
+    ctl = host.memory_controller()
     assert ctl is not None and ctl.version == version
     steps = ops.describe(req(host), ops.preflight(host, req(host)))
     assert limit_file in steps[0]["description"]
@@ -131,13 +130,13 @@ def test_cgroup_v1_and_v2_are_detected_from_mountinfo(tmp_path, version, limit_f
 
 def test_a_cgroup2_mount_without_the_memory_controller_does_not_count(tmp_path):
     host = machine(tmp_path, version=2)
-    (host.paths.join("/sys/fs/cgroup") / "cgroup.controllers").write_text("hugetlb\n")
-    assert cgroup.detect(host.paths) is None
+    (host.paths.real("/sys/fs/cgroup") / "cgroup.controllers").write_text("hugetlb\n")
+    assert host.memory_controller() is None
 
 
 def test_a_cgroup2_memory_controller_not_handed_to_child_groups_is_refused_with_the_fix(tmp_path):
     host = machine(tmp_path, version=2)
-    (host.paths.join("/sys/fs/cgroup") / "cgroup.subtree_control").write_text("")
+    (host.paths.real("/sys/fs/cgroup") / "cgroup.subtree_control").write_text("")
     with pytest.raises(Refused, match="not enabled for child groups") as err:
         ops.preflight(host, req(host))
     assert "+memory" in err.value.hint
@@ -221,7 +220,7 @@ class FakeWorker:
 
 
 def wire(host, worker: FakeWorker, cg: FakeCgroup | None = None) -> FakeCgroup:
-    cg = cg or FakeCgroup(host.paths.join("/sys/fs/cgroup/memory/swapctl-stress-1-abc"))
+    cg = cg or FakeCgroup(host.paths.real("/sys/fs/cgroup/memory/swapctl-stress-1-abc"))
     host.stale_stress_cgroups = lambda controller: []
     host.create_stress_cgroup = lambda controller, limit, allowance: cg
     host.spawn_stress_worker = lambda **kw: worker
