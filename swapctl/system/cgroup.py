@@ -174,7 +174,7 @@ class TransientCgroup:
         except OSError:
             return None
 
-    def remove(self, timeout: float = 10.0) -> None:
+    def remove(self, timeout: float = 30.0) -> None:
         """Kill whatever is left inside, then rmdir, retrying while dying tasks still pin the group."""
         if not self.path.exists():
             return

@@ -103,13 +103,18 @@ class WorkerProcess:
             pass
         self.kill()  # SIGKILL if still there; reaps it and closes the pipes either way
 
-    def kill(self) -> None:
+    def kill(self, timeout: float = 60.0) -> None:
+        """SIGKILL it and reap it. A task dies only once the swap-in it is blocked on completes, which on a
+        congested disk takes seconds: wait for it, boundedly (OSError past that; the cgroup's removal retries)."""
         if self.proc.poll() is None:
             try:
                 self.proc.kill()
             except ProcessLookupError:
                 pass
-        self.proc.wait()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise OSError(f"the worker (pid {self.proc.pid}) is still alive {timeout:.0f} s after SIGKILL") from None
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 if stream is not None:

@@ -45,6 +45,24 @@ def worker_pids() -> list[int]:
     return pids
 
 
+def _stacks(pids: list[int]) -> str:
+    """Where each process is stuck (state, wchan, kernel stack), for a failure report."""
+    out = []
+    for pid in pids:
+        info = []
+        for name in ("wchan", "stack"):
+            try:
+                info.append(Path(f"/proc/{pid}/{name}").read_text().strip())
+            except OSError as exc:
+                info.append(f"({name}: {exc})")
+        try:
+            state = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("State"))
+        except (OSError, StopIteration):
+            state = "State: gone"
+        out.append(f"pid {pid} {state}\n" + "\n".join(info))
+    return "\n\n".join(out)
+
+
 def temp_files() -> list[Path]:
     return sorted(Path("/var/tmp").glob("swapctl-stress-*"))
 
@@ -124,7 +142,12 @@ def test_a_signal_mid_run_exits_130_and_cleans_up(swapfile, leaves_nothing, sign
             pytest.fail("the stress run never started its worker")
         time.sleep(1.0)
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=15)
+        try:
+            # Generous: the worker must die and its cgroup be emptied first, which waits on swap I/O in flight
+            # (after the VM lane the disk can be busy for seconds).
+            _, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"swapctl did not stop within 90 s of signal {signum}:\n{_stacks([proc.pid, *worker_pids()])}")
     finally:
         if proc.poll() is None:
             proc.kill()
