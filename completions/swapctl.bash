@@ -34,22 +34,22 @@ _swapctl_value() {
     case "$1|$2" in
         '|--root') _swapctl_dirs "$3" ;;
         '|--state-dir') _swapctl_dirs "$3" ;;
-        '|-o'|'|--output') _swapctl_words 'table json yaml' "$3" ;;
+        '|-o'|'|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'create|--method') _swapctl_words 'auto fallocate zero' "$3" ;;
-        'create|-o'|'create|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'list|-o'|'list|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'remove|-o'|'remove|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'resize|-o'|'resize|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'history|-o'|'history|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'rollback|-o'|'rollback|--output') _swapctl_words 'table json yaml' "$3" ;;
+        'create|-o'|'create|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'list|-o'|'list|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'remove|-o'|'remove|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'resize|-o'|'resize|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'history|-o'|'history|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'rollback|-o'|'rollback|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'watermarks|--what-if') _swapctl_words 'min_free_kbytes= watermark_scale_factor=' "$3"; _swapctl_nospace ;;
-        'watermarks|-o'|'watermarks|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'numa|-o'|'numa|--output') _swapctl_words 'table json yaml' "$3" ;;
+        'watermarks|-o'|'watermarks|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'numa|-o'|'numa|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'stress|--pattern') _swapctl_words 'random zero mixed' "$3" ;;
-        'stress|-o'|'stress|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'vm get|-o'|'vm get|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'vm set|-o'|'vm set|--output') _swapctl_words 'table json yaml' "$3" ;;
-        'apply|-o'|'apply|--output') _swapctl_words 'table json yaml' "$3" ;;
+        'stress|-o'|'stress|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'vm get|-o'|'vm get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'vm set|-o'|'vm set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'apply|-o'|'apply|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 

@@ -150,6 +150,9 @@ def _set_output(ctx: typer.Context, value: str | None) -> None:
         obj.output_error = None
 
 
+OUTPUT_HELP = "Output format: table, wide (a table with every column), json or yaml."
+
+
 @functools.cache
 def _output_param() -> Any:
     """One option object, shared by every command (Click keeps no per-command state in it)."""
@@ -157,7 +160,7 @@ def _output_param() -> Any:
 
     @probe.command()
     def _probe(output: str = typer.Option(None, "-o", "--output", metavar="FORMAT", expose_value=False,
-                                          callback=_set_output, help="Output format: table, json or yaml.")) -> None:
+                                          callback=_set_output, help=OUTPUT_HELP)) -> None:
         """Only here to build the option with Typer's own machinery."""
 
     return typer.main.get_command(probe).params[0]
@@ -212,7 +215,7 @@ def main_options(
     state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SWAPCTL_STATE_DIR", metavar="DIR",
                                           help="Where the journal and lock live [default: ROOT/var/lib/swapctl]."),
     output: str = typer.Option("table", "-o", "--output", envvar="SWAPCTL_OUTPUT", metavar="FORMAT",
-                               help="Output format: table, json or yaml."),
+                               help=OUTPUT_HELP),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),

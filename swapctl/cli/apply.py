@@ -51,7 +51,10 @@ def _apply_table(doc: dict[str, Any]) -> None:
             after = _swap_text(after)
         rows.append((name, before, after, "yes" if item["changed"] else "no"))
     if rows:
-        render.table(None, ["ITEM", "BEFORE", "AFTER", "CHANGE"], rows)
+        from swapctl.cli.table import Column
+
+        render.table(None, [Column("ITEM", kind="path"), Column("BEFORE", kind="text"), Column("AFTER", kind="text"),
+                            Column("CHANGE")], rows)
     render.actions_table(doc)
 
 

@@ -73,7 +73,7 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
         if st.output_error:
             from swapctl.core.errors import UsageError
 
-            raise UsageError(st.output_error, hint="set it to table, json or yaml, or give -o")
+            raise UsageError(st.output_error, hint="set it to table, wide, json or yaml, or give -o")
         yield st
     except typer.Exit:
         raise

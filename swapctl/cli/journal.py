@@ -18,7 +18,10 @@ def _history_table(doc: dict[str, Any]) -> None:
     if not rows:
         render.lines(["no transactions in the journal"])
         return
-    render.table(None, ["ID", "TIME", "COMMAND", "STATUS", "STEPS"], rows)
+    from swapctl.cli.table import Column
+
+    render.table(None, [Column("ID"), Column("TIME", drop=2), Column("COMMAND"), Column("STATUS"),
+                        Column("STEPS", kind="text", drop=1)], rows)
 
 
 def _rollback_summary(tx: dict[str, Any]) -> str:

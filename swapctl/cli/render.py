@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 ENVELOPE_VERSION = 1
-FORMATS = ("table", "json", "yaml")
+FORMATS = ("table", "wide", "json", "yaml")
 
 
 def envelope(command: str, *, ok: bool = True, changed: bool = False, dry_run: bool = False,
@@ -30,10 +30,12 @@ def _dump(doc: dict[str, Any], fmt: str) -> str:
 
 def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Write the envelope (json/yaml) or a human rendering (table) to stdout; warnings go to stderr."""
+    global WIDE
     if fmt in ("json", "yaml"):
         sys.stdout.write(_dump(doc, fmt))
         sys.stdout.flush()
         return
+    WIDE = fmt == "wide"
     for w in doc.get("warnings", []):
         message(f"warning: {w}")
     if table is not None:
@@ -68,8 +70,10 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int,
 def _printable(text: str) -> str:
     # Python's escapes (\t, \n, \x1b, \u2028) rather than /proc/swaps' octal (\011): they are what people
     # type in $'...' and printf, and each is visible, one line, and inert (no escape reaches the terminal).
-    # A backslash already in a name is left as it is: the table is for reading; -o json has the exact bytes.
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    # A byte that is not UTF-8 (kept as a surrogate) shows as \xff, as swapon and ls -b show it. A backslash
+    # already in a name is left as it is: the table is for reading; -o json has the exact bytes.
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else repr(c)[1:-1] for c in text)
 
 
 # --- human output ----------------------------------------------------------------------------------
@@ -78,56 +82,68 @@ def use_color() -> bool:
 
 
 def console():
-    from rich.console import Console  # rich only when something is drawn
+    from rich.console import Console  # rich only for progress and live views
 
-    tty = sys.stdout.isatty()
-    # In a pipe or a file, never wrap: a line per row is what grep and awk expect (table() sees to the rest).
     class _Console(Console):
         def on_broken_pipe(self) -> None:
             # rich exits 1 on a closed pipe (`swapctl list | head -1`); the CLI edge makes that a quiet 0.
             raise BrokenPipeError
 
     # markup=False: paths and descriptions are data, and "[" in a file name must not be read as a style.
-    return _Console(highlight=False, markup=False, no_color=not use_color(), width=None if tty else 1000)
+    return _Console(highlight=False, markup=False, no_color=not use_color())
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-          *, right: Sequence[str] = (), caption: str | None = None) -> None:
-    """A table on stdout. On a TTY rich fits it to the terminal; in a pipe or a file it never wraps: a line per
-    row, and a line per line of the caption, is what grep and awk expect."""
-    from rich import box
-    from rich.measure import Measurement
-    from rich.table import Table
-    from rich.text import Text
+def terminal_width() -> int | None:
+    """The terminal's columns, or None in a pipe or a file (nothing is ever wrapped or cut there)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
 
-    con = console()
-    tty = sys.stdout.isatty()
+    return shutil.get_terminal_size().columns
 
-    def annotation(text: str | None) -> Text | None:
-        # A caption's "\n" separates its notes; anything else that moves the cursor is shown escaped.
-        if text is None:
-            return None
-        return Text("\n".join(_printable(line) for line in text.split("\n")), no_wrap=not tty,
-                    overflow="fold" if tty else "ignore")
 
-    t = Table(title=annotation(title), box=box.SIMPLE_HEAD, caption=annotation(caption), caption_justify="left",
-              title_justify="left")
-    for col in columns:
-        # "crop" and not "ignore" in a pipe: rich skips justification for "ignore"; the console grows below,
-        # so nothing is ever cropped.
-        t.add_column(col, justify="right" if col in right else "left", no_wrap=not tty,
-                     overflow="fold" if tty else "crop")
-    for row in rows:
-        # A tab or newline in a path (/proc/swaps' \011, \012, decoded upstream) would split its row in two.
-        t.add_row(*[_printable("" if v is None else str(v)) for v in row])
-    if not tty:
-        # Wider than the console's 1000 columns (a long path) still fits: grow the console, never fold a cell.
-        con.width = max(con.width, Measurement.get(con, con.options.update_width(sys.maxsize), t).maximum)
-    con.print(t, crop=tty)
+WIDE = False  # -o wide: every column, every detail line, whatever the width (set by emit)
+
+
+def table(title: str | None, columns: Sequence[Any], rows: Sequence[Any], *, right: Sequence[str] = (),
+          caption: str | None = None) -> None:
+    """A table on stdout, laid out by cli/table.py for the terminal's width (unbounded in a pipe). Columns are
+    header strings or table.Column; rows are sequences of cells or table.Row."""
+    from swapctl.cli import table as tab
+
+    cols = [c if isinstance(c, tab.Column) else tab.Column(c, right=c in right) for c in columns]
+    body = [r if isinstance(r, tab.Row) else tab.Row(r) for r in rows]
+    body = [tab.Row([_printable("" if v is None else str(v)) for v in r.cells], r.detail) for r in body]
+    limit = None if WIDE else terminal_width()
+    lay = tab.layout(cols, body, limit, wide=WIDE)
+    out = tab.render(lay)
+    if use_color():
+        out[0] = "\x1b[1m" + out[0] + "\x1b[0m"
+    head = [] if title is None else ["", *prose([_printable(title)])]  # a blank line sets a titled table apart
+    tail = [] if caption is None else prose([_printable(x) for x in caption.split("\n")])
+    sys.stdout.write("".join(t + "\n" for t in [*head, *out, *tail]))
+    for note in tab.notes(lay):
+        message(f"note: {note}")
+
+
+def prose(texts: Sequence[str]) -> list[str]:
+    """Lines of text, wrapped between words to a terminal's width (a word is never split); as they are in a
+    pipe."""
+    limit = terminal_width()
+    if limit is None:
+        return list(texts)
+    import textwrap
+
+    out = []
+    for t in texts:
+        indent = t[: len(t) - len(t.lstrip(" "))]
+        out.extend(textwrap.wrap(t, limit, subsequent_indent=indent + "  ", break_long_words=False,
+                                 break_on_hyphens=False) or [""])
+    return out
 
 
 def lines(texts: Sequence[str]) -> None:
-    sys.stdout.write("".join(t + "\n" for t in texts))
+    sys.stdout.write("".join(t + "\n" for t in prose(texts)))
 
 
 def actions_table(doc: dict[str, Any]) -> None:

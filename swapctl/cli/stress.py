@@ -78,7 +78,7 @@ def stress(
         if dry_run:
             _emit(st, actions, "planned", ops.planned(req, pre), pre.warnings, dry_run=True)
             return
-        live = _LiveView() if st.output == "table" and sys.stderr.isatty() else None
+        live = _LiveView() if st.output in ("table", "wide") and sys.stderr.isatty() else None
         try:
             data = ops.run(host, req, pre, progress=live.update if live else None)
         except SwapctlError as exc:
@@ -89,7 +89,7 @@ def stress(
                 live.close()
         warnings = data.pop("warnings")
         if data["verdict"] == "fail":
-            if st.output == "table":
+            if st.output in ("table", "wide"):
                 _report(data)
             raise CheckFailed("stress check failed: " + "; ".join(data["reasons"]),
                               hint="see data.reasons; thresholds: --max-direct-reclaim, --max-psi-full, "
@@ -136,7 +136,10 @@ def _report(doc_or_data: dict) -> None:
         z = d["zones"]
         low, low_min = ", ".join(z["below_low"]) or "-", ", ".join(z["below_min"]) or "-"
         rows.append(("zones below low / min", f"{low} / {low_min}"))
-    render.table(f"stress: {d['verdict'].upper()}", ("measure", "value"), rows)
+    from swapctl.cli.table import Column
+
+    render.table(f"stress: {d['verdict'].upper()}", [Column("MEASURE", kind="text"), Column("VALUE", kind="text")],
+                 rows)
     render.lines([f"  {'-' if d['verdict'] == 'pass' else '!'} {r}" for r in d["reasons"]])
 
 

@@ -66,16 +66,19 @@ def create(
 
 
 def _list_table(doc: dict[str, Any]) -> None:
+    from swapctl.cli.table import Column
+
     d = doc["data"]
     rows = [(a["path"], a["type"], format_bytes(a["size"]), format_bytes(a["used"]), a["priority"],
              {True: "yes", False: "no"}.get(a["managed"], "?"), "yes" if a["persisted"] else "no") for a in d["areas"]]
-    caption = (f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
+    summary = (f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
                f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available")
     if not rows:
-        render.lines(["no swap areas are active", caption])
+        render.lines(["no swap areas are active", summary])
         return
-    render.table(None, ["PATH", "TYPE", "SIZE", "USED", "PRIO", "MANAGED", "PERSISTED"], rows,
-                 right=["SIZE", "USED", "PRIO"], caption=caption)
+    render.table(None, [Column("PATH", kind="path"), Column("TYPE"), Column("SIZE", right=True),
+                        Column("USED", right=True), Column("PRIO", right=True), Column("MANAGED", drop=1),
+                        Column("PERSISTED", drop=2)], rows, caption=summary)
 
 
 @app.command("list")

@@ -29,7 +29,8 @@ def _get_table(doc: dict[str, Any]) -> None:
         boot = "-" if s["boot_value"] is None else s["boot_value"]
         if s.get("boot_estimated"):
             boot = f"~{boot}"
-        rows.append([s["key"], value, _range(s["range"]), boot, s["boot_source"], "yes" if s["drift"] else ""])
+        source = "default" if s["boot_source"] == "kernel default" else s["boot_source"]
+        rows.append([s["key"], value, _range(s["range"]), boot, source, "yes" if s["drift"] else ""])
         if s["key"] == "vm.zone_reclaim_mode" and s["value"] is not None:
             bits = ", ".join(s.get("bits") or []) or "off"
             notes.append(f"vm.zone_reclaim_mode {s['value']}: {bits}")
@@ -41,8 +42,11 @@ def _get_table(doc: dict[str, Any]) -> None:
         notes.extend(f"{s['key']}: {n}" for n in s.get("notes", []) if "khugepaged" not in n)
     tool = doc["data"].get("boot_tool", "")
     caption = "\n".join([f"at boot: as {tool} applies the sysctl files", *notes])
-    render.table(None, ["KEY", "VALUE", "RANGE", "AT BOOT", "SOURCE", "DRIFT"], rows,
-                 right=("VALUE", "AT BOOT"), caption=caption)
+    from swapctl.cli.table import Column
+
+    render.table(None, [Column("KEY"), Column("VALUE", right=True), Column("RANGE", drop=2),
+                        Column("AT BOOT", right=True), Column("SOURCE", kind="path"), Column("DRIFT", drop=1)],
+                 rows, caption=caption)
 
 
 @app.command("get")

@@ -37,46 +37,40 @@ def _default_text(settings: dict[str, Any]) -> str:
 
 
 def _watermarks_table(doc: dict[str, Any]) -> None:
+    from swapctl.cli.table import Column, Row
+
     d = doc["data"]
     ps = d["page_size"]
     s = d["settings"]
     head = [f"kernel {d['kernel'] or 'unknown'}, page size {ps} ({d['page_size_source']})",
-            f"min_free_kbytes {_opt(s.get('min_free_kbytes'))} ({_default_text(s)})"
-            + f", watermark_scale_factor {_opt(s.get('watermark_scale_factor'))}"
-            + f", watermark_boost_factor {_opt(s.get('watermark_boost_factor'))}",
+            f"min_free_kbytes {_opt(s.get('min_free_kbytes'))} ({_default_text(s)}); "
+            f"watermark_scale_factor {_opt(s.get('watermark_scale_factor'))}; "
+            f"watermark_boost_factor {_opt(s.get('watermark_boost_factor'))}",
             f"rule: {d['rule']}"]
-    if d.get("recompute_differs"):
+    moved = d.get("recompute_differs") or []
+    if moved:
+        which = ", ".join(moved) if len(moved) <= 6 else f"{len(moved)} zones ({', '.join(moved[:3])}, ...)"
         head.append("note: the kernel computed these marks from the managed counts of its last recompute; "
-                    f"a recompute now would move {', '.join(d['recompute_differs'])} a little")
+                    f"a recompute now would move {which} a little")
     render.lines(head)
+    wide = render.WIDE
+    zones = [z for z in d["zones"] if wide or z["managed"] or z["spanned"]]
+    hidden = len(d["zones"]) - len(zones)
     wi = d.get("what_if")
-    cols = ["NODE", "ZONE", "STATE", "FREE", "MIN", "LOW", "HIGH", "PROMO", "BOOST", "MANAGED", "PRESENT",
-            "SPANNED", "PROTECTION"]
+    marks = ("min", "low", "high", "promo")
     if wi:
-        cols = ["NODE", "ZONE", "MANAGED", "MIN", "LOW", "HIGH", "PROMO"]
-    rows: list[list[Any]] = []
-    for z in d["zones"]:
-        if wi:
+        cols = [Column("NODE"), Column("ZONE"), Column("MARKS"),
+                *(Column(k.upper(), right=True, drop=1 if k == "promo" else 0) for k in marks)]
+        rows: list[Row] = []
+        for z in zones:
             p = z["predicted"]
-            rows.append([z["node"], z["zone"], z["managed"]]
-                        + [f"{_opt(z[k])} -> {_opt(p[k])}" for k in ("min", "low", "high", "promo")])
-            if z["managed"] or z["spanned"]:
-                rows.append(["", "", _b(z["managed"], ps)]
-                            + [f"{_b(z[k], ps) or '-'} -> {_b(p[k], ps) or '-'}"
-                               for k in ("min", "low", "high", "promo")])
-            continue
-        rows.append([z["node"], z["zone"], _STATE_SHORT[z["state"]], z["free"], z["min"], z["low"], z["high"],
-                     _opt(z["promo"]), _opt(z["boost"]), z["managed"], z["present"], z["spanned"],
-                     "(" + ", ".join(map(str, z["protection"])) + ")"])
-        if z["managed"] or z["spanned"]:
-            rows.append(["", "", ""] + [_b(z[k], ps) for k in ("free", "min", "low", "high")]
-                        + [_b(z["promo"], ps), _b(z["boost"], ps)]
-                        + [_b(z[k], ps) for k in ("managed", "present", "spanned")]
-                        + ["max " + _b(max(z["protection"] or [0]), ps)])
-    render.table("zones (pages; binary units below)", cols, rows, right=cols[2:] if wi else cols[3:12])
-    if wi:
+            rows += [Row([z["node"], z["zone"], "now", *(_opt(z[k]) for k in marks)]),
+                     Row(["", "", "", *(_b(z[k], ps) for k in marks)], detail=True),
+                     Row(["", "", "what if", *(_opt(p[k]) for k in marks)]),
+                     Row(["", "", "", *(_b(p[k], ps) for k in marks)], detail=True)]
+        render.table("zones (pages; binary units below)", cols, rows)
         mp, hp = wi["min_pages"], wi["high_pages"]
-        change = " ".join(f"{k} {_opt(wi['before'][k])} -> {_opt(wi['after'][k])}" for k in wi["after"])
+        change = "; ".join(f"{k} {_opt(wi['before'][k])} -> {_opt(wi['after'][k])}" for k in wi["after"])
         render.lines([
             f"what if: {change}",
             f"machine-wide min watermarks (reserve for atomic/emergency allocations): {_b(mp['before'], ps)} -> "
@@ -86,13 +80,30 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
             f"({'+' if hp['change'] >= 0 else '-'}{_b(abs(hp['change']), ps)}, "
             f"{wi['high_share_of_ram']:.1%} of RAM)"])
         return
-    trows = [[f"node {n['node']}", n["free"], n["min"], n["low"], n["high"], n["managed"],
-              _b(n["free"], ps), _b(n["high"], ps), _b(n["managed"], ps)] for n in d["nodes"]]
-    t = d["totals"]
-    trows.append(["machine", t["free"], t["min"], t["low"], t["high"], t["managed"], _b(t["free"], ps),
-                  _b(t["high"], ps), _b(t["managed"], ps)])
-    tcols = ["", "FREE", "MIN", "LOW", "HIGH", "MANAGED", "FREE", "HIGH", "MANAGED"]
-    render.table("totals (pages, then binary units)", tcols, trows, right=tcols[1:])
+    cols = [Column("NODE"), Column("ZONE"), Column("STATE", drop=1), Column("FREE", right=True),
+            Column("MIN", right=True), Column("LOW", right=True), Column("HIGH", right=True),
+            *(Column(name, right=True, wide=True) for name in ("PROMO", "BOOST", "MANAGED", "PRESENT", "SPANNED")),
+            Column("PROTECTION", wide=True)]
+    rows = []
+    for z in zones:
+        rows.append(Row([z["node"], z["zone"], _STATE_SHORT[z["state"]], z["free"], z["min"], z["low"], z["high"],
+                         _opt(z["promo"]), _opt(z["boost"]), z["managed"], z["present"], z["spanned"],
+                         "(" + ",".join(map(str, z["protection"])) + ")"]))
+        if z["managed"] or z["spanned"]:
+            rows.append(Row(["", "", ""] + [_b(z[k], ps) for k in ("free", "min", "low", "high")]
+                            + [_b(z["promo"], ps), _b(z["boost"], ps)]
+                            + [_b(z[k], ps) for k in ("managed", "present", "spanned")]
+                            + ["max " + _b(max(z["protection"] or [0]), ps)], detail=True))
+    caption = f"{hidden} empty zone{'s' if hidden != 1 else ''} not shown (-o wide shows them)" if hidden else None
+    render.table("zones (pages; binary units below)", cols, rows, caption=caption)
+    trows = []
+    for n in [*d["nodes"], {"node": None, **d["totals"]}]:
+        name = "machine" if n["node"] is None else f"node {n['node']}"
+        trows.append(Row([name, *(n[k] for k in ("free", "min", "low", "high", "managed"))]))
+        trows.append(Row(["", *(_b(n[k], ps) for k in ("free", "min", "low", "high", "managed"))], detail=True))
+    tcols = [Column(""), *(Column(h, right=True) for h in ("FREE", "MIN", "LOW", "HIGH")),
+             Column("MANAGED", right=True, drop=1)]
+    render.table("totals (pages; binary units below)", tcols, trows)
 
 
 @app.command()
@@ -134,24 +145,39 @@ def watermarks(
 
 
 def _numa_table(doc: dict[str, Any]) -> None:
-    d = doc["data"]
-    ps = d["page_size"]
+    from swapctl.cli.table import Column
     from swapctl.core.units import format_bytes
 
+    d = doc["data"]
+    ps = d["page_size"]
     rows = []
     for n in d["nodes"]:
         zones = ", ".join(f"{name} {_STATE_SHORT[state]}" for name, state in n["zones"].items()) or "-"
         rows.append([n["node"], format_bytes(n["mem_total"]), format_bytes(n["mem_free"]),
                      _b(n["low_pages"], ps), _b(n["high_pages"], ps),
-                     " ".join(map(str, n["distances"] or [])) or "-",
-                     "-" if n["cpus"] is None else ",".join(map(str, n["cpus"])) or "none", zones])
-    render.table("nodes", ["NODE", "TOTAL", "FREE", "LOW", "HIGH", "DISTANCES", "CPUS", "ZONES"], rows,
-                 right=["TOTAL", "FREE", "LOW", "HIGH"])
+                     ",".join(map(str, n["distances"] or [])) or "-",
+                     "-" if n["cpus"] is None else _ranges(n["cpus"]) or "none", zones])
+    render.table("nodes", [Column("NODE"), Column("TOTAL", right=True), Column("FREE", right=True),
+                           Column("LOW", right=True, drop=1), Column("HIGH", right=True, drop=2),
+                           Column("DISTANCES", drop=3), Column("CPUS", drop=4), Column("ZONES", kind="text")], rows)
     z = d["zone_reclaim_mode"]
     render.lines([f"zone_reclaim_mode {_opt(z['value'])}"
                   + (f" ({', '.join(z['flags'])})" if z["flags"] else "") + f": {z['meaning']}",
                   "", "why does this machine swap while memory is free?"]
                  + [f"  {line}" for line in d["why_swap_while_free"]])
+
+
+def _ranges(ids: list[int]) -> str:
+    """[0, 1, 2, 3, 8] -> "0-3,8", as the kernel writes cpulist."""
+    out: list[str] = []
+    for i in ids:
+        if out and "-" in out[-1] and int(out[-1].split("-")[1]) == i - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{i}"
+        elif out and "-" not in out[-1] and int(out[-1]) == i - 1:
+            out[-1] = f"{out[-1]}-{i}"
+        else:
+            out.append(str(i))
+    return ",".join(out)
 
 
 @app.command()

@@ -234,7 +234,7 @@ def test_bash_completes_the_values_of_every_choice_option_in_both_spellings(tree
 
 
 def test_bash_knows_the_output_formats_and_the_create_methods(tree):
-    assert bash_complete(["swapctl", "-o", ""]) == ["table", "json", "yaml"]
+    assert bash_complete(["swapctl", "-o", ""]) == ["table", "wide", "json", "yaml"]
     assert bash_complete(["swapctl", "--output", "=", "j"]) == ["json"]
     if any(c.path == ("create",) for c in tree.walk()):
         assert bash_complete(["swapctl", "create", "/swapfile", "--method", ""]) == ["auto", "fallocate", "zero"]
@@ -421,7 +421,7 @@ def test_the_fish_script_parses():
 
 def test_fish_completes_commands_subcommands_options_and_choices(tree, tmp_path):
     assert fish_complete("swapctl ") == sorted(c.path[-1] for c in tree.subcommands)
-    assert fish_complete("swapctl -o ") == ["json", "table", "yaml"]
+    assert fish_complete("swapctl -o ") == ["json", "table", "wide", "yaml"]
     for group in _groups(tree):
         if group.path:
             assert fish_complete(f"swapctl {' '.join(group.path)} ") == sorted(s.path[-1] for s in group.subcommands)
