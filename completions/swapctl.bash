@@ -16,8 +16,8 @@ _swapctl_spec() {
         'numa') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'stress') subs=''; opts='--memory-limit --size --duration --file-size --pattern --max-direct-reclaim --max-psi-full --allow-oom --dry-run -o --output -h --help'; vopts=' --memory-limit --size --duration --file-size --pattern --max-direct-reclaim --max-psi-full -o --output ' ;;
         'vm') subs='get set'; opts='-h --help'; vopts='  ' ;;
-        'vm get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'vm set') subs=''; opts='--persist --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'vm get') subs=''; opts='--boot-applier -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
+        'vm set') subs=''; opts='--persist --force --boot-applier --dry-run -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
         'apply') subs=''; opts='--dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
@@ -47,7 +47,9 @@ _swapctl_value() {
         'numa|-o'|'numa|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'stress|--pattern') _swapctl_words 'random zero mixed' "$3" ;;
         'stress|-o'|'stress|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'vm get|--boot-applier') _swapctl_words 'procps systemd' "$3" ;;
         'vm get|-o'|'vm get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'vm set|--boot-applier') _swapctl_words 'procps systemd' "$3" ;;
         'vm set|-o'|'vm set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'apply|-o'|'apply|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac

@@ -132,6 +132,8 @@ CHOICE_SOURCES: dict[tuple[str | None, str], str] = {
     (None, "--output"): "swapctl.cli.render:FORMATS",
     ("create", "--method"): "swapctl.ops.swapfile:METHODS",
     ("stress", "--pattern"): "swapctl.ops.stress:PATTERNS",
+    ("vm get", "--boot-applier"): "swapctl.ops.nextboot:APPLIERS",
+    ("vm set", "--boot-applier"): "swapctl.ops.nextboot:APPLIERS",
 }
 
 # Parameters that take sysctl keys: (command path, long option, or "ARGS" for the positional arguments)

@@ -19,7 +19,6 @@ from tests.system.sysctl_peers import (  # noqa: E402  (the checkout root must b
     REPO,
     Observed,
     compare_tree,
-    has_new_contract,
     observed_from_json,
     report,
     run_peers,
@@ -71,7 +70,6 @@ def compare(args: argparse.Namespace) -> int:
         return 2
     with ThreadPoolExecutor(max_workers=args.jobs or 4) as pool:
         answers = list(pool.map(lambda d: swapctl_vm_get(out / d["id"] / "tree", Path(args.checkout)), docs))
-    modes: Counter = Counter()
     bad: dict[str, Counter] = {p: Counter() for p in PEERS}
     knob_bad: dict[str, Counter] = {p: Counter() for p in PEERS}
     total: Counter = Counter()
@@ -81,7 +79,6 @@ def compare(args: argparse.Namespace) -> int:
     for doc, (rows, error) in zip(docs, answers, strict=True):
         if error:
             errors.append(f"{doc['id']}: {error}")
-        modes.update("writes" if has_new_contract(r) else "fallback" for r in rows.values())
         seen: dict[str, dict[str, Observed]] = {p: {k: observed_from_json(doc[p], k) for k in KNOBS}
                                                 for p in PEERS if p in doc}
         total.update(doc["tags"])
@@ -97,10 +94,8 @@ def compare(args: argparse.Namespace) -> int:
             reports[peer].append(report(doc["id"], doc["tags"], doc["files"], peer, knob,
                                         why + (f" (swapctl: {error})" if error else ""), seen[peer][knob],
                                         doc[peer]["rc"], rows.get(f"vm.{knob}")))
-    mode = "new contract (writes)" if modes["writes"] and not modes["fallback"] else \
-        "fallback (today's last value, file, line)" if not modes["writes"] else f"mixed {dict(modes)}"
     n = len(docs)
-    print(f"{n} trees; swapctl answered with: {mode}")
+    print(f"{n} trees")
     for peer in PEERS:
         agree = n - len(bad_ids[peer])
         print(f"  {peer:8} agrees on {agree}/{n} trees; knobs disagreeing: {dict(knob_bad[peer]) or 'none'}")
@@ -117,7 +112,7 @@ def compare(args: argparse.Namespace) -> int:
     for peer in PEERS:
         for r in reports[peer][:args.show]:
             print("\n" + r)
-    summary = {"mode": mode, "trees": n, "errors": errors,
+    summary = {"trees": n, "errors": errors,
                "disagreeing_trees": bad_ids,
                "by_tag": {t: {"trees": total[t], **{p: bad[p][t] for p in PEERS}} for t in tags},
                "by_knob": {p: dict(knob_bad[p]) for p in PEERS}}

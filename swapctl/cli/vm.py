@@ -40,8 +40,10 @@ def _get_table(doc: dict[str, Any]) -> None:
             notes.append(f"vm.min_free_kbytes: kernel default ~{s['kernel_default']}{khuge}; "
                          f"swapctl's safe limit {s['safe_limit']}")
         notes.extend(f"{s['key']}: {n}" for n in s.get("notes", []) if "khugepaged" not in n)
-    tool = doc["data"].get("boot_tool", "")
-    caption = "\n".join([f"at boot: as {tool} applies the sysctl files", *notes])
+    applier = doc["data"].get("boot_applier") or {}
+    name = {"procps": "sysctl --system", "systemd": "systemd-sysctl"}.get(applier.get("tool"), "?")
+    caption = "\n".join([f"at boot: as {name} applies the sysctl.d files ({applier.get('reason')}); the kernel "
+                         "keeps the last value it accepts", *notes])
     from swapctl.cli.table import Column
 
     render.table(None, [Column("KEY"), Column("VALUE", right=True), Column("RANGE", drop=2),
@@ -49,19 +51,40 @@ def _get_table(doc: dict[str, Any]) -> None:
                  rows, caption=caption)
 
 
+def _applier(value: str | None) -> str | None:
+    from swapctl.core.errors import UsageError
+    from swapctl.ops.nextboot import APPLIERS
+
+    if value is not None and value not in APPLIERS:
+        raise UsageError(f"--boot-applier {value!r} is not one of {', '.join(APPLIERS)}")
+    return value
+
+
+BOOT_APPLIER_HELP = ("Which boot-time tool to predict: procps (sysctl --system) or systemd (systemd-sysctl) "
+                     "[default: what the machine, or the --root image, boots with].")
+
+
 @app.command("get")
 def get(
     ctx: typer.Context,
     keys: list[str] | None = typer.Argument(None, metavar="[KEY]...",
                                             help="Keys to show, as swappiness or vm.swappiness [default: all]."),
+    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd",
+                                            help=BOOT_APPLIER_HELP),
 ) -> None:
     """Show vm sysctls: the runtime value, the range this kernel accepts, what the next boot applies and
     from which file, and whether they differ (drift).
 
-    The boot value follows the precedence of systemd-sysctl on a systemd machine and of `sysctl --system`
-    otherwise: files in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and
-    /lib/sysctl.d, first of each name wins, applied in name order (the last one to set a key wins); then
-    /etc/sysctl.conf (procps only). JSON holds both tools' answers under `persisted`.
+    The boot value is what the boot-time tool writes, by its own rules, and what the kernel then keeps:
+    systemd-sysctl on a machine booted with systemd, `sysctl --system` (procps) otherwise; under --root, the
+    image's own init decides (/sbin/init), or give --boot-applier. Both read /etc/sysctl.d, /run/sysctl.d,
+    /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d (the first file of each name wins, a
+    /dev/null link or any other entry of that name masks it) in name order; procps then /etc/sysctl.conf.
+    procps writes every assignment in turn; systemd keeps one per key (the last). An explicit key beats a
+    glob. Lines end at a newline (for systemd also at a carriage return); `-key = v` ignores errors and `-key`
+    excludes a key from globs. The kernel reads each value as it does at boot (010 is 8, 0x10 is 16, `10 #x`
+    is 10) and refuses what is out of its range, keeping the value before. JSON holds both tools' writes,
+    in order with file and line, under `persisted`.
 
     zone_reclaim_mode is decoded into its bits (1 zone reclaim, 2 write dirty pages, 4 swap pages);
     min_free_kbytes shows the kernel's default for this machine and whether khugepaged raises it.
@@ -72,8 +95,9 @@ def get(
         knobs = [sysctl.normalise_key(k) for k in keys] if keys else list(sysctl.KNOBS.values())
         knobs = list(dict.fromkeys(knobs))
         host = st.get_host()
-        state = sysctl.read_state(host, knobs)
+        state = sysctl.read_state(host, knobs, _applier(boot_applier))
         data = {"kernel": state.release, "numa_nodes": state.nodes, "boot_tool": state.boot_tool,
+                "boot_applier": {"tool": state.boot_tool, "reason": state.boot_tool_reason},
                 "settings": sysctl.describe(state, knobs)}
         emit(st, "vm get", data=data, warnings=state.warnings, table=_get_table)
 
@@ -88,6 +112,8 @@ def set_(
                                  help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot "
                                       "(KEY=>N/KEY=<N: N, only where the boot value would not meet it)."),
     force: bool = typer.Option(False, "--force", help="Write a min_free_kbytes above swapctl's safe limit."),
+    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd",
+                                            help=BOOT_APPLIER_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
 ) -> None:
     """Set vm sysctls at runtime (and with --persist, for the next boot), all or none.
@@ -115,7 +141,8 @@ def set_(
         from swapctl.ops import sysctl_set
         from swapctl.system.faults import fault_hook
 
-        plan = sysctl_set.build_set_plan(host, list(assignments or []), persist=persist, force=force)
+        plan = sysctl_set.build_set_plan(host, list(assignments or []), persist=persist, force=force,
+                                         applier=_applier(boot_applier))
         keys = [r["key"] for r in plan.data["settings"]]
         outcome = execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"keys": keys},
                           fault=fault_hook())

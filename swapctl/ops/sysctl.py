@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core.errors import UsageError
 from swapctl.core.kernel import Version, parse_release
-from swapctl.ops import sysctld
+from swapctl.ops import nextboot
 from swapctl.system import paths
 
 if TYPE_CHECKING:
@@ -266,21 +266,40 @@ class VmState(NamedTuple):
     nodes: int
     min_free: MinFreeFacts
     boot_tool: str
-    persisted: dict[str, dict[str, sysctld.Persisted]]  # tool -> key -> Persisted
+    boot_tool_reason: str
+    boot: dict[str, dict[str, nextboot.BootValue]]  # tool -> knob name -> what the next boot leaves
     warnings: list[str]
 
 
-def read_state(host: Host, knobs: list[Knob] | None = None) -> VmState:
+def boot_ranges(knobs: list[Knob], version: Version | None) -> dict[str, tuple[int, int]]:
+    """The range the kernel itself accepts for each knob (at boot, swapctl's own policy is not asked)."""
+    return {k.name: k.kernel_range(version) for k in knobs}
+
+
+def read_state(host: Host, knobs: list[Knob] | None = None, applier: str | None = None) -> VmState:
+    """The vm state read once: runtime values, zones, the min_free facts, and what each boot-time applier
+    would write (applier: the one to show, procps or systemd; None: the one this machine boots with)."""
     knobs = knobs or list(KNOBS.values())
     release = host.kernel_release()
     version = parse_release(release)
     values = {k.name: read_vm(host, k.name) for k in knobs}
     zones = _zones(host)
-    keys = [k.key for k in knobs]
     warnings: list[str] = []
-    per_tool = {tool: sysctld.persisted(host, keys, tool, warnings=warnings) for tool in sysctld.TOOLS}
+    boot = nextboot.next_boot(host, boot_ranges(knobs, version), warnings=warnings)
+    tool, why = (applier, "--boot-applier") if applier else nextboot.detect_applier(host)
     return VmState(release, version, values, zones, numa_nodes(host, zones),
-                   min_free_facts(host, zones, version), sysctld.boot_tool(host), per_tool, warnings)
+                   min_free_facts(host, zones, version), tool, why, boot, warnings)
+
+
+def boot_value(knob: Knob, state: VmState) -> tuple[int | None, str, bool]:
+    """(value, source, estimated) the next boot leaves in a knob: the last write the kernel accepts, else the
+    kernel's default (min_free_kbytes: estimated, unless khugepaged's value decides)."""
+    chosen = state.boot[state.boot_tool][knob.name]
+    if chosen.source is not None:
+        return chosen.value, chosen.source.file, False
+    if knob.name == "min_free_kbytes":
+        return state.min_free.boot_default, "kernel default", state.min_free.khugepaged is None
+    return knob.default, "kernel default", False
 
 
 def _drift(knob: Knob, runtime: int | None, boot: int | str | None, estimated: bool) -> bool:
@@ -302,16 +321,8 @@ def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
     rows = []
     for knob in knobs:
         value = state.values.get(knob.name)
-        chosen = state.persisted[state.boot_tool][knob.key]
-        estimated = False
-        if chosen.value is not None:
-            boot: int | str | None = sysctld._int_or_str(chosen.value)
-            source = chosen.file
-        elif knob.name == "min_free_kbytes":
-            boot, source = state.min_free.boot_default, "kernel default"
-            estimated = state.min_free.khugepaged is None
-        else:
-            boot, source = knob.default, "kernel default"
+        chosen = state.boot[state.boot_tool][knob.name]
+        boot, source, estimated = boot_value(knob, state)
         lo, hi = knob.accepted_range(state.version)
         klo, khi = knob.kernel_range(state.version)
         available = value is not None and (knob.since is None or state.version is None
@@ -319,16 +330,22 @@ def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "key": knob.key, "value": value, "available": available,
             "range": [lo, hi], "kernel_range": [klo, khi],
-            "boot_value": boot, "boot_source": source, "boot_tool": state.boot_tool,
+            "boot_value": boot, "boot_source": source,
+            "boot_line": chosen.source.line if chosen.source else None, "boot_tool": state.boot_tool,
             "boot_estimated": estimated,
             "drift": _drift(knob, value, boot, estimated),
-            "persisted": {tool: state.persisted[tool][knob.key].as_dict() for tool in sysctld.TOOLS},
+            "persisted": {tool: state.boot[tool][knob.name].as_dict() for tool in nextboot.TOOLS},
             "summary": knob.summary, "notes": [],
         }
         if not available:
             row["notes"].append(f"not present on this kernel{' (needs ' + knob.needs + ')' if knob.needs else ''}")
-        if isinstance(boot, str):
-            row["notes"].append(f"{source} sets {boot!r}, which the kernel will reject")
+        # A rejected write after the one that counts is what a sysadmin would take for the boot value.
+        last = chosen.writes.index(chosen.source) if chosen.source else -1
+        keeps = f"{boot} from {source}:{chosen.source.line}" if chosen.source else f"its default {boot}"
+        for w, why in chosen.rejected:
+            if chosen.writes.index(w) > last:
+                row["notes"].append(f"{w.file}:{w.line} sets {w.text[:40]!r}, which the kernel rejects at boot "
+                                    f"({why}): it keeps {keeps}")
         if knob.name == "zone_reclaim_mode" and value is not None:
             from swapctl.ops.watermarks import decode_zone_reclaim_mode
 

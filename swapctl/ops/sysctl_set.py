@@ -10,7 +10,7 @@ from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan, Step, UndoContext, register
 from swapctl.core.text import split_lines
-from swapctl.ops import sysctld
+from swapctl.ops import nextboot
 from swapctl.ops.fileedit import FileEdit
 from swapctl.ops.sysctl import (
     KNOBS,
@@ -21,8 +21,9 @@ from swapctl.ops.sysctl import (
     SAFE_SHARE_PERCENT,
     SET,
     Assignment,
-    Knob,
     VmState,
+    boot_ranges,
+    boot_value,
     estimate_slack,
     parse_assignments,
     read_state,
@@ -155,14 +156,26 @@ class SysctlWrite(Step):
             raise OperationFailed(f"restored {self.key} to {record['old']} but it reads back {got}")
 
 
+def own_line(raw: str) -> tuple[str, str] | None:
+    """(key, value) of an assignment line in swapctl's own file, the key in its dotted spelling ("vm.swappiness",
+    whichever spelling the line uses); None for a comment, a glob, an exclusion or anything else."""
+    text = raw.rstrip("\n").strip(nextboot.C_SPACE)
+    if not text or text[0] in "#;-":
+        return None
+    head, sep, value = text.partition("=")
+    if not sep or nextboot.is_glob(head):
+        return None
+    return nextboot.systemd_key(head.strip(nextboot.C_SPACE)).replace("/", "."), value.strip(nextboot.C_SPACE)
+
+
 def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
     """Set (or with None, drop) `key = value` lines: the first line for a key is replaced in place, later
     duplicates dropped, missing keys appended; every other line is kept byte for byte."""
     out: list[str] = []
     placed: set[str] = set()
     for raw in split_lines(text or ""):
-        parsed = sysctld.parse_conf(raw, "")
-        key = parsed[0].key if parsed and not parsed[0].is_glob else None
+        parsed = own_line(raw)
+        key = parsed[0] if parsed else None
         if key in settings:
             value = settings[key]
             if value is not None and key not in placed:
@@ -182,9 +195,10 @@ def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
 
 def _values(text: str | None) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in sysctld.parse_conf(text or "", ""):
-        if not line.is_glob and line.value is not None:
-            values.setdefault(line.key, line.value)
+    for raw in split_lines(text or ""):
+        parsed = own_line(raw)
+        if parsed:
+            values.setdefault(*parsed)
     return values
 
 
@@ -239,13 +253,13 @@ def target_value(a: Assignment, current: int) -> int:
 
 
 def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
-                   path: str = PERSIST_FILE) -> Plan:
+                   path: str = PERSIST_FILE, applier: str | None = None) -> Plan:
     """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
     value changes (plus one persist step); a value already in force gets no step."""
     release = host.kernel_release()
     version = parse_release(release)
     assignments = parse_assignments(texts, version, release)
-    state = read_state(host, [a.knob for a in assignments])
+    state = read_state(host, [a.knob for a in assignments], applier)
     plan = Plan("vm set")
     plan.warnings.extend(check_policy(assignments, state, force=force))
     rows = []
@@ -271,19 +285,19 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
             if step.needed(host):
                 plan.add(step)
             plan.warnings.extend(f"{file} also sets {key} = {value} and is applied after {path} (by {tools}), "
-                                 "so it wins at boot" for key, file, value, tools in _later_files_win(host, path, step))
+                                 "so it wins at boot"
+                                 for key, file, value, tools in _later_files_win(host, path, step, state))
     else:
         # Advice only where --persist would write something: a boot value that already meets `=>N` is fine.
         wanted = _to_persist(assignments, state, targets)
-        later = {key: file for key, file, _, _ in _later_files_win(host, path, SysctlPersist(path=path,
-                                                                                            settings=wanted))}
+        later = {key: file for key, file, _, _ in _later_files_win(
+            host, path, SysctlPersist(path=path, settings=wanted), state)}
         for a in assignments:
-            boot = state.persisted[state.boot_tool][a.knob.key]
-            if a.knob.key in wanted and boot.value is not None and \
-                    sysctld._int_or_str(boot.value) != wanted[a.knob.key]:
+            boot = state.boot[state.boot_tool][a.knob.name]
+            if a.knob.key in wanted and boot.source is not None and boot.value != wanted[a.knob.key]:
                 fix = (f"--persist would not win over it: edit {later[a.knob.key]}" if a.knob.key in later
                        else "add --persist to keep the new value across reboots")
-                plan.warnings.append(f"{boot.file} sets {a.knob.key} = {boot.value} at boot; {fix}")
+                plan.warnings.append(f"{boot.source.file} sets {a.knob.key} = {boot.source.text} at boot; {fix}")
     plan.data = {"settings": rows, "persist": path if persist else None, "kernel": release}
     return plan
 
@@ -296,31 +310,25 @@ def _to_persist(assignments: list[Assignment], state: VmState, targets: dict[str
         if a.mode == SET:
             settings[a.knob.key] = targets[a.knob.key]
             continue
-        boot = _boot_value(a.knob, state)
+        boot = boot_value(a.knob, state)[0]
         if boot is None or (boot < a.value if a.mode == RAISE else boot > a.value):
             settings[a.knob.key] = a.value
     return settings
 
 
-def _boot_value(knob: Knob, state: VmState) -> int | None:
-    """The value the next boot gives: the sysctl.d line that wins, else the kernel's default (None: unknown)."""
-    line = state.persisted[state.boot_tool][knob.key]
-    if line.value is not None:
-        value = sysctld._int_or_str(line.value)
-        return value if isinstance(value, int) else None
-    return state.min_free.boot_default if knob.name == "min_free_kbytes" else knob.default
-
-
-def _later_files_win(host: Host, path: str, step: SysctlPersist) -> list[tuple[str, str, str, str]]:
-    """(key, file, value, tools) for each key that a file applied after ours also sets, so it wins at boot."""
+def _later_files_win(host: Host, path: str, step: SysctlPersist,
+                     state: VmState) -> list[tuple[str, str, str, str]]:
+    """(key, file, value, tools) for each key whose boot value, with our file edited, still comes from another
+    file (applied after ours, or winning by the tools' rules), under either applier."""
     new_text = step.transform(step._read(host))
-    keys = list(step.params["settings"])
+    knobs = [KNOBS[key.removeprefix("vm.")] for key in step.params["settings"]]
+    boot = nextboot.next_boot(host, boot_ranges(knobs, state.version), overrides={path: new_text})
     winners: dict[tuple[str, str, str], list[str]] = {}
-    for tool in sysctld.TOOLS:
-        resolved = sysctld.persisted(host, keys, tool, overrides={path: new_text})
-        for key, p in resolved.items():
-            if p.file is not None and p.file != path and p.value is not None:
-                winners.setdefault((key, p.file, p.value), []).append(tool)
+    for tool in nextboot.TOOLS:
+        for knob in knobs:
+            src = boot[tool][knob.name].source
+            if src is not None and src.file != path:
+                winners.setdefault((knob.key, src.file, src.text), []).append(nextboot.NAMES[tool])
     return [(key, file, value, " and ".join(tools)) for (key, file, value), tools in winners.items()]
 
 

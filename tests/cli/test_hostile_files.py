@@ -50,8 +50,8 @@ def active(t: Tree, path: str, *, kind: str = "file", kib: int = 16380, used: in
     """An active swap area in the tree's proc/swaps (and, for a file, the swap file itself)."""
     swaps = t.root / "proc/swaps"
     name = kernel_escape(path)
-    swaps.write_bytes(swaps.read_bytes() + f"{name}{' ' * max(40 - len(name), 1)}{kind}\t\t{kib}\t\t{used}\t\t{prio}\n".encode(
-        "utf-8", "surrogateescape"))
+    line = f"{name}{' ' * max(40 - len(name), 1)}{kind}\t\t{kib}\t\t{used}\t\t{prio}\n"
+    swaps.write_bytes(swaps.read_bytes() + line.encode("utf-8", "surrogateescape"))
     if make and kind == "file":
         data = bytearray((kib + 4) * 1024)
         data[4096 - 10:4096] = b"SWAPSPACE2"

@@ -84,7 +84,7 @@ def test_get_shows_drift_against_the_file_the_next_boot_applies(two) -> None:
     conf.write_text("vm.swappiness = 10\n")
     s = settings(invoke(host, "-o", "json", "vm", "get", "swappiness"))["vm.swappiness"]
     assert (s["value"], s["boot_value"], s["boot_source"], s["drift"]) == (60, 10, "/etc/sysctl.d/60-db.conf", True)
-    assert s["persisted"]["systemd-sysctl"]["file"] == "/etc/sysctl.d/60-db.conf"
+    assert s["persisted"]["systemd"]["file"] == "/etc/sysctl.d/60-db.conf"
 
 
 @pytest.mark.parametrize("key", ["../../kernel/panic", "kernel.panic", "swapiness", "vm.swappiness=1"])

@@ -306,7 +306,7 @@ def test_persist_warns_naming_a_later_file_that_wins_at_boot(env) -> None:
     plan, _ = run(host, journal, "swappiness=10", persist=True)
     (w,) = [w for w in plan.warnings if "wins at boot" in w]
     assert "/etc/sysctl.d/99-sysctl.conf" in w and "vm.swappiness = 1" in w
-    assert "systemd-sysctl" in w and "sysctl --system" in w
+    assert "systemd-sysctl" in w and "sysctl --system" in w  # both appliers, by their names
 
 
 def test_without_persist_a_runtime_change_warns_what_the_next_boot_will_apply(env) -> None:

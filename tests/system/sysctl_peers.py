@@ -49,10 +49,9 @@ def _which(*candidates: str) -> Path | None:
 
 @dataclass(frozen=True)
 class Peer:
-    """A boot-time sysctl applier: how the boot runs it, and swapctl's old name for it."""
+    """A boot-time sysctl applier: how the boot runs it."""
 
     name: str  # "procps" | "systemd": the key in swapctl's persisted{}
-    old_name: str  # today's swapctl key (sysctld.PROCPS / sysctld.SYSTEMD)
     host_binary: Path | None
     argv: tuple[str, ...]  # inside the chroot, as the boot runs it
 
@@ -63,10 +62,9 @@ class Peer:
 
 PEERS: dict[str, Peer] = {
     # Debian's /etc/init.d/procps runs `sysctl -q --system`; -q only silences the "* Applying" lines, which we keep.
-    "procps": Peer("procps", "sysctl --system", _which("sysctl", "/sbin/sysctl"), ("/usr/sbin/sysctl", "--system")),
+    "procps": Peer("procps", _which("sysctl", "/sbin/sysctl"), ("/usr/sbin/sysctl", "--system")),
     # systemd-sysctl.service: ExecStart=/lib/systemd/systemd-sysctl, no arguments.
-    "systemd": Peer("systemd", "systemd-sysctl",
-                    _which("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl"),
+    "systemd": Peer("systemd", _which("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl"),
                     ("/usr/lib/systemd/systemd-sysctl",)),
 }
 
@@ -559,11 +557,6 @@ def collapse(items: list[Any], key: Any = lambda x: x) -> list[list[Any]]:
     return runs
 
 
-def has_new_contract(row: dict[str, Any]) -> bool:
-    p = row.get("persisted") or {}
-    return all(isinstance(p.get(name), dict) and "writes" in p[name] for name in PEERS)
-
-
 def compare_writes(real: Observed, predicted: list[dict[str, Any]]) -> str | None:
     """None when swapctl's predicted writes match the peer's: the texts, consecutive repeats collapsed; and each
     write's file and line wherever the tree's unique texts say where the peer read it."""
@@ -582,33 +575,14 @@ def compare_writes(real: Observed, predicted: list[dict[str, Any]]) -> str | Non
     return None
 
 
-def _int_or_str(text: str) -> int | str:
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def compare_fallback(real: Observed, old: dict[str, Any]) -> str | None:
-    """Today's contract: the last write's text against persisted[<old name>]["value"] (swapctl turns a text
-    Python's int() takes into an int, so the text goes through the same), and its file and line. Whether the
-    kernel would accept the value is not asked."""
-    want = _int_or_str(real[-1][0]) if real else None
-    if old.get("value") != want:
-        return f"last value: peer {want!r} swapctl {old.get('value')!r}"
-    if real and real[-1][1] and (old.get("file"), old.get("line")) not in {tuple(s) for s in real[-1][1]}:
-        return f"source: swapctl {old.get('file')}:{old.get('line')}, peer {sorted(real[-1][1])}"
-    return None
-
-
 def compare_knob(peer: str, real: Observed, row: dict[str, Any] | None) -> str | None:
-    """One peer, one knob: the new contract when swapctl answers with writes, else today's fields."""
+    """One peer, one knob: the writes swapctl predicts against those the peer made."""
     if row is None:
         return "swapctl gave no row"
-    if has_new_contract(row):
-        return compare_writes(real, row["persisted"][peer]["writes"])
-    old = (row.get("persisted") or {}).get(PEERS[peer].old_name)
-    return compare_fallback(real, old) if isinstance(old, dict) else "no persisted entry"
+    said = (row.get("persisted") or {}).get(peer)
+    if not isinstance(said, dict) or "writes" not in said:
+        return "no persisted writes"
+    return compare_writes(real, said["writes"])
 
 
 def compare_tree(seen: dict[str, dict[str, Observed]], rows: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -625,6 +599,6 @@ def report(tree_id: str, tags: Iterable[str], listing: dict[str, str], peer: str
         lines.append(f"    {path}: {desc if len(desc) < 300 else desc[:300] + '...'}")
     lines.append(f"  {peer} wrote (exit {rc}): {[(t[:80], s) for t, s in real]}")
     said = (row or {}).get("persisted") or {}
-    said = said.get(peer, said.get(PEERS[peer].old_name))
+    said = said.get(peer)
     lines.append(f"  swapctl said: {json.dumps(said)[:600]}")
     return "\n".join(lines)

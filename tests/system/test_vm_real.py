@@ -185,13 +185,13 @@ def test_persist_on_the_real_machine_writes_90_swapctl_conf_and_rollback_removes
         assert f"vm.swappiness = {swp}\n" in PERSIST.read_text()
         r, doc = swapctl.json("vm", "get", "swappiness")
         row = doc["data"]["settings"][0]
-        assert row["persisted"]["sysctl --system"]["file"] in (str(PERSIST), "/etc/sysctl.conf")
+        assert row["persisted"]["procps"]["file"] in (str(PERSIST), "/etc/sysctl.conf")
         # The real procps and systemd-sysctl, run on a copy of this machine's files (chroot, stand-in /proc/sys),
         # agree on the next boot.
         if (reason := peers_unavailable()) is None:
             real = last_values_on_this_machine(["vm.swappiness"])
             for peer in PEERS.values():
-                assert real[peer.name]["vm.swappiness"] == str(row["persisted"][peer.old_name]["value"]), peer.name
+                assert real[peer.name]["vm.swappiness"] == row["persisted"][peer.name]["text"], peer.name
         else:
             print(f"peers not checked: {reason}")
         r = swapctl("rollback")
@@ -230,3 +230,31 @@ def test_concurrent_runs_all_land_and_each_transaction_rolls_back_in_turn(vm_gua
         assert r.returncode == 0, r
         assert read("swappiness") == old
     assert read("swappiness") == base
+
+
+# --- the kernel's reading of a boot value (kernel/procsys.py), on the real kernel --------------------------
+PARSE_CASES = ["10 # note", "010", "0x1f", "0X10", "08", "+1", "1_0", " 5 ", "-1", "1e3", "99999999999", "",
+               "10\r", "10\v", "10\tx", "0x", "07", "   ", "12abc", "9" * 21, "0" * 25 + "7", "33 44", "1.5",
+               "201", "200", "0", "-0", "00", "0x0", "\t7"]
+
+
+def test_the_kernel_reads_a_written_value_as_swapctl_predicts(vm_guard) -> None:
+    from swapctl.kernel import procsys
+
+    # swappiness stands for every vm int knob: all are proc_dointvec_minmax; its range is the same on 6.18.
+    for text in PARSE_CASES:
+        (VM / "swappiness").write_text("60")
+        fd = os.open(VM / "swappiness", os.O_WRONLY | os.O_TRUNC)
+        data, accepted = (text + "\n").encode(), True
+        try:
+            while data:  # as stdio does: what the kernel did not take is offered again
+                data = data[os.write(fd, data):]
+        except OSError:
+            accepted = False
+        finally:
+            os.close(fd)
+        predicted = procsys.accepts(text, 0, 200)
+        if accepted:
+            assert predicted == read("swappiness"), (text, predicted)
+        else:
+            assert not isinstance(predicted, int), (text, predicted)
