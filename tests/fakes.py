@@ -69,8 +69,11 @@ class FakeRunner:
     def _swaps(self) -> list[str]:
         return self._swaps_file.read_text().splitlines(keepends=True)
 
-    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None) -> Result:
+    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None,
+            watch=None) -> Result:
         self.calls.append(list(argv))
+        if watch is not None:
+            watch()  # a progress display looks once while the tool "runs"
         tool = argv[0]
         if tool in self.fail:
             rc, err = self.fail[tool]

@@ -161,19 +161,42 @@ def actions_table(doc: dict[str, Any]) -> None:
     lines(out)
 
 
-def progress_bar(label: str, total: int):
-    """A rich progress bar on stderr; returns update(done_bytes). Closed when done reaches total."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+class ProgressBar:
+    """A progress bar on stderr (rich), in binary units like every size swapctl prints; update(done) moves it,
+    close() erases it (a transient bar: nothing is left on screen, nor printed again after an error)."""
 
-    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), console=Console(stderr=True, markup=False), transient=True)
-    task = bar.add_task(label, total=total)
-    bar.start()
+    def __init__(self, label: str, total: int, console: Any = None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+        from rich.text import Text
 
-    def update(done: int) -> None:
-        bar.update(task, completed=done)
-        if done >= total:
-            bar.stop()
+        from swapctl.core.units import format_bytes
 
-    return update
+        class Done(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                return Text(f"{format_bytes(task.completed)} / {format_bytes(task.total or 0)}")
+
+        class Speed(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text("" if speed is None else f"{format_bytes(speed)}/s")
+
+        # markup=False on the text column too: a path in the label is data ("[" in a name is no style).
+        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), Done(), Speed(),
+                            TimeRemainingColumn(), transient=True,
+                            console=console or Console(stderr=True, markup=False, highlight=False))
+        self.task = self.bar.add_task(label, total=total)
+        self.bar.start()
+        self.closed = False
+
+    def update(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.bar.stop()
+
+
+def progress_bar(label: str, total: int) -> ProgressBar:
+    return ProgressBar(label, total)

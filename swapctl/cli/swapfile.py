@@ -18,15 +18,15 @@ def _execute(st: AppState, plan: Any, dry_run: bool) -> Any:
     from swapctl.system.faults import fault_hook
 
     host = st.get_host()
-    _attach_progress(host)
+    _attach_progress(st, host)
     return execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"argv": plan.data}, fault=fault_hook())
 
 
-def _attach_progress(host: Any) -> None:
-    """A progress bar for the zero-fill fallback, on a terminal only (never in JSON or a pipe)."""
+def _attach_progress(st: AppState, host: Any) -> None:
+    """Progress bars (zero-fill, swapoff) on a terminal with table output only: never in JSON or a pipe."""
     import sys
 
-    if not sys.stderr.isatty() or getattr(host, "progress", None) is not None:
+    if st.output not in ("table", "wide") or not sys.stderr.isatty() or getattr(host, "progress", None):
         return
     host.progress = render.progress_bar
 

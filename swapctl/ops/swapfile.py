@@ -107,7 +107,7 @@ def _swapon(host: Host, path: str, priority: int | None, discard: bool) -> tuple
 
 def _swapoff(host: Host, path: str) -> None:
     # swapoff pages everything back into RAM; it can take long on a full area (the runner's timeout allows it).
-    result = host.runner.run(["swapoff", str(host.real(path))])
+    result = host.swapoff(path)
     if not result.ok:
         raise OperationFailed(f"swapoff {path}: {_tool_error(result.error_text())}")
 

@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from swapctl.core.errors import Refused
 from swapctl.system import files, paths, procfs, signals
@@ -28,7 +29,7 @@ class MachineFileError(Refused):
 class Host:
     def __init__(self, paths: SysPaths | None = None, runner: Runner | None = None, uid: int | None = None,
                  page_size: int | None = None,
-                 progress: Callable[[str, int], Callable[[int], None]] | None = None) -> None:
+                 progress: Callable[[str, int], Any] | None = None) -> None:
         self.paths = paths if paths is not None else SysPaths()
         # The running machine, or (--root) a tree of files whose kernel is not this one: a test tree, a
         # snapshot, an image. A tree gets a runner that refuses swapon and swapoff.
@@ -36,7 +37,8 @@ class Host:
         self.runner = runner if runner is not None else Runner(live=self.live)
         self.uid = uid if uid is not None else os.geteuid()
         self.page_size = page_size if page_size is not None else os.sysconf("SC_PAGE_SIZE")
-        # Set by the CLI on a terminal: progress(label, total) -> a callable taking bytes done so far.
+        # Set by the CLI on a terminal (table output only): progress(label, total bytes) -> a bar with
+        # update(done) and close().
         self.progress = progress
 
     @property
@@ -250,8 +252,30 @@ class Host:
         files.fallocate(self.real(path, follow=False), size)
 
     def zero_fill(self, path: str, size: int) -> None:
-        update = self.progress(f"writing zeros to {path}", size) if self.progress else None
-        files.zero_fill(self.real(path, follow=False), size, update)
+        bar = self.progress(f"writing zeros to {path}", size) if self.progress else None
+        try:
+            files.zero_fill(self.real(path, follow=False), size, bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()  # before any error is printed: a Ctrl-C must not leave the bar drawn below it
+
+    def swapoff(self, path: str) -> Any:
+        """Run swapoff on an area; on a terminal a bar shows its used pages coming back into memory (read from
+        /proc/swaps as it goes: swapoff of gigabytes takes minutes)."""
+        argv = ["swapoff", str(self.real(path))]
+        area = next((a for a in self.swaps() if a.path == path), None)
+        if not self.progress or area is None or area.used == 0:
+            return self.runner.run(argv)
+        bar = self.progress(f"swapoff {path}: paging back in", area.used)
+
+        def watch() -> None:
+            now = next((a for a in self.swaps() if a.path == path), None)
+            bar.update(area.used - (now.used if now is not None else 0))
+
+        try:
+            return self.runner.run(argv, watch=watch)
+        finally:
+            bar.close()
 
     def unlink(self, path: str) -> bool:
         return files.unlink_if_exists(self.real(path, follow=False))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from swapctl.core.errors import OperationFailed, Refused
 
-DEFAULT_TIMEOUT = 600.0  # swapoff of a large, full area can take minutes
+DEFAULT_TIMEOUT = 600.0
+WATCH_S = 0.2  # how often a watched command's progress is looked at  # swapoff of a large, full area can take minutes
 # Tools that act on the running kernel rather than on files: never run for a --root tree.
 KERNEL_TOOLS = frozenset({"swapon", "swapoff"})
 
@@ -43,7 +46,9 @@ class Runner:
         path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
         return shutil.which(name, path=path)
 
-    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None) -> Result:
+    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None,
+            watch: Callable[[], None] | None = None) -> Result:
+        """Run argv to its end; `watch` (a progress display) is called every WATCH_S while it runs."""
         if argv[0] in KERNEL_TOOLS and not self.live:  # the last guard; steps refuse before anything changes
             raise Refused(f"{argv[0]} is not run under --root: the files there are not the running machine")
         exe = self.which(argv[0])
@@ -51,12 +56,34 @@ class Runner:
             raise OperationFailed(f"{argv[0]} not found on PATH", hint=f"install the package that provides {argv[0]}")
         env = dict(os.environ, LC_ALL="C", LANG="C")
         self.calls.append(list(argv))
+        limit = timeout or self.timeout
         try:
-            proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, env=env,
-                                  timeout=timeout or self.timeout, stdin=subprocess.DEVNULL, check=False)
+            if watch is None:
+                proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, env=env, timeout=limit,
+                                      stdin=subprocess.DEVNULL, check=False)
+                returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+            else:
+                returncode, stdout, stderr = self._watched([exe, *argv[1:]], env, limit, watch)
         except subprocess.TimeoutExpired as exc:
             raise OperationFailed(f"{argv[0]} did not finish within {exc.timeout:.0f} s") from exc
-        result = Result(list(argv), proc.returncode, proc.stdout, proc.stderr)
+        result = Result(list(argv), returncode, stdout, stderr)
         if check and not result.ok:
             raise OperationFailed(f"{' '.join(argv)} failed: {result.error_text()}")
         return result
+
+    @staticmethod
+    def _watched(argv: list[str], env: dict[str, str], limit: float,
+                 watch: Callable[[], None]) -> tuple[int, str, str]:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                              stdin=subprocess.DEVNULL) as proc:
+            deadline = time.monotonic() + limit
+            while True:
+                try:
+                    stdout, stderr = proc.communicate(timeout=WATCH_S)
+                    return proc.returncode, stdout, stderr
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.communicate()
+                        raise subprocess.TimeoutExpired(argv, limit) from None
+                    watch()
