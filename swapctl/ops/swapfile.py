@@ -386,6 +386,18 @@ class DiscardReplaced(Step):
 
 # --- who made what -------------------------------------------------------------------------------------
 
+def running_discard(journal: Journal, path: str, entry: fstab.Entry | None) -> bool:
+    """Whether an active area runs with discard (/proc/swaps does not say): as swapctl last swapped it on in
+    this boot (its journal), else as its fstab line asked at boot, else off (swapon's default)."""
+    for tx in reversed(journal.transactions()):
+        if tx.status != "committed" or tx.boot_id != journal.boot_id:
+            continue
+        for s in reversed(tx.steps):
+            if s.step.get("kind") == "swapon" and s.step.get("params", {}).get("path") == path:
+                return bool(s.step["params"].get("discard"))
+    return fstab.swap_options(entry.options)[1] if entry is not None else False
+
+
 def managed_paths(journal: Journal) -> set[str]:
     """Swap files swapctl made and still owns, replayed from the journal's committed transactions."""
     from swapctl.ops.rollback import rebuild
@@ -553,9 +565,11 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     plan.data["filesystem"] = fs
     entry = target.entry
     line_prio, line_discard = fstab.swap_options(entry.options if entry else None)
+    asked_discard = discard
     # Not given: as the fstab line asks (what `swapon -a` would do), else as the area runs now.
     if discard is None:
-        discard = line_discard
+        discard = line_discard if entry is not None or target.area is None else \
+            running_discard(journal, path, entry)
     if priority is None and entry is not None:
         wanted_prio = line_prio
     elif priority is None and target.area is not None and target.area.priority >= 0:
@@ -587,6 +601,14 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
                     f"--size {size_text} --priority {priority}")
             raise Refused(f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
                           f"at priority {target.area.priority}", hint=hint)
+        runs = running_discard(journal, path, entry)
+        if asked_discard is not None and asked_discard != runs:
+            # Like the priority: the kernel takes discard at swapon only, so the running area cannot change it;
+            # persisting it alone would make fstab and the running area disagree silently.
+            flag = "--discard" if asked_discard else "--no-discard"
+            raise Refused(f"{path} is already active {'with' if runs else 'without'} discard",
+                          hint=f"to change discard: swapctl remove --keep-file {path}, then swapctl create {path} "
+                               f"--size {size_text} {flag}")
         persist_step()
         return plan
     if target.st is not None:

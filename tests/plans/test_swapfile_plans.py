@@ -74,13 +74,26 @@ def test_create_again_leaves_a_hand_written_line_that_means_the_same(env) -> Non
     assert plan_create(host, journal, "/swapfile", "16M", discard=False).steps == []
 
 
-def test_create_again_with_an_option_the_line_lacks_persists_it(env) -> None:
+def test_discard_on_an_active_area_is_refused_like_a_priority_so_fstab_and_the_area_never_disagree(env) -> None:
     root, host, journal = env
     execute(plan_create(host, journal, "/swapfile", "16M", priority=10), host, journal)
-    plan = plan_create(host, journal, "/swapfile", "16M", discard=True)
-    assert [s.kind for s in plan.steps] == ["fstab-set"]
-    execute(plan, host, journal)
-    assert (root / "etc/fstab").read_text().endswith("/swapfile none swap defaults,pri=10,discard 0 0\n")
+    fstab = (root / "etc/fstab").read_bytes()
+    with pytest.raises(Refused) as exc:
+        plan_create(host, journal, "/swapfile", "16M", discard=True)
+    assert "already active without discard" in exc.value.message
+    assert "remove --keep-file /swapfile" in exc.value.hint and "--discard" in exc.value.hint
+    assert (root / "etc/fstab").read_bytes() == fstab
+    assert plan_create(host, journal, "/swapfile", "16M", discard=False).steps == []
+
+
+def test_no_discard_on_an_area_that_runs_with_discard_is_refused_and_create_again_keeps_discard(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M", discard=True), host, journal)
+    with pytest.raises(Refused) as exc:
+        plan_create(host, journal, "/swapfile", "16M", discard=False)
+    assert "already active with discard" in exc.value.message and "--no-discard" in exc.value.hint
+    assert plan_create(host, journal, "/swapfile", "16M").steps == []
+    assert (root / "etc/fstab").read_text().endswith("/swapfile none swap defaults,discard 0 0\n")
 
 
 def test_an_active_area_without_a_line_is_persisted_at_the_priority_it_runs_with(env) -> None:
