@@ -736,10 +736,12 @@ def answer_inputs() -> list[Input]:
                          [["list"]]))
 
     class Unreadable(Host):
-        def read_bytes_or_none(self, path: str) -> bytes | None:  # type: ignore[override]
+        """A non-root user's view: the 0600 file cannot be read (the test itself runs as root)."""
+
+        def read_bytes(self, path: str, *, limit: int = 1 << 26) -> bytes:
             if path.endswith("/50-secret.conf"):
                 raise PermissionError(13, "Permission denied", path)
-            return super().read_bytes_or_none(path)
+            return super().read_bytes(path, limit=limit)
 
     def secret(t: Tree) -> None:
         t.write("etc/sysctl.d/50-secret.conf", b"vm.swappiness = 5\n", mode=0o600)
