@@ -9,8 +9,9 @@
 #   SWAP_PRIORITY      swap priority 0-32767                     [kernel's choice]
 #   SWAP_PERSIST       yes: add it to /etc/fstab; no: this boot  [no: runners are thrown away]
 #   SWAPCTL            swapctl to use; unset: swapctl on PATH, else pip-install one
-#   SWAPCTL_PIP_SPEC   what pip installs when it has to          [swapctl]
-#                      (a wheel, a path, or git+https://...; pin it in real CI)
+#   SWAPCTL_PIP_SPEC   what pip installs when it has to          [the swapctl checkout holding this script]
+#                      (a wheel, a path, or git+https://...; never a bare name: swapctl is not on PyPI,
+#                      and a package someone else publishes under that name is not this one)
 #   SWAPCTL_VENV       where pip installs it                     [$HOME/.cache/swapctl-venv]
 #   SWAPCTL_STATE_DIR  swapctl's journal and lock                [/var/lib/swapctl]
 #   PYTHON             interpreter for the venv and for reading the JSON   [python3]
@@ -35,10 +36,20 @@ if [ -z "${SWAPCTL:-}" ]; then
     if command -v swapctl >/dev/null 2>&1; then
         SWAPCTL=$(command -v swapctl)
     else
+        checkout=$(cd "$(dirname "$0")/../.." && pwd)
+        spec=${SWAPCTL_PIP_SPEC:-}
+        if [ -z "$spec" ]; then
+            if [ -f "$checkout/pyproject.toml" ] && grep -q '^name = "swapctl"' "$checkout/pyproject.toml"; then
+                spec=$checkout
+            else
+                say "no swapctl on PATH and no checkout around this script: set SWAPCTL or SWAPCTL_PIP_SPEC"
+                exit 2
+            fi
+        fi
         venv=${SWAPCTL_VENV:-${HOME:-/tmp}/.cache/swapctl-venv}
-        say "installing ${SWAPCTL_PIP_SPEC:-swapctl} into $venv"
+        say "installing $spec into $venv"
         [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${SWAPCTL_PIP_SPEC:-swapctl}"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
         SWAPCTL=$venv/bin/swapctl
     fi
 fi

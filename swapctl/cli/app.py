@@ -33,7 +33,18 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 }
 
 
-class LazyGroup(TyperGroup):
+class Suggesting(TyperGroup):
+    """An unknown command gets the closest one as a suggestion (`swapctl lst`: did you mean 'list'?)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = suggest(name, list(self.list_commands(ctx)))
+            ctx.fail(f"no command '{name}'" + (f" (did you mean '{close}'?)" if close else ""))
+        return super().resolve_command(ctx, args)
+
+
+class LazyGroup(Suggesting):
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         """Click's own usage errors (unknown option, bad integer) become one `swapctl: error:` line and
@@ -76,7 +87,7 @@ class LazyGroup(TyperGroup):
         return command
 
 
-class LazySubGroup(TyperGroup):
+class LazySubGroup(Suggesting):
     """A command module's group (`vm`) whose subcommands are built when asked for, like the top level's."""
 
     infos: dict[str, Any]
@@ -96,7 +107,29 @@ def _finish(command: Any) -> Any:
     _drop_completion_options(command)
     _plain_help(command)
     _add_output_option(command)
+    _plain_arguments(command)
     return command
+
+
+def suggest(name: str, choices: list[str]) -> str | None:
+    import difflib  # only for a mistyped command: kept off start-up
+
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def _plain_arguments(command: Any) -> None:
+    """Usage shows an argument as `PATH`, `[ID]` or `KEY=VALUE...`, as man pages write them: Typer's own form
+    for a required one is `{PATH}`, which reads like a shell brace expansion."""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "argument":
+            continue
+        text = param.metavar or (param.name or "").upper()
+        if not param.required and not text.startswith("["):
+            text = f"[{text}]"
+        param.make_metavar = lambda *args, text=text, **kwargs: text
 
 
 def _command_name(info: Any) -> str:

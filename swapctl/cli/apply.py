@@ -73,7 +73,9 @@ def apply_(
     file: str = typer.Argument(..., metavar="FILE", help="YAML file with swapfiles, vm and persist; - for stdin."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change, before -> after; change nothing."),
 ) -> None:
-    """Make the machine match a YAML file of swap files and vm settings.
+    """Make the machine match a YAML file, in one transaction.
+
+    The file lists swap files and vm settings.
 
     The whole file is validated first (unknown keys, wrong types, out-of-range values: exit 2 with the
     line number); then the difference from the live machine is carried out as one transaction, all or

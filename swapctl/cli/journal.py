@@ -43,7 +43,9 @@ def history(
     limit: int = typer.Option(0, "--limit", "-n", min=0, metavar="N",
                               help="Show only the newest N transactions (0: all)."),
 ) -> None:
-    """List the journal's transactions, newest first: what each changed and whether it was committed,
+    """List the journal's transactions, newest first.
+
+    For each: what it changed and whether it was committed,
     rolled back, aborted (undone after a failure) or left pending by a crash."""
     from swapctl.ops.rollback import history as read_history
 
@@ -61,7 +63,9 @@ def rollback(
     force: bool = typer.Option(False, "--force", help="Restore values even if someone changed them since."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be undone; change nothing."),
 ) -> None:
-    """Undo a transaction: a pending (crashed) one first, else the one named, else the newest one not yet
+    """Undo a transaction (a half-done one first).
+
+    A pending (crashed) transaction first, else the one named, else the newest one not yet
     rolled back. Running it again goes one transaction further back. A sysctl is restored only if it still
     holds the value swapctl wrote (unless --force); runtime values of an earlier boot are skipped."""
     from swapctl.ops.rollback import rollback as run

@@ -20,7 +20,29 @@ def envelope(command: str, *, ok: bool = True, changed: bool = False, dry_run: b
             "data": data or {}, "warnings": warnings or [], "error": error}
 
 
+def lossless(value: Any) -> Any:
+    """A file name that is not UTF-8 keeps its bytes as surrogates, which JSON can only spell "\\udcff" (jq turns
+    that into U+FFFD, a different name): beside every such string `key`, `key_b64` holds its exact bytes."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out[k] = lossless(v)
+            if isinstance(v, str) and _has_surrogates(v):
+                import base64
+
+                out[f"{k}_b64"] = base64.b64encode(v.encode("utf-8", "surrogateescape")).decode()
+        return out
+    if isinstance(value, list):
+        return [lossless(v) for v in value]
+    return value
+
+
+def _has_surrogates(text: str) -> bool:
+    return not text.isascii() and any(0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
 def _dump(doc: dict[str, Any], fmt: str) -> str:
+    doc = lossless(doc)
     if fmt == "yaml":
         import yaml  # only YAML output pays for the import
 

@@ -37,7 +37,9 @@ def stress(
                                    help="An OOM kill of the worker warns instead of failing."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what the run would do; create nothing."),
 ) -> None:
-    """Check how the machine reclaims memory under bounded pressure, and give a verdict.
+    """Check how the machine reclaims under bounded pressure.
+
+    A verdict (pass, warn, fail) with the figures behind it.
 
     A worker process runs in a transient memory cgroup that swapctl creates (cgroup v1
     memory.limit_in_bytes, or v2 memory.max) and always removes. It allocates --size bytes of

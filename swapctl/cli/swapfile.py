@@ -83,7 +83,9 @@ def _list_table(doc: dict[str, Any]) -> None:
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """List every active swap area (files, partitions, zram) with its size, use and priority, whether
+    """List the active swap areas: size, use, priority, persistence.
+
+    Every active swap area (files, partitions, zram) with its size, use and priority, whether
     swapctl manages it and whether /etc/fstab persists it; warn about insecure permissions."""
     from swapctl.ops.inventory import inventory
 
@@ -100,7 +102,7 @@ def remove(
     force: bool = typer.Option(False, "--force", help="Also delete a swap file swapctl did not make."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
 ) -> None:
-    """Swap off an area, drop its /etc/fstab line and delete the file.
+    """Swap off an area, drop its fstab line, delete the file.
 
     Refused when the pages in use would not fit back in available memory. Removing what is already gone
     changes nothing. Only files swapctl made are deleted, unless --force."""

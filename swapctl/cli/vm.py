@@ -10,7 +10,8 @@ from swapctl.cli import render
 from swapctl.cli.context import edge, emit, require_root
 
 app = typer.Typer(
-    help="Read and set the vm reclaim sysctls (swappiness, min_free_kbytes, zone_reclaim_mode, ...).",
+    help="Read and set the vm reclaim sysctls.\n\nswappiness, min_free_kbytes, zone_reclaim_mode, "
+         "watermark_scale_factor, watermark_boost_factor, vfs_cache_pressure and page-cluster.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -72,7 +73,9 @@ def get(
     boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd",
                                             help=BOOT_APPLIER_HELP),
 ) -> None:
-    """Show vm sysctls: the runtime value, the range this kernel accepts, what the next boot applies and
+    """Show the vm sysctls, now and at the next boot.
+
+    The runtime value, the range this kernel accepts, what the next boot applies and
     from which file, and whether they differ (drift).
 
     The boot value is what the boot-time tool writes, by its own rules, and what the kernel then keeps:
@@ -116,7 +119,7 @@ def set_(
                                             help=BOOT_APPLIER_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
 ) -> None:
-    """Set vm sysctls at runtime (and with --persist, for the next boot), all or none.
+    """Set vm sysctls now (and with --persist at boot), all or none.
 
     Every assignment is parsed and checked against the range the running kernel accepts before anything is
     written; one bad assignment rejects the command (exit 2). swapctl is stricter than the kernel where the

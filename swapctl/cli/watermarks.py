@@ -114,7 +114,9 @@ def watermarks(
                                       help="Predict the watermarks for min_free_kbytes=N and/or "
                                            "watermark_scale_factor=N (repeat the option for both)."),
 ) -> None:
-    """Show the memory watermarks of every NUMA node and zone, and predict new ones. For each zone: free
+    """Show the watermarks of every node and zone; predict new ones.
+
+    For each zone: free
     pages, the min/low/high watermarks (promo where the kernel prints it), the boost, managed/present/spanned
     pages and the protection (lowmem_reserve) array, in pages and binary units, and the zone's state: above
     high; between low and high; below low (kswapd reclaiming); below min (direct reclaim). Then totals per
@@ -182,7 +184,9 @@ def _ranges(ids: list[int]) -> str:
 
 @app.command()
 def numa(ctx: typer.Context) -> None:
-    """Show NUMA nodes: memory (sys/devices/system/node/nodeN/meminfo), distances, CPUs, the state of each
+    """Show NUMA nodes and why a machine swaps with memory free.
+
+    Memory (sys/devices/system/node/nodeN/meminfo), distances, CPUs, the state of each
     node's zones against its watermarks, and zone_reclaim_mode decoded. Then answer "why does this machine
     swap while memory is free?": when one node is below its low watermark while another has memory to spare,
     say so, and what zone_reclaim_mode does about it (non-zero: the kernel reclaims, with bit 4 swaps, on the

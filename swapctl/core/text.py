@@ -24,3 +24,26 @@ def lines(text: str) -> list[str]:
         return []
     parts = text.split("\n")
     return parts[:-1] if parts[-1] == "" else parts
+
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def shell_quote(text: str) -> str:
+    """A path as a person could paste it into a shell: as is when safe, in '...' when it holds blanks or
+    shell characters, in $'...' with escapes when it holds control characters or bytes that are not UTF-8."""
+    if text and all(c in _SAFE for c in text):
+        return text
+    if all(c.isprintable() and c != "'" for c in text):
+        return f"'{text}'"
+    out = []
+    for c in text:
+        if 0xDC80 <= ord(c) <= 0xDCFF:
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif c in "\\'":
+            out.append("\\" + c)
+        elif c.isprintable():
+            out.append(c)
+        else:
+            out.append("".join(f"\\x{b:02x}" for b in c.encode("utf-8")))
+    return "$'" + "".join(out) + "'"

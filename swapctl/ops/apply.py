@@ -3,6 +3,7 @@ numbers), planned as the difference from the live machine, and carried out as on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +36,40 @@ class Desired:
     swapfiles: list[SwapfileSpec] = field(default_factory=list)
     vm: list[tuple[str, int]] = field(default_factory=list)  # ("swappiness=10", line)
     persist: bool = True
+    problems: list[UsageError] = field(default_factory=list)  # reported with plan_apply's, all at once
 
 
 class _Where:
+    """The file being read, and every problem found in it so far (all are reported at once)."""
+
     def __init__(self, source: str) -> None:
         self.source = source
+        self.problems: list[UsageError] = []
 
     def fail(self, node: Any, message: str, hint: str | None = None) -> UsageError:
         return UsageError(f"{self.source}:{node.start_mark.line + 1}: {message}", hint=hint)
+
+    def attempt(self, fn: Any, *args: Any) -> Any:
+        """fn(*args), or None with its UsageError kept: the reading goes on to the next item."""
+        try:
+            return fn(*args)
+        except UsageError as exc:
+            self.problems.append(exc)
+            return None
+
+
+def raise_all(problems: list[UsageError], source: str) -> None:
+    """One error for every problem of the file: one line, the problems in file order, each with its line."""
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda p: int(m.group(1)) if (m := re.match(
+        re.escape(source) + r":(\d+):", p.message)) else 0)
+    if len(problems) == 1:
+        raise problems[0]
+    hints = [p.hint for p in problems if p.hint]
+    raise UsageError(f"{source}: {len(problems)} problems: " + "; ".join(p.message for p in problems),
+                     hint=hints[0] if len(set(hints)) == 1 else None,
+                     data={"problems": [{"message": p.message, "hint": p.hint} for p in problems]})
 
 
 def _construct(where: _Where, node: Any) -> Any:
@@ -83,18 +110,23 @@ def _mapping(where: _Where, node: Any, what: str, allowed: set[str]) -> list[tup
         raise where.fail(node, f"{what} must be a mapping")
     out, seen = [], set()
     for knode, vnode in node.value:
-        key = _scalar(where, knode, str, "a key")
+        key = where.attempt(_scalar, where, knode, str, "a key")
+        if key is None:
+            continue
         if allowed and key not in allowed:
-            raise where.fail(knode, f"unknown key {key!r} in {what}", hint="allowed: " + ", ".join(sorted(allowed)))
+            where.problems.append(where.fail(knode, f"unknown key {key!r} in {what}",
+                                             hint="allowed: " + ", ".join(sorted(allowed))))
+            continue
         if key in seen:
-            raise where.fail(knode, f"{key!r} is given twice in {what}")
+            where.problems.append(where.fail(knode, f"{key!r} is given twice in {what}"))
+            continue
         seen.add(key)
         out.append((key, knode, vnode))
     return out
 
 
 def load(text: str, source: str) -> Desired:
-    """Parse and validate the whole file; the first problem found is a UsageError naming its line."""
+    """Parse and validate the whole file; every problem found is reported at once, each naming its line."""
     import yaml
 
     where = _Where(source)
@@ -103,28 +135,40 @@ def load(text: str, source: str) -> Desired:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        # `min_free_kbytes: >=65536` unquoted: ">" starts a folded block in YAML, "<" and "|" are reserved.
+        bare = mark is not None and any(f": {c}" in row for row in text.split("\n")[max(mark.line - 1, 0):mark.line + 1]
+                                        for c in "<>")
+        raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})",
+                         hint='quote a value that starts with > or <, e.g. min_free_kbytes: ">=65536"' if bare
+                         else None) from None
     except RecursionError:
         raise UsageError(f"{source}: nested too deeply to be a swapctl state file") from None
     desired = Desired()
     if root is None:
         return desired
-    for key, _knode, vnode in _mapping(where, root, "the file", TOP_KEYS):
+    for key, _knode, vnode in where.attempt(_mapping, where, root, "the file", TOP_KEYS) or []:
         if key == "persist":
-            desired.persist = _scalar(where, vnode, bool, "persist")
+            persist = where.attempt(_scalar, where, vnode, bool, "persist")
+            desired.persist = persist if persist is not None else desired.persist
         elif key == "vm":
-            for vkey, _vk, vval in _mapping(where, vnode, "vm", set()):
-                desired.vm.append((_vm_assignment(where, vkey, vval), vval.start_mark.line + 1))
+            for vkey, _vk, vval in where.attempt(_mapping, where, vnode, "vm", set()) or []:
+                assignment = where.attempt(_vm_assignment, where, vkey, vval)
+                if assignment is not None:
+                    desired.vm.append((assignment, vval.start_mark.line + 1))
         elif key == "swapfiles":
             if not isinstance(vnode, yaml.SequenceNode):
-                raise where.fail(vnode, "swapfiles must be a list")
+                where.problems.append(where.fail(vnode, "swapfiles must be a list"))
+                continue
             for item in vnode.value:
-                desired.swapfiles.append(_swapfile(where, item))
+                spec = where.attempt(_swapfile, where, item)
+                if spec is not None:
+                    desired.swapfiles.append(spec)
     seen: set[str] = set()
     for s in desired.swapfiles:
         if s.path in seen:
-            raise UsageError(f"{source}:{s.line}: {s.path} is listed more than once")
+            where.problems.append(UsageError(f"{source}:{s.line}: {s.path} is listed more than once"))
         seen.add(s.path)
+    desired.problems = where.problems
     return desired
 
 
@@ -175,6 +219,7 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
     swapfile.require_root(host, journal, "swapctl apply")
+    problems = desired.problems + _vm_problems(host, desired.vm, source)
     for spec in desired.swapfiles:
         before = _swap_state(host, spec.path)
         try:
@@ -187,17 +232,15 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
                 sub = swapfile.plan_remove(host, journal, spec.path)
                 after = {"state": "absent"}
         except UsageError as exc:
-            raise _at_line(spec.line, source, exc) from None
+            problems.append(_at_line(spec.line, source, exc))
+            continue
         _merge(plan, sub)
         items.append({"kind": "swapfile", "path": spec.path, "before": before, "after": after,
                       "changed": bool(sub.steps)})
+    raise_all(problems, source)
     vm_plan = None
     if desired.vm:
-        try:
-            vm_plan = sysctl_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
-        except UsageError as exc:
-            line = _failing_vm_line(host, desired.vm)
-            raise (_at_line(line, source, exc) if line else exc) from None
+        vm_plan = sysctl_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
         _merge(plan, vm_plan)
         for row in vm_plan.data["settings"]:
             items.append({"kind": "sysctl", "key": row["key"], "before": row["old"], "after": row["new"],
@@ -206,18 +249,24 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
     return plan, vm_plan
 
 
-def _failing_vm_line(host: Host, items: list[tuple[str, int]]) -> int:
-    """The line where the vm assignments, read in order, first fail (a bad one, or a key given twice)."""
+def _vm_problems(host: Host, items: list[tuple[str, int]], source: str) -> list[UsageError]:
+    """Every vm assignment of the file checked on its own (key, value, the range this kernel accepts), and
+    each key once: the problems, each at its line."""
     from swapctl.ops import sysctl
 
     release = host.kernel_release()
     version = parse_release(release)
-    for n, (_, line) in enumerate(items, 1):
+    problems, seen = [], set()
+    for text, line in items:
         try:
-            sysctl.parse_assignments([text for text, _ in items[:n]], version, release)
-        except UsageError:
-            return line
-    return 0
+            a = sysctl.parse_assignment(text)
+            if a.knob.name in seen:
+                raise UsageError(f"{a.knob.key} is assigned more than once", hint="give each key once")
+            seen.add(a.knob.name)
+            sysctl.check_range(a.knob, a.value, version, release)
+        except UsageError as exc:
+            problems.append(_at_line(line, source, exc))
+    return problems
 
 
 def _merge(plan: Plan, sub: Plan) -> None:

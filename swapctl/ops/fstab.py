@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swapctl.core import fields as check
 from swapctl.core.plan import register
+from swapctl.core.text import shell_quote as q
 from swapctl.core.text import split_lines
 from swapctl.ops.fileedit import FileEdit
 from swapctl.system import paths
@@ -198,18 +199,18 @@ class FstabSet(FileEdit):
 
     def describe(self) -> str:
         if self.params["line"] is None:
-            return f"remove the {self.params['swap']} line from {self.params['path']}"
+            return f"remove the {q(self.params['swap'])} line from {self.params['path']}"
         return f"persist in {self.params['path']}: {self.params['line']}"
 
     def undo_description(self) -> str:
-        swap = self.params["swap"]
+        swap = q(self.params["swap"])
         what = (f"put back the line for {swap}" if self.params["line"] is None
                 else f"remove the line for {swap}, or put back the one it replaced")
         return f"restore {self.params['path']} ({what})"
 
     def undo_description_for(self, record: dict[str, Any]) -> str:
         old = find_line(record.get("old"), self.sources)
-        what = f"put back: {old}" if old else f"remove the line for {self.params['swap']}"
+        what = f"put back: {old}" if old else f"remove the line for {q(self.params['swap'])}"
         return f"restore {self.params['path']} ({what})"
 
     def transform(self, old: str | None) -> str | None:

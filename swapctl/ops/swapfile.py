@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.core.text import shell_quote as q
 from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
 from swapctl.ops import fstab
 
@@ -151,7 +152,7 @@ class CreateFile(Step):
 
     def describe(self) -> str:
         extra = ", NOCOW" if self.params.get("nocow") else ""
-        return f"create {self.params['path']} (mode 0600{extra})"
+        return f"create {q(self.params['path'])} (mode 0600{extra})"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         try:
@@ -166,7 +167,7 @@ class CreateFile(Step):
                 raise
 
     def undo_description(self) -> str:
-        return f"delete {self.params['path']}"
+        return f"delete {q(self.params['path'])}"
 
     def _ours(self, host: Host, st: os.stat_result) -> bool:
         """Whether the file at path can be the one this step made: empty, allocated (zeros) or a swap area. A
@@ -202,7 +203,7 @@ class Allocate(Step):
     def describe(self) -> str:
         how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
                                                                               "with fallocate (zeros if refused)")
-        return f"allocate {format_bytes(self.params['size'])} for {self.params['path']} {how}"
+        return f"allocate {format_bytes(self.params['size'])} for {q(self.params['path'])} {how}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         _allocate(host, self.params["path"], self.params["size"], self.params["method"])
@@ -220,7 +221,7 @@ class MkSwap(Step):
     params_schema = {"path": PATH}
 
     def describe(self) -> str:
-        return f"mkswap {self.params['path']}"
+        return f"mkswap {q(self.params['path'])}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         _mkswap(host, self.params["path"])
@@ -242,7 +243,7 @@ class SwapOn(Step):
         prio = self.params.get("priority")
         opts = (f" priority {prio}" if prio is not None and prio >= 0 else "") + \
                (" with discard" if self.params.get("discard") else "")
-        return f"swapon {self.params['path']}{opts}"
+        return f"swapon {q(self.params['path'])}{opts}"
 
     def check(self, host: Host) -> None:
         host.require_live(self.describe())
@@ -264,7 +265,7 @@ class SwapOn(Step):
             raise OperationFailed(_explain_swapon(host, path, error))
 
     def undo_description(self) -> str:
-        return f"swapoff {self.params['path']}"
+        return f"swapoff {q(self.params['path'])}"
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if active_area(host, self.params["path"]) is not None:
@@ -279,7 +280,7 @@ class SwapOff(Step):
     params_schema = {"path": PATH, "priority": PRIORITY, "discard": FLAG}
 
     def describe(self) -> str:
-        return f"swapoff {self.params['path']}"
+        return f"swapoff {q(self.params['path'])}"
 
     def check(self, host: Host) -> None:
         host.require_live(self.describe())
@@ -291,7 +292,7 @@ class SwapOff(Step):
         _swapoff(host, self.params["path"])
 
     def undo_description(self) -> str:
-        return f"swapon {self.params['path']}"
+        return f"swapon {q(self.params['path'])}"
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
@@ -316,13 +317,13 @@ class Rename(Step):
         return why
 
     def describe(self) -> str:
-        return f"rename {self.params['src']} -> {self.params['dst']}"
+        return f"rename {q(self.params['src'])} -> {q(self.params['dst'])}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         host.rename(self.params["src"], self.params["dst"])
 
     def undo_description(self) -> str:
-        return f"rename {self.params['dst']} -> {self.params['src']}"
+        return f"rename {q(self.params['dst'])} -> {q(self.params['src'])}"
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         src, dst = self.params["src"], self.params["dst"]
@@ -344,7 +345,7 @@ class DeleteFile(Step):
             check_space(host, self.params["path"], self.params["size"])
 
     def describe(self) -> str:
-        return f"delete {self.params['path']}"
+        return f"delete {q(self.params['path'])}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         host.unlink(self.params["path"])
@@ -356,7 +357,7 @@ class DeleteFile(Step):
                             method="auto")
 
     def undo_description(self) -> str:
-        return f"recreate {self.params['path']} ({format_bytes(self.params['size'])})"
+        return f"recreate {q(self.params['path'])} ({format_bytes(self.params['size'])})"
 
 
 @register
@@ -374,7 +375,7 @@ class DiscardReplaced(Step):
         return why
 
     def describe(self) -> str:
-        return f"delete the replaced file {self.params['path']}"
+        return f"delete the replaced file {q(self.params['path'])}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         host.unlink(self.params["path"])
@@ -689,8 +690,15 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     size = validate_size(size_text, host.page_size)
     require_root(host, journal)
     target = inspect(host, path)
+    if target.area is not None and target.area.type == "partition":
+        zram = path.startswith("/dev/zram")
+        raise Refused(f"{path} is an active {'zram device' if zram else 'swap partition'}, not a swap file: resize "
+                      "remakes swap files only",
+                      hint="use 'swapctl zram resize' for zram" if zram else
+                      "resize the partition with your partitioning tools, then mkswap and swapon it")
     if target.area is None or target.st is None or not stat.S_ISREG(target.st.st_mode):
-        raise Refused(f"{path} is not an active swap file", hint="use 'swapctl create' for a new one")
+        what = "does not exist" if target.st is None else "is not an active swap file"
+        raise Refused(f"{path} {what}", hint=f"use 'swapctl create {q(path)} --size {size_text}' to make it")
     plan = Plan("resize", data={"path": path, "size": size, "old_size": target.st.st_size})
     if target.st.st_size == size:
         return plan
