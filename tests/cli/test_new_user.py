@@ -81,7 +81,8 @@ def test_an_unquoted_comparison_in_apply_yaml_hints_to_quote_it(cli, root: Path)
 
 
 def test_resize_of_a_zram_device_says_what_it_is_and_what_to_use(cli, root: Path) -> None:
-    (root / "proc/swaps").write_text(SWAPS_HEADER + "/dev/zram0                              partition\t\t4194300\t\t0\t\t100\n")
+    zram = "/dev/zram0".ljust(40) + "partition\t\t4194300\t\t0\t\t100\n"
+    (root / "proc/swaps").write_text(SWAPS_HEADER + zram)
     r = cli("resize", "/dev/zram0", "--size", "8G")
     assert r.exit_code == 3
     assert "/dev/zram0 is an active zram device, not a swap file" in r.stderr and "swapctl zram resize" in r.stderr
