@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,29 @@ SERIES = {
 
 class Unavailable(RuntimeError):
     """QEMU, busybox or a kernel package cannot be had: the tests skip with this reason."""
+
+
+# ---- boot retries ----------------------------------------------------------------------------------------
+
+# A guest may fail before its userspace runs anything: a 6.12 kernel under TCG once took an
+# `Oops: int3 ... sched_clock_cpu` during early boot and failed a CI run. Such a boot is retried, at most this
+# many times and each retry printed; a guest that has run a test's command is never retried.
+BOOT_RETRIES = int(os.environ.get("SWAPCTL_VM_BOOT_RETRIES", "2"))
+# The console's first sign that the kernel itself went wrong (quoted in the retry message).
+FAULT = re.compile(r"^.*(Kernel panic|Oops|BUG:|general protection fault|watchdog: BUG|Call Trace).*$", re.M)
+# Every retry of this process, for the session's summary (conftest prints it at the end).
+RETRY_LOG: list[str] = []
+
+
+class BootFailed(RuntimeError):
+    """The guest failed before its userspace said it was ready: the one failure that a boot retries."""
+
+
+def announce_retry(what: str, attempt: int, retries: int, reason: str) -> None:
+    """Print a retried boot to stderr (seen with pytest -s, kept in the test's report) and log it."""
+    msg = f"{what}: boot attempt {attempt} of {retries + 1} failed before userspace was ready, retrying: {reason}"
+    RETRY_LOG.append(msg)
+    print(f"swapctl-vm: {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -398,6 +422,9 @@ class Guest:
     boot_timeout: float = 90.0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="swapctl-vm-")))
     boot_seconds: float = 0.0
+    boot_retries: int = BOOT_RETRIES
+    boot_attempts: int = 0
+    boot_failures: list[str] = field(default_factory=list)
     accel: str = ""
     _proc: subprocess.Popen | None = None
     _seq: int = 0
@@ -418,7 +445,28 @@ class Guest:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> Guest:
+        """Boot and wait for the init to say ready; a boot that fails before that is retried (boot_retries)."""
         initrd = build_initramfs(self.kernel)
+        self.accel = choose_accel(self.kernel)
+        # A retry boots the same disk: before it says ready the init has only mounted it (and with boot_apply
+        # read sysctl.d and run swapon -a), and a journal replay that an attempt began, the next one finishes.
+        for attempt in range(1, self.boot_retries + 2):
+            self.boot_attempts = attempt
+            try:
+                self._boot_once(initrd)
+                return self
+            except BootFailed as exc:
+                self.boot_failures.append(str(exc))
+                if attempt > self.boot_retries:
+                    raise RuntimeError(f"guest did not boot in {attempt} attempts:\n" + "\n".join(self.boot_failures)
+                                       + f"\nconsole:\n{self.console_tail()}") from None
+                # the failed attempt's console stays beside the next one's
+                if self.console.exists():
+                    self.console.rename(self.workdir / f"console.attempt{attempt}.log")
+                announce_retry(f"{self.kernel.release} {self.topology}", attempt, self.boot_retries, str(exc))
+        raise AssertionError("unreachable")
+
+    def _boot_once(self, initrd: Path) -> None:
         self.xfer.mkdir(parents=True, exist_ok=True)
         for p in self.xfer.iterdir():
             p.unlink()
@@ -427,7 +475,6 @@ class Guest:
             (self.xfer / "boot-apply").write_text("1\n")
         if self.bare_cgroup:
             (self.xfer / "bare-cgroup").write_text("1\n")
-        self.accel = choose_accel(self.kernel)
         kvm = self.accel == "kvm"
         cmdline = " ".join(filter(None, [
             "console=ttyS0", "panic=-1", "oops=panic", "loglevel=4", "mitigations=off", "tsc=reliable",
@@ -450,14 +497,18 @@ class Guest:
             if (self.xfer / "ready").exists():
                 self.boot_seconds = time.monotonic() - t0
                 self._seq = 0
-                return self
+                return
             if (self.xfer / "init-error").exists() or self._proc.poll() is not None:
                 break
             time.sleep(0.05)
-        err = (self.xfer / "init-error").read_text() if (self.xfer / "init-error").exists() else "timeout"
-        qemu_out = (self.workdir / "qemu.out").read_text(errors="replace")[-2000:]
+        err = (self.xfer / "init-error").read_text().strip() if (self.xfer / "init-error").exists() else ""
+        if not err:
+            err = "QEMU exited" if self._proc.poll() is not None else f"no ready after {self.boot_timeout:.0f}s"
+        fault = FAULT.search(self.console.read_text(errors="replace")) if self.console.exists() else None
+        qemu_out = (self.workdir / "qemu.out").read_text(errors="replace")[-2000:].strip()
         self.kill()
-        raise RuntimeError(f"guest did not boot ({err}); qemu: {qemu_out}\nconsole:\n{self.console_tail()}")
+        raise BootFailed(f"{err}{'; console: ' + fault.group(0).strip() if fault else ''}"
+                         f"{'; qemu: ' + qemu_out if qemu_out else ''}")
 
     def run(self, cmd: str, timeout: float = 120.0, check: bool = False) -> Result:
         """Run a /bin/sh command in the guest (PATH includes the venv, so `swapctl` is this checkout)."""
