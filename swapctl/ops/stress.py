@@ -20,12 +20,15 @@ MiB = 1 << 20
 MIN_LIMIT = 8 * MiB  # below this the group thrashes on its own page tables and the numbers mean little
 MAX_DURATION = 3600.0
 DEFAULT_MAX_DIRECT_RECLAIM = 1000  # pages scanned by global direct reclaim (about 4 MiB)
-DEFAULT_MAX_PSI_FULL = 50.0  # % of the run during which every non-idle task stalled on memory
+# % of the run the test group's own tasks all stalled on memory (cgroup v2 memory.pressure). The load stalls on
+# purpose; only a swap that cannot keep up at all brings it near 100%. cgroup v1 has no per-group PSI: the
+# machine-wide figure is dominated by the worker itself, so it is reported and never judged.
+DEFAULT_MAX_PSI_FULL = 90.0
 SAFE_SHARE_OF_AVAILABLE = 0.25  # the limit may take at most this share of MemAvailable
 SAFE_SHARE_OF_SWAP_FREE = 0.5  # the group may fill at most this share of free swap (memsw / swap.max)
 SAFE_SHARE_OF_DISK_FREE = 0.5  # --file-size may take at most this share of the temp directory's free space
 FILE_DIR = "/var/tmp"
-READY_TIMEOUT = 15.0
+READY_TIMEOUT = 60.0  # a Python child on a loaded machine (CI, the VM lane beside it) takes seconds to start
 
 # /proc/vmstat counters the run records (names as prefixes: pgsteal_kswapd, allocstall_normal, ...).
 VMSTAT_PREFIXES = ("pgscan_", "pgsteal_", "pswpin", "pswpout", "allocstall_", "oom_kill", "workingset_refault_",
@@ -202,7 +205,8 @@ def take_sample(host: Host, cg: Any, t: float, touch: dict | None) -> dict[str, 
     return {"t": round(t, 3),
             "vmstat": _select_vmstat(procfs.parse_vmstat(host.read_text(paths.VMSTAT))),
             "psi": psi, "cgroup_stat": cg.stat(), "cgroup_events": cg.events(), "cgroup_psi": cg.pressure(),
-            "zones": _zones(host), "touch": touch}
+            "zones": _zones(host), "touch": touch,
+            "swaps": [[a.path, a.type, a.used] for a in host.swaps()]}
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -272,7 +276,7 @@ def run(host: Host, req: StressRequest, pre: Preflight, progress: ProgressFn | N
         _cleanup(worker, cg, kill=True)
         raise
     _cleanup(worker, cg, kill=False)
-    summary = summarize(samples, req, swap_active=pre.swap_active, filled=filled)
+    summary = summarize(samples, req, swap_active=pre.swap_active, filled=filled, page=host.page_size)
     summary["cgroup"].update({"version": pre.controller.version, "path": str(cg.path), "limits": limits})
     summary["page_size"] = host.page_size
     summary["worker"] = {"exit_status": exit_status, "died_early": exit_status is not None}
@@ -325,7 +329,7 @@ def live_view(samples: list[dict[str, Any]], req: StressRequest) -> dict[str, An
 
 
 def summarize(samples: list[dict[str, Any]], req: StressRequest, *, swap_active: bool,
-              filled: bool = True) -> dict[str, Any]:
+              filled: bool = True, page: int = 4096) -> dict[str, Any]:
     """Deltas, rates, reclaim efficiency and stall figures from the first to the last sample."""
     first, last = samples[0], samples[-1]
     seconds = max(last["t"] - first["t"], 1e-9)
@@ -336,11 +340,18 @@ def summarize(samples: list[dict[str, Any]], req: StressRequest, *, swap_active:
     cgroup_scanned = max(0, scanned - global_scanned)
     driven = {(True, True): "both", (True, False): "cgroup", (False, True): "global",
               (False, False): "none"}[(cgroup_scanned > 0, global_scanned > 0)]
+    # Shares of the run from the `total` counters only: avg10 carries the ten seconds before the run (an earlier
+    # run's pressure), so it is never quoted.
     psi: dict[str, Any] = {}
+    group_psi: dict[str, Any] | None = None
     for kind in ("some", "full"):
         stall, share = _psi_share(first["psi"], last["psi"], kind, seconds)
-        psi[kind] = {"stall_us": stall, "share_pct": round(share, 2),
-                     "peak_avg10": max((s["psi"].get(kind, {}).get("avg10", 0.0) for s in samples), default=0.0)}
+        psi[kind] = {"stall_us": stall, "share_pct": round(share, 2)}
+    if first.get("cgroup_psi") and last.get("cgroup_psi"):
+        group_psi = {}
+        for kind in ("some", "full"):
+            stall, share = _psi_share(first["cgroup_psi"], last["cgroup_psi"], kind, seconds)
+            group_psi[kind] = {"stall_us": stall, "share_pct": round(share, 2)}
     cg_first, cg_last = first["cgroup_events"], last["cgroup_events"]
     cg_oom = max(0, cg_last.get("oom_kill", 0) - cg_first.get("oom_kill", 0))
     sys_oom = max(0, vd.get("oom_kill", 0))
@@ -359,11 +370,16 @@ def summarize(samples: list[dict[str, Any]], req: StressRequest, *, swap_active:
                     "cgroup_scanned": cgroup_scanned, "global_scanned": global_scanned,
                     "kswapd_scanned": vd.get("pgscan_kswapd", 0), "direct_scanned": vd.get("pgscan_direct", 0),
                     "allocstalls": sum(v for k, v in vd.items() if k.startswith("allocstall_"))},
+        "swap_areas": _swap_areas(samples),
         "swap": {"active": swap_active, "pswpout": vd.get("pswpout", 0), "pswpin": vd.get("pswpin", 0),
+                 "out_bytes_s": round(vd.get("pswpout", 0) * page / seconds), "in_bytes_s": round(
+                     vd.get("pswpin", 0) * page / seconds),
                  "zswpout": vd.get("zswpout", 0),
                  # From 6.12 a zero-filled page is only marked in the swap map: no I/O, no pswpout.
                  "swpout_zero": vd.get("swpout_zero", 0), "swpin_zero": vd.get("swpin_zero", 0)},
-        "psi": psi,
+        "psi": psi,  # machine-wide (includes the worker's own stall)
+        "psi_cgroup": group_psi,  # the test group's own (cgroup v2), or None
+        "psi_source": "cgroup" if group_psi is not None else "machine",
         "oom": {"cgroup": cg_oom, "system": sys_oom, "outside_cgroup": max(0, sys_oom - cg_oom)},
         "cgroup": {"stat_delta": _delta(first["cgroup_stat"], last["cgroup_stat"]), "events": cg_last,
                    "peak_usage": cg_last.get(usage_key), "pressure": last.get("cgroup_psi")},
@@ -385,6 +401,20 @@ def _timeline_point(first: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
             "usage": ev.get("usage", ev.get("current")), "touch_rate": (s.get("touch") or {}).get("rate")}
 
 
+def _swap_areas(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Which swap areas took the pages: each area's use at the start, its peak and its use at the end."""
+    seen: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        for path, kind, used in s.get("swaps") or []:
+            a = seen.setdefault(path, {"path": path, "type": "zram" if path.startswith("/dev/zram") else kind,
+                                       "used_start": used, "used_peak": used, "used_end": used})
+            a["used_peak"] = max(a["used_peak"], used)
+            a["used_end"] = used
+    for a in seen.values():
+        a["took"] = a["used_peak"] - a["used_start"]
+    return sorted(seen.values(), key=lambda a: -a["took"])
+
+
 def _zone_summary(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
     seen = [s["zones"] for s in samples if s.get("zones")]
     if not seen:
@@ -404,7 +434,10 @@ def _zone_summary(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def judge(summary: dict[str, Any], req: StressRequest) -> tuple[str, list[str]]:
-    """pass, warn or fail, with the reasons: the rules a CI gate relies on (see `swapctl stress --help`)."""
+    """pass, warn or fail, with the reasons: the rules a CI gate relies on (see `swapctl stress --help`). The
+    check judges what it measures and does not cause on purpose: the machine's own shortage (OOM outside the
+    group, global direct reclaim), and whether swap keeps up with the load (the worker gets through its working
+    set; on cgroup v2 also the group's stall), never the pressure the load makes by design."""
     fails: list[str] = []
     warns: list[str] = []
     oks: list[str] = []
@@ -413,6 +446,8 @@ def judge(summary: dict[str, Any], req: StressRequest) -> tuple[str, list[str]]:
         fails.append(f"{oom['outside_cgroup']} OOM kill(s) outside the test cgroup: the machine itself ran short")
     if oom["cgroup"]:
         text = f"the worker was OOM-killed in its cgroup ({oom['cgroup']} kill(s))"
+        if not summary["swap"]["active"]:
+            text += ": no swap is active, so its memory beyond the limit could go nowhere"
         (warns if req.allow_oom else fails).append(text + (" (allowed by --allow-oom)" if req.allow_oom else ""))
     else:
         oks.append("no OOM kill")
@@ -424,36 +459,61 @@ def judge(summary: dict[str, Any], req: StressRequest) -> tuple[str, list[str]]:
         warns.append(f"global direct reclaim scanned {direct} pages (at most {req.max_direct_reclaim} allowed)")
     else:
         oks.append("no global direct reclaim")
-    full = summary["psi"]["full"]["share_pct"]
-    if full > req.max_psi_full:
-        fails.append(f"every non-idle task stalled on memory for {full:.1f}% of the run, above --max-psi-full "
-                     f"{req.max_psi_full:g}%")
-    else:
-        oks.append(f"memory stall (PSI full) {full:.1f}% of the run, within {req.max_psi_full:g}%")
+    _judge_progress(summary, req, fails, warns, oks)
     zones = summary.get("zones") or {}
     if zones.get("below_min"):
         warns.append(f"free memory fell below the min watermark in {', '.join(zones['below_min'])}")
-    swap = summary["swap"]
-    beyond = summary["size"] > summary["limit"]
-    swapped = swap["pswpout"] + swap["zswpout"] + swap.get("swpout_zero", 0)
-    if not swap["active"]:
-        warns.append("no swap was active: anonymous memory could not be reclaimed")
-    elif beyond and swapped == 0:
-        warns.append("the working set exceeded the limit but nothing was swapped out")
-    elif swapped:
-        zero = swap.get("swpout_zero", 0)
-        oks.append(f"{swapped} pages swapped out" + (f" ({zero} zero-filled, kept in the swap map only)"
-                                                     if zero else ""))
     eff = summary["reclaim"]["efficiency"]
     if eff is not None and summary["reclaim"]["scanned"] >= 1024 and eff < 0.1:
         warns.append(f"reclaim efficiency {eff:.1%}: most scanned pages could not be reclaimed")
     if summary["reclaim"]["driven_by"] == "none" and summary["size"] + summary["file_size"] > summary["limit"]:
         warns.append("no reclaim was measured although the load exceeded the limit")
-    if not summary["touch"]["filled"] and not summary.get("worker", {}).get("died_early"):
-        warns.append("the worker had not written its whole working set when the run ended: "
-                     "lengthen --duration")
     if fails:
         return "fail", fails + warns
     if warns:
         return "warn", warns
     return "pass", oks
+
+
+def _judge_progress(summary: dict[str, Any], req: StressRequest, fails: list[str], warns: list[str],
+                    oks: list[str]) -> None:
+    """Whether swap kept up: the worker wrote its working set and went through it again at least once (a pass
+    beyond the limit needs the excess swapped out and back in); the group's stall where cgroup v2 measures it."""
+    swap, touch = summary["swap"], summary["touch"]
+    died = summary.get("worker", {}).get("died_early")
+    beyond = summary["size"] > summary["limit"]
+    swapped = swap["pswpout"] + swap["zswpout"] + swap.get("swpout_zero", 0)
+    rate = f"{format_bytes(swap.get('out_bytes_s', 0))}/s out, {format_bytes(swap.get('in_bytes_s', 0))}/s in"
+    if not swap["active"]:
+        warns.append("no swap was active: anonymous memory could not be reclaimed")
+    elif beyond and not died:
+        if not touch["filled"]:
+            fails.append(f"the worker could not even write its {format_bytes(summary['size'])} working set in "
+                         f"{summary['duration_s']:g} s: swap took only {rate}, too slow to relieve the limit")
+        elif touch["passes"] < 1:
+            fails.append(f"the worker wrote its working set but could not go through it once more in "
+                         f"{summary['duration_s']:g} s: swap moved {rate}, too slow to keep up")
+        elif swapped == 0:
+            warns.append("the working set exceeded the limit but nothing was swapped out")
+        else:
+            areas = [a for a in summary.get("swap_areas") or [] if a["took"] > 0]
+            where = ", ".join(f"{a['path']} ({a['type']}) {format_bytes(a['took'])}" for a in areas[:3])
+            zero = swap.get("swpout_zero", 0)
+            oks.append(f"swap kept up: {touch['passes']} passes over the working set; {rate}"
+                       + (f"; the pages went to {where}" if where else "")
+                       + (f" ({zero} zero-filled pages kept in the swap map only)" if zero else ""))
+    elif not touch["filled"] and not died:
+        warns.append("the worker had not written its whole working set when the run ended: lengthen --duration")
+    group = summary.get("psi_cgroup")
+    machine = summary["psi"]["full"]["share_pct"]
+    if group is not None:
+        full = group["full"]["share_pct"]
+        if full > req.max_psi_full:
+            fails.append(f"the test group's tasks all stalled on memory for {full:.1f}% of the run (cgroup PSI full), "
+                         f"above --max-psi-full {req.max_psi_full:g}%: reclaim and swap did not keep up")
+        else:
+            oks.append(f"the test group stalled on memory {full:.1f}% of the run (cgroup PSI full), within "
+                       f"{req.max_psi_full:g}%")
+    else:
+        oks.append(f"machine-wide PSI full {machine:.1f}% of the run (cgroup v1 has no per-group PSI: this counts "
+                   "the worker's own stall, so it is reported, not judged)")

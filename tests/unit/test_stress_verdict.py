@@ -72,20 +72,51 @@ def test_psi_stall_share_comes_from_the_total_counters_over_the_run():
     stall = last["psi"]["full"]["total"] - first["psi"]["full"]["total"]
     assert s["psi"]["full"]["stall_us"] == stall
     assert s["psi"]["full"]["share_pct"] == pytest.approx(100 * stall / ((last["t"] - first["t"]) * 1e6), abs=0.01)
-    assert s["psi"]["some"]["peak_avg10"] == max(x["psi"]["some"]["avg10"] for x in rec["samples"])
+    # avg10 carries the ten seconds before the run (an earlier run's pressure): it is never quoted.
+    assert "peak_avg10" not in s["psi"]["some"] and "avg10" not in str(s["psi"])
 
 
 def test_a_healthy_swapping_run_passes_with_its_reasons():
     verdict, reasons = verdict_of(load("swap-48m-96m"))
     assert verdict == "pass"
-    assert "no OOM kill" in reasons and any("swapped out" in r for r in reasons)
+    assert "no OOM kill" in reasons and any(r.startswith("swap kept up: 1 passes") for r in reasons)
 
 
-def test_a_psi_full_share_above_the_threshold_fails():
+def with_group_psi(samples: list) -> list:
+    """The recording as cgroup v2 would give it: the group's own PSI (here the machine's totals, which on that
+    idle machine were the worker's)."""
+    out = copy.deepcopy(samples)
+    for x in out:
+        x["cgroup_psi"] = copy.deepcopy(x["psi"])
+    return out
+
+
+def test_on_cgroup_v2_the_groups_own_stall_above_the_threshold_fails():
+    rec = load("swap-48m-96m")
+    verdict, reasons = verdict_of(rec, request(rec, max_psi_full=1.0), with_group_psi(rec["samples"]))
+    assert verdict == "fail"
+    assert any("--max-psi-full 1%" in r and "cgroup PSI full" in r for r in reasons)
+    verdict, reasons = verdict_of(rec, request(rec), with_group_psi(rec["samples"]))
+    assert verdict == "pass" and any("the test group stalled on memory" in r for r in reasons)
+
+
+def test_on_cgroup_v1_machine_wide_psi_is_reported_and_never_judged():
+    # The machine-wide figure mostly measures the worker's own thrashing (it failed healthy zram runs at 58%).
     rec = load("swap-48m-96m")
     verdict, reasons = verdict_of(rec, request(rec, max_psi_full=1.0))
+    assert verdict == "pass"
+    assert any("machine-wide PSI full" in r and "reported, not judged" in r for r in reasons)
+
+
+def test_a_swap_too_slow_to_cycle_the_working_set_fails_with_the_rate():
+    rec = load("swap-48m-96m")
+    samples = copy.deepcopy(rec["samples"])
+    for x in samples:
+        if x.get("touch"):
+            x["touch"]["passes"] = 0
+    verdict, reasons = verdict_of(rec, samples=samples)
     assert verdict == "fail"
-    assert any("--max-psi-full 1%" in r for r in reasons)
+    assert any("could not go through it once more" in r and "/s out" in r for r in reasons)
 
 
 def test_an_oom_kill_of_the_worker_fails():
@@ -153,13 +184,16 @@ def test_a_zone_below_its_min_watermark_warns():
     assert verdict == "warn" and any(zone["zone"] in r and "min watermark" in r for r in reasons)
 
 
-def test_an_unfinished_fill_warns_unless_the_worker_died():
+def test_a_working_set_swap_could_not_even_absorb_fails_and_one_within_the_limit_only_warns():
     rec = load("swap-48m-96m")
     rec["filled"] = False
     verdict, reasons = verdict_of(rec)
+    assert verdict == "fail" and any("could not even write its 96 MiB working set" in r for r in reasons)
+    within = request(rec, size=32 << 20)
+    verdict, reasons = verdict_of(rec, within)
     assert verdict == "warn" and any("lengthen --duration" in r for r in reasons)
     oom = load("noswap-oom-48m-96m")
-    assert not any("lengthen" in r for r in verdict_of(oom)[1])
+    assert not any("lengthen" in r or "could not even" in r for r in verdict_of(oom)[1])
 
 
 def test_the_live_view_shows_rates_between_the_last_two_samples():
@@ -175,4 +209,17 @@ def test_zero_filled_pages_that_never_reach_the_swap_device_still_count_as_swapp
     rec = load("swap-48m-96m")
     verdict, reasons = verdict_of(rec, samples=bump(without_swap_out(rec["samples"]), "swpout_zero", 4096))
     assert verdict == "pass"
-    assert any("4096 pages swapped out (4096 zero-filled" in r for r in reasons)
+    assert any("swap kept up" in r and "4096 zero-filled pages kept in the swap map only" in r for r in reasons)
+
+
+def test_the_report_names_the_swap_areas_that_took_the_pages():
+    rec = load("swap-48m-96m")
+    samples = copy.deepcopy(rec["samples"])
+    for i, x in enumerate(samples):
+        x["swaps"] = [["/dev/zram0", "partition", 0], ["/var/swapfile", "file", i * 1 << 20]]
+    s = summarize(samples, request(rec), swap_active=True)
+    assert [(a["path"], a["type"], a["took"]) for a in s["swap_areas"]] == [
+        ("/var/swapfile", "file", (len(samples) - 1) << 20), ("/dev/zram0", "zram", 0)]
+    s["worker"] = rec["worker"]
+    _, reasons = judge(s, request(rec))
+    assert any("the pages went to /var/swapfile (file)" in r for r in reasons)

@@ -52,12 +52,19 @@ def boot(request, tmp_path: Path) -> Iterator[BootFn]:
     request.node._vm_guests = guests
 
     def start(series: str, nodes_mib: tuple[int, ...] = (512,), cmdline: str = "", disk: Path | None = None,
-              boot_apply: bool = False, cpus: int = 1, bare_cgroup: bool = False) -> Guest:
+              boot_apply: bool = False, cpus: int = 1, bare_cgroup: bool = False, swap_disk_mib: int = 0,
+              swap_disk_bps: int = 0) -> Guest:
         kern = _kernel(series)
         if disk is None:
             disk = harness.make_disk(tmp_path / f"disk{len(guests)}.img")
+        swap_disk = None
+        if swap_disk_mib:
+            swap_disk = tmp_path / f"swapdisk{len(guests)}.img"
+            with open(swap_disk, "wb") as fh:
+                fh.truncate(swap_disk_mib << 20)
         guest = Guest(kern, Topology(tuple(nodes_mib), cpus=cpus, cmdline=cmdline), disk, boot_apply=boot_apply,
-                      bare_cgroup=bare_cgroup, workdir=tmp_path / f"guest{len(guests)}")
+                      bare_cgroup=bare_cgroup, workdir=tmp_path / f"guest{len(guests)}", swap_disk=swap_disk,
+                      swap_disk_bps=swap_disk_bps)
         guests.append(guest)
         try:
             guest.start()

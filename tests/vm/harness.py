@@ -422,6 +422,9 @@ class Guest:
     boot_timeout: float = 90.0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="swapctl-vm-")))
     boot_seconds: float = 0.0
+    # A second raw disk, /dev/vdb in the guest, and its bytes/s throttle (0: none): a slow swap device.
+    swap_disk: Path | None = None
+    swap_disk_bps: int = 0
     boot_retries: int = BOOT_RETRIES
     boot_attempts: int = 0
     boot_failures: list[str] = field(default_factory=list)
@@ -490,6 +493,9 @@ class Guest:
             "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
             "-drive", f"file={self.disk},if=virtio,format=raw,cache=writeback",
         ]
+        if self.swap_disk is not None:
+            throttle = f",throttling.bps-total={self.swap_disk_bps}" if self.swap_disk_bps else ""
+            argv += ["-drive", f"file={self.swap_disk},if=virtio,format=raw,cache=none{throttle}"]
         t0 = time.monotonic()
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=open(self.workdir / "qemu.out", "wb"),
                                       stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,5 +1,6 @@
-"""`swapctl stress` on a small guest that can be broken: a cgroup OOM kill fails the run (exit 4), and with a
-swap file and a hog squeezing the whole guest, both kswapd and direct reclaim show in the report."""
+"""`swapctl stress` on a small guest that can be broken: a cgroup OOM kill fails the run (exit 4), with a
+swap file and a hog squeezing the whole guest both kswapd and direct reclaim show in the report, and swap on a
+throttled disk fails the README's check with the reason, where the same disk unthrottled passes it."""
 
 from __future__ import annotations
 
@@ -81,3 +82,27 @@ def test_stress_where_the_memory_controller_is_not_delegated_refuses_clearly(boo
     res = guest.swapctl("stress", "--memory-limit", "48M", "--size", "64M", "--duration", "2")
     assert "internal error" not in res.stderr, res.stderr
     assert res.rc == 3 and "subtree_control" in res.stderr, res.stdout + res.stderr
+
+
+# The README's check, given twice its time: an emulated guest runs several times slower than the host, and the
+# healthy case must pass with room to spare (the throttled one cannot even write its working set in it).
+README_CHECK = ("stress", "--memory-limit", "64M", "--duration", "20", "-o", "json")
+
+
+def test_the_readme_check_passes_on_healthy_swap_and_fails_on_a_throttled_swap_device(boot):
+    guest = boot("6.12", (1024,), cpus=2, swap_disk_mib=512, swap_disk_bps=512 << 10)
+    # Healthy: a swap file on the guest's own disk.
+    guest.run("fallocate -l 512M /var/swap/f && chmod 600 /var/swap/f && mkswap /var/swap/f && swapon /var/swap/f",
+              check=True)
+    run = guest.swapctl(*README_CHECK, timeout=240)
+    data = run.json()["data"]
+    assert run.rc == 0, (data.get("reasons"), data.get("swap"), data.get("touch"), run.stderr)
+    assert data["verdict"] in ("pass", "warn"), data["reasons"]
+    assert any(a["path"] == "/var/swap/f" and a["took"] > 0 for a in data["swap_areas"]), data["swap_areas"]
+    # Unhealthy: the only swap on a disk throttled to 512 KiB/s.
+    guest.run("swapoff /var/swap/f && mkswap /dev/vdb && swapon /dev/vdb", check=True)
+    run = guest.swapctl(*README_CHECK, timeout=240)
+    data = run.json()["data"]
+    assert run.rc == 4, (data.get("reasons"), data.get("swap"), data.get("touch"), run.stderr)
+    assert data["verdict"] == "fail" and any("too slow" in r and "/s out" in r for r in data["reasons"]), \
+        data["reasons"]
