@@ -128,7 +128,7 @@ complete -c swapctl -n "__swapctl_is 'stress'" -l duration -x -d 'How long the l
 complete -c swapctl -n "__swapctl_is 'stress'" -l file-size -x -d 'Add page-cache pressure: an unnamed file of SIZE in /var/tmp, read...'
 complete -c swapctl -n "__swapctl_is 'stress'" -l pattern -x -a 'random zero mixed' -d 'Page contents: random (incompressible), zero (same-filled) or mixed'
 complete -c swapctl -n "__swapctl_is 'stress'" -l max-direct-reclaim -x -d 'Fail when global direct reclaim scans more than N pages'
-complete -c swapctl -n "__swapctl_is 'stress'" -l max-psi-full -x -d 'Fail when every non-idle task stalled on memory for more than PCT %...'
+complete -c swapctl -n "__swapctl_is 'stress'" -l max-psi-full -x -d 'Fail when the test group\'s tasks all stalled on memory for more than...'
 complete -c swapctl -n "__swapctl_is 'stress'" -l allow-oom -d 'An OOM kill of the worker warns instead of failing'
 complete -c swapctl -n "__swapctl_is 'stress'" -l dry-run -d 'Print what the run would do; create nothing'
 complete -c swapctl -n "__swapctl_is 'stress'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'

@@ -131,3 +131,39 @@ def require_root(st: AppState, what: str) -> None:
 
     if not st.get_host().is_root:
         raise Refused(f"{what} needs root", hint="run it with sudo, or as root")
+
+
+def whole_number(text: str | None, option: str, *, lo: int | None = None, most: int | None = None) -> int | None:
+    """An integer option as a sysadmin writes it: ASCII digits only (Python's int() would also take "1_0" and
+    Arabic-Indic digits), at most 19 of them; None when not given. With `most`, a count that only says "as many
+    as there are" (history --limit), any larger number is `most`."""
+    import re
+
+    from swapctl.core.errors import UsageError
+
+    if text is None:
+        return None
+    t = text.strip(" \t")
+    huge = len(t.lstrip("+-").lstrip("0")) > 19
+    if not re.fullmatch(r"[+-]?[0-9]+", t) or (huge and most is None):
+        raise UsageError(f"{option} {text[:40]!r} is not a whole number", hint=f"e.g. {option} 10")
+    value = int(t) if not huge else -most if t.startswith("-") else most  # type: ignore[operator]
+    if most is not None:
+        value = min(value, most)
+    if lo is not None and value < lo:
+        raise UsageError(f"{option} {t if len(t) <= 24 else t[:24] + '...'} must be {lo} or more")
+    return value
+
+
+def decimal_number(text: str | None, option: str) -> float | None:
+    """A decimal option (seconds, a percentage): ASCII digits with an optional fraction."""
+    import re
+
+    from swapctl.core.errors import UsageError
+
+    if text is None:
+        return None
+    t = text.strip(" \t")
+    if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})?", t):
+        raise UsageError(f"{option} {text[:40]!r} is not a decimal number", hint=f"e.g. {option} 20")
+    return float(t)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit, require_root
+from swapctl.cli.context import edge, emit, require_root, whole_number
 
 app = typer.Typer()
 
@@ -40,7 +40,7 @@ def _steps_summary(steps: list[str]) -> str:
 @app.command()
 def history(
     ctx: typer.Context,
-    limit: int = typer.Option(0, "--limit", "-n", min=0, metavar="N",
+    limit: str = typer.Option(None, "--limit", "-n", metavar="N",
                               help="Show only the newest N transactions (0: all)."),
 ) -> None:
     """List the journal's transactions, newest first.
@@ -50,7 +50,7 @@ def history(
     from swapctl.ops.rollback import history as read_history
 
     with edge(ctx, "history") as st:
-        txs, warnings = read_history(st.get_journal(), limit or None)
+        txs, warnings = read_history(st.get_journal(), whole_number(limit, "--limit", lo=0, most=1 << 62) or None)
         pending = [t["id"] for t in txs if t["status"] in ("pending", "undo-failed")]
         warnings += [f"transaction {p} is unfinished: run 'swapctl rollback {p}'" for p in pending]
         emit(st, "history", data={"transactions": txs}, warnings=warnings, table=_history_table)

@@ -59,7 +59,7 @@ def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] 
         return
     WIDE = fmt == "wide"
     for w in doc.get("warnings", []):
-        message(f"warning: {w}")
+        message(f"warning: {_printable(w)}")  # a name in a warning may hold an escape sequence or a newline
     if table is not None:
         table(doc)
     else:
@@ -85,7 +85,7 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int,
         actions = data.pop("actions", [])
         transaction = data.pop("transaction", None)
         doc = envelope(command, ok=False, transaction=transaction, actions=actions, data=data,
-                       warnings=warnings, error={"message": text, "hint": hint, "code": code})
+                       warnings=warnings, error={"message": text, "hint": hint, "code": int(code)})
         sys.stdout.write(_dump(doc, fmt))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit, require_root
+from swapctl.cli.context import decimal_number, edge, emit, require_root, whole_number
 
 app = typer.Typer()
 
@@ -22,15 +22,15 @@ def stress(
     size: str | None = typer.Option(None, "--size", metavar="SIZE",
                                     help="Anonymous working set the worker keeps touching [default: twice "
                                          "the limit]."),
-    duration: float = typer.Option(20.0, "--duration", metavar="SECONDS", help="How long the load runs."),
+    duration: str = typer.Option("20", "--duration", metavar="SECONDS", help="How long the load runs."),
     file_size: str | None = typer.Option(None, "--file-size", metavar="SIZE",
                                          help="Add page-cache pressure: an unnamed file of SIZE in /var/tmp, "
                                               "read over and over."),
     pattern: str = typer.Option("random", "--pattern", metavar="random|zero|mixed",
                                 help="Page contents: random (incompressible), zero (same-filled) or mixed."),
-    max_direct_reclaim: int = typer.Option(1000, "--max-direct-reclaim", metavar="N",
+    max_direct_reclaim: str = typer.Option("1000", "--max-direct-reclaim", metavar="N",
                                            help="Fail when global direct reclaim scans more than N pages."),
-    max_psi_full: float = typer.Option(90.0, "--max-psi-full", metavar="PCT",
+    max_psi_full: str = typer.Option("90", "--max-psi-full", metavar="PCT",
                                        help="Fail when the test group's tasks all stalled on memory for more "
                                             "than PCT % of the run (cgroup v2 PSI full of the group; cgroup v1 "
                                             "has none)."),
@@ -76,9 +76,12 @@ def stress(
         from swapctl.ops import stress as ops
 
         host = st.get_host()
-        req = ops.build_request(host, memory_limit=memory_limit, size=size, duration=duration,
-                                file_size=file_size, pattern=pattern, max_direct_reclaim=max_direct_reclaim,
-                                max_psi_full=max_psi_full, allow_oom=allow_oom)
+        req = ops.build_request(host, memory_limit=memory_limit, size=size,
+                                duration=decimal_number(duration, "--duration") or 0.0, file_size=file_size,
+                                pattern=pattern,
+                                max_direct_reclaim=whole_number(max_direct_reclaim, "--max-direct-reclaim") or 0,
+                                max_psi_full=decimal_number(max_psi_full, "--max-psi-full") or 0.0,
+                                allow_oom=allow_oom)
         require_root(st, "swapctl stress")
         pre = ops.preflight(host, req)
         actions = ops.describe(req, pre)

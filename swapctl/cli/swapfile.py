@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import AppState, edge, emit
+from swapctl.cli.context import AppState, edge, emit, whole_number
 from swapctl.core.units import format_bytes
 
 app = typer.Typer()
@@ -38,7 +38,7 @@ def create(
     size: str = typer.Option(..., "--size", "-s", metavar="SIZE",
                              help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least "
                              "10 pages)."),
-    priority: int = typer.Option(None, "--priority", "-p", metavar="N",
+    priority: str = typer.Option(None, "--priority", "-p", metavar="N",
                                  help="Swap priority, 0 to 32767, or -1 for automatic [default: as its fstab "
                                       "line says, else as it runs now, else automatic]."),
     discard: bool = typer.Option(None, "--discard/--no-discard",
@@ -60,7 +60,8 @@ def create(
     from swapctl.ops.swapfile import plan_create
 
     with edge(ctx, "create") as st:
-        plan = plan_create(st.get_host(), st.get_journal(), path, size, priority=priority, discard=discard,
+        plan = plan_create(st.get_host(), st.get_journal(), path, size, priority=whole_number(priority, "--priority"),
+                           discard=discard,
                            persist=persist, method=method, force=force)
         emit(st, "create", _execute(st, plan, dry_run))
 

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit
+from swapctl.cli.context import edge, emit, whole_number
 
 app = typer.Typer()
 
@@ -109,7 +109,7 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
 @app.command()
 def watermarks(
     ctx: typer.Context,
-    node: int = typer.Option(None, "--node", "-n", min=0, metavar="N", help="Show only NUMA node N."),
+    node: str = typer.Option(None, "--node", "-n", metavar="N", help="Show only NUMA node N."),
     what_if: list[str] = typer.Option(None, "--what-if", metavar="KEY=VALUE",
                                       help="Predict the watermarks for min_free_kbytes=N and/or "
                                            "watermark_scale_factor=N (repeat the option for both)."),
@@ -142,7 +142,7 @@ def watermarks(
         host = st.get_host()
         snap = wm.load_snapshot(host)
         changes = wm.parse_what_if(what_if or [], snap.version, snap.release)
-        data, warnings = wm.build_view(host, snap, node=node, what_if=changes or None)
+        data, warnings = wm.build_view(host, snap, node=whole_number(node, "--node", lo=0), what_if=changes or None)
         emit(st, "watermarks", data=data, warnings=warnings, table=_watermarks_table)
 
 

@@ -16,11 +16,22 @@ class Field(NamedTuple):
     required: bool = True
 
 
+def encodable(v: str) -> bool:
+    """Whether a string is bytes swapctl could have read (UTF-8, or a non-UTF-8 byte kept as a surrogate): a
+    JSON escape such as \\ud800 in the journal gives a string that is neither."""
+    try:
+        v.encode("utf-8", "surrogateescape")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def is_path(v: Any) -> bool:
     """An absolute, normalised in-machine path: no "..", no NUL, within PATH_MAX. Joined under --root it
     cannot leave the tree (links are resolved inside it)."""
-    return (isinstance(v, str) and v.startswith("/") and "\0" not in v and len(v.encode("utf-8", "surrogateescape"))
-            < 4096 and posixpath.normpath(v) == v and ".." not in v.split("/") and v != "/")
+    return (isinstance(v, str) and v.startswith("/") and "\0" not in v and encodable(v)
+            and len(v.encode("utf-8", "surrogateescape")) < 4096 and posixpath.normpath(v) == v
+            and ".." not in v.split("/") and v != "/")
 
 
 def is_int(lo: int, hi: int) -> Check:
@@ -32,7 +43,13 @@ def is_bool(v: Any) -> bool:
 
 
 def is_text(v: Any) -> bool:
-    return isinstance(v, str) and "\0" not in v and len(v) < 1 << 20
+    """A short text without NUL (a name, a line swapctl writes)."""
+    return isinstance(v, str) and "\0" not in v and len(v) < 1 << 20 and encodable(v)
+
+
+def is_content(v: Any) -> bool:
+    """A file's text as swapctl read it: any bytes (a NUL in fstab included), within what it reads of one."""
+    return isinstance(v, str) and len(v) <= 16 << 20 and encodable(v)
 
 
 def one_of(*values: Any) -> Check:

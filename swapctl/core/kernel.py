@@ -13,7 +13,11 @@ def parse_release(release: str | None) -> Version | None:
             head = head[:i]
             break
     parts = head.split(".")
-    if len(parts) < 2 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
+
+    def number(p: str) -> bool:  # at most 9 digits: a release is no place for a 5000-digit number
+        return p.isascii() and p.isdigit() and len(p) <= 9
+
+    if len(parts) < 2 or not all(number(p) for p in parts[:2]):
         return None
-    patch = parts[2] if len(parts) > 2 and parts[2].isascii() and parts[2].isdigit() else "0"
+    patch = parts[2] if len(parts) > 2 and number(parts[2]) else "0"
     return int(parts[0]), int(parts[1]), int(patch)

@@ -31,9 +31,12 @@ def register(cls: type[Step]) -> type[Step]:
 
 class UndoContext:
     # Plain classes here, not @dataclass: each costs ~0.35 ms to create at import, on every command (issue 8).
-    def __init__(self, same_boot: bool = True, force: bool = False) -> None:
+    def __init__(self, same_boot: bool = True, force: bool = False, committed: bool = False) -> None:
         self.same_boot = same_boot
         self.force = force
+        # The transaction finished (a rollback of it), or stopped half way (a failure's undo, or a crash):
+        # a committed create left a swap area, so anything else at its path is someone else's now.
+        self.committed = committed
         self.notes: list[str] = []
 
 

@@ -6,6 +6,11 @@ editor of those files in swapctl splits with these, and joins the pieces back by
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
+_LINE = re.compile(r"[^\n]+")
+
 
 def split_lines(text: str) -> list[str]:
     """The lines with their "\\n" kept (the last one may lack it): "".join(split_lines(t)) == t."""
@@ -16,6 +21,12 @@ def split_lines(text: str) -> list[str]:
     if parts[-1]:
         out.append(parts[-1])
     return out
+
+
+def nonblank_lines(text: str) -> Iterator[str]:
+    """The lines that hold something, one at a time: a file of a million empty lines costs no list of them."""
+    for m in _LINE.finditer(text):
+        yield m.group()
 
 
 def lines(text: str) -> list[str]:

@@ -94,6 +94,8 @@ def _scalar(where: _Where, node: Any, kind: type, what: str) -> Any:
     value = _construct(where, node)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise where.fail(node, f"{what} must be an integer, not {value!r}")
+    if kind is int:
+        _plain_decimal(where, node, what)
     if kind is bool and not isinstance(value, bool):
         raise where.fail(node, f"{what} must be true or false, not {value!r}")
     if kind is str:
@@ -101,6 +103,18 @@ def _scalar(where: _Where, node: Any, kind: type, what: str) -> Any:
             raise where.fail(node, f"{what} must be text, not {value!r}")
         value = str(value)
     return value
+
+
+_DECIMAL = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+
+
+def _plain_decimal(where: _Where, node: Any, what: str) -> None:
+    """YAML 1.1 also reads 010 as 8, 1_0 as 10, 1:30 as 90 and 0b11 as 3: a number swapctl acts on must be
+    written as the decimal it is, so what the file says and what the machine gets cannot differ."""
+    text = str(node.value)
+    if node.style is None and not _DECIMAL.fullmatch(text):
+        raise where.fail(node, f"{what} {text[:40]!r} is not a plain decimal number",
+                         hint="write it in decimal without leading zeros, _ or :, e.g. 10")
 
 
 def _mapping(where: _Where, node: Any, what: str, allowed: set[str]) -> list[tuple[str, Any, Any]]:
@@ -177,8 +191,10 @@ def _vm_assignment(where: _Where, key: str, node: Any) -> str:
     import yaml
 
     value = _construct(where, node) if isinstance(node, yaml.ScalarNode) else None
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise where.fail(node, f"vm {key} must be an integer or a string like \">=N\"")
+    if isinstance(value, int):
+        _plain_decimal(where, node, f"vm {key}")
     text = str(value).strip()
     for prefix, op in ((">=", "=>"), ("<=", "=<")):
         if text.startswith(prefix):

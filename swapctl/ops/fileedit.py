@@ -32,8 +32,8 @@ def _is_digest(v: Any) -> bool:
 
 
 EDIT_RECORD = {
-    "old": fields.Field(fields.optional(fields.is_text), "text or null"),
-    "new": fields.Field(fields.optional(fields.is_text), "text or null"),
+    "old": fields.Field(fields.optional(fields.is_content), "text or null"),
+    "new": fields.Field(fields.optional(fields.is_content), "text or null"),
     "new_sha256": fields.Field(fields.optional(_is_digest), "a sha256 or null"),
     "made_parent": fields.Field(fields.is_bool, "true or false"),
     "target": fields.Field(fields.is_path, "an absolute path", required=False),
@@ -129,27 +129,37 @@ class FileEdit(Step):
             host.makedirs(self._parent, 0o755)
         self._write(host, target, record["new"])
 
-    def _undo_target(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> str | None:
-        """Where the undo writes, or None (with a note) when a link there now is not the one edited."""
+    def _undo_problem(self, host: Host, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(where the undo writes, None) or (None, why it cannot: a link there now is not the one edited)."""
         path = self.params["path"]
         target = record.get("target", path)
         st = host.lstat(path)
         is_link = st is not None and stat.S_ISLNK(st.st_mode)
         if target == path and is_link:
-            ctx.notes.append(f"{path} is a symbolic link now (to {host.readlink(path)}); left as it is")
-            return None
+            return None, f"{path} is a symbolic link now (to {host.readlink(path)})"
         if target != path and (not is_link or host.resolve(path) != target):
-            ctx.notes.append(f"{path} no longer leads to {target}; left as it is")
-            return None
+            return None, f"{path} no longer leads to {target}"
         tst = host.lstat(target)
         if tst is not None and not stat.S_ISREG(tst.st_mode):
-            ctx.notes.append(f"{target} is not a regular file now; left as it is")
-            return None
-        return target
+            return None, f"{target} is not a regular file now"
+        return target, None
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Refuse, before any step is undone, a rollback that could not put this file back (a link changed, the
+        file unreadable or grown past what swapctl reads): otherwise the rest would be undone and this not."""
+        target, why = self._undo_problem(host, record)
+        if why is not None:
+            if ctx.force:
+                return
+            raise Refused(f"{why}: rollback would leave {self.params['path']} as it is and undo the rest",
+                          hint="put the file back as it was, or pass --force to undo the rest and leave it")
+        assert target is not None
+        self._read(host, target)  # unreadable or too large: refused here (exit 3), not half way
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        target = self._undo_target(host, record, ctx)
+        target, why = self._undo_problem(host, record)
         if target is None:
+            ctx.notes.append(f"{why}; left as it is")
             return
         current = self._read(host, target)
         if _digest(current) == record["new_sha256"]:

@@ -47,7 +47,7 @@ class Entry(NamedTuple):
 
     @property
     def auto(self) -> bool:
-        return "noauto" not in self.options
+        return option(self.options, "noauto") is None  # by name: "noauto=1" is noauto to libmount too
 
 
 def _body(raw: str) -> str:
@@ -58,38 +58,80 @@ def _body(raw: str) -> str:
 def parse(text: str | None) -> list[Entry]:
     out = []
     for i, raw in enumerate(split_lines(text or "")):
+        if "\0" in raw:
+            continue  # libmount looks for the "\n" with strchr(): a NUL ends the string first, a parse error
         body = _body(raw).lstrip(" \t")
         if not body or body.startswith("#"):
             continue
         f = fields(body)
         if len(f) < 3 or any(not _NUMBER.fullmatch(n) for n in f[4:6]):
             continue  # libmount: a parse error; swapon -a skips the line
-        opts = tuple(unescape_octal(f[3]).split(",")) if len(f) > 3 else ()
+        opts = split_options(unescape_octal(f[3])) if len(f) > 3 else ()
         out.append(Entry(i, unescape_octal(f[0]), unescape_octal(f[2]), opts))
     return out
 
 
-def swap_line(path: str, priority: int | None, discard: bool) -> str:
+def split_options(text: str) -> tuple[str, ...]:
+    """libmount's option list: comma-separated, except inside double quotes (x-opt="a,b" is one option)."""
+    out, start, quoted = [], 0, False
+    for i, c in enumerate(text):
+        if c == '"':
+            quoted = not quoted
+        elif c == "," and not quoted:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return tuple(o for o in out if o)
+
+
+def option(options: tuple[str, ...] | None, name: str) -> str | None:
+    """The first option of that name (mnt_optstr_get_option): its value, "" for none, None when absent."""
+    for opt in options or ():
+        key, sep, value = opt.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+# Discard policies as swapon(8) has them: "both" (--discard, the default), "once", "pages"; None: no discard.
+DISCARD_POLICIES = ("both", "once", "pages")
+PRIORITY_MAX = 32767  # SWAP_FLAG_PRIO_MASK
+_LEADING_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+
+
+def discard_option(policy: str | None) -> list[str]:
+    return [] if policy is None else ["discard" if policy == "both" else f"discard={policy}"]
+
+
+def swap_line(path: str, priority: int | None, discard: str | None) -> str:
     opts = ["defaults"]
     if priority is not None and priority >= 0:
         opts.append(f"pri={priority}")
-    if discard:
-        opts.append("discard")
+    opts.extend(discard_option(discard))
     return f"{escape(path)} none swap {','.join(opts)} 0 0"
 
 
-def swap_options(options: tuple[str, ...] | None) -> tuple[int | None, bool]:
-    """(priority, discard) a swap line asks for: what swapon -a would do with it, whatever its spelling
-    ("sw", "defaults,pri=5", "discard=once"). A priority below 0 or absent is automatic: None."""
+def swap_options(options: tuple[str, ...] | None) -> tuple[int | None, str | None]:
+    """(priority, discard policy) a swap line asks for, as swapon -a reads it (sys-utils/swapon.c
+    read_swapon_props, do_swapon): pri= by strtol (a number at its start, "5x" is 5, "x" none), a negative one
+    automatic (None), above 32767 clamped; discard= "once" or "pages" (a prefix of either counts), otherwise
+    both."""
     priority = None
-    for opt in options or ():
-        name, _, value = opt.partition("=")
-        if name == "pri" and _NUMBER.fullmatch(value) and len(value) < 12 and int(value) >= 0:
-            priority = int(value)
-    return priority, any(o.partition("=")[0] == "discard" for o in options or ())
+    value = option(options, "pri")
+    m = _LEADING_INT.match(value or "")
+    digits = m.group(1).lstrip("+-").lstrip("0") if m else ""
+    n = int(m.group(1)) if m and len(digits) <= 19 else None  # more digits overflow a long either way
+    if n is not None and -(1 << 63) <= n < (1 << 63):  # strtol on a 64-bit long: ERANGE sets nothing
+        n = (n + (1 << 31)) % (1 << 32) - (1 << 31)  # the (int) cast of the long
+        priority = min(n, PRIORITY_MAX) if n >= 0 else None
+    policy = option(options, "discard")
+    if policy is None:
+        return priority, None
+    once, pages = "once".startswith(policy), "pages".startswith(policy)  # strncmp(arg, "once", argsz)
+    return priority, ("once" if once and not pages else "pages" if pages and not once else "both")
 
 
-def rewrite(text: str, entry: Entry, priority: int | None, discard: bool) -> str:
+def rewrite(text: str, entry: Entry, priority: int | None, discard: str | None) -> str:
     """The entry's line with its options asking for this priority and discard and to be swapped on at boot;
     its other options, fields and spacing kept as they are."""
     raw = split_lines(text)[entry.index]
@@ -100,8 +142,7 @@ def rewrite(text: str, entry: Entry, priority: int | None, discard: bool) -> str
     opts = ["defaults", *kept] if not kept else kept
     if priority is not None and priority >= 0:
         opts.append(f"pri={priority}")
-    if discard:
-        opts.append("discard")
+    opts.extend(discard_option(discard))
     new = escape(",".join(opts))
     if len(spans) > 3:
         start, stop = spans[3]
@@ -116,16 +157,35 @@ def names(host: Host, entry: Entry, area: str, kind: str) -> bool:
     tag, sep, value = entry.source.partition("=")
     if sep and tag in TAGS:
         value = value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'" else value
-        if kind != "partition" or not value or "/" in value:
+        if kind != "partition" or not value:
             return False  # blkid finds tags on block devices only
-        link = f"/dev/disk/{TAGS[tag]}/{value}"
+        link = f"/dev/disk/{TAGS[tag]}/{udev_encode(value)}"
         if host.lstat(link) is not None:
             return host.resolve(link) == area
         header = host.swap_signature(area) if tag in ("UUID", "LABEL") else None
         return bool(header) and header.get(tag.lower()) == value
     if not entry.source.startswith("/"):
         return False
-    return entry.source == area or host.resolve(entry.source) == area
+    if entry.source == area:
+        return True
+    # The kernel looks a path up component by component: "dir/missing/../s" and "file/../s" fail (ENOENT,
+    # ENOTDIR) where realpath() would drop the ".." by its spelling alone.
+    return host.stat(entry.source) is not None and host.resolve(entry.source) == area
+
+
+_UDEV_PLAIN = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#+-.:=@_")
+
+
+def udev_encode(value: str) -> str:
+    """The name udev gives a tag's link (libblkid blkid_encode_string): valid UTF-8 beyond ASCII and
+    [A-Za-z0-9#+-.:=@_] kept, every other byte as \\xNN ("Linux swap" -> "Linux\\x20swap")."""
+    out = []
+    for c in value:
+        if c in _UDEV_PLAIN or (ord(c) > 127 and not 0xDC80 <= ord(c) <= 0xDCFF):
+            out.append(c)
+        else:
+            out.extend(f"\\x{b:02x}" for b in c.encode("utf-8", "surrogateescape"))
+    return "".join(out)
 
 
 def lines_for(host: Host, text: str | None, area: str, kind: str = "file") -> list[Entry]:
@@ -192,6 +252,14 @@ class FstabSet(FileEdit):
         "line": check.Field(check.optional(lambda v: check.is_text(v) and "\n" not in v), "one line or null"),
         "sources": check.Field(check.list_of(check.is_text), "a list of sources", required=False),
     }
+
+    @classmethod
+    def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
+        why = super().invalid(params, record)
+        line = params.get("line") if isinstance(params, dict) else None
+        if why is None and line is not None and [e.is_swap for e in parse(line)] != [True]:
+            return "its line is not one fstab swap line"
+        return why
 
     @property
     def sources(self) -> list[str]:

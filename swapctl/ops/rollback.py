@@ -82,6 +82,9 @@ class RollbackPlan:
 
 
 def _choose(journal: Journal, tx_id: str | None) -> tuple[Transaction, Transaction | None]:
+    if tx_id is not None and not tx_id.strip():
+        # `swapctl rollback "$ID"` with ID unset must not roll back the newest transaction.
+        raise UsageError("the transaction id is empty", hint="give an id from: swapctl history, or none at all")
     txs = journal.transactions()
     by_id = {tx.id: tx for tx in txs}
     pending = next((tx for tx in reversed(txs) if tx.blocking), None)
@@ -124,7 +127,8 @@ def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: boo
         return None
     if target.status in ("aborted", "rolled-back"):
         return RollbackPlan(target, [], resumes)
-    ctx = UndoContext(same_boot=(target.boot_id == journal.boot_id), force=force)
+    ctx = UndoContext(same_boot=(target.boot_id == journal.boot_id), force=force,
+                      committed=target.status == "committed")
     # A committed step was applied; in a crashed transaction, the in-flight one may have been: undo both.
     todo = [ts for ts in target.steps if not ts.undone]
     steps = [(ts, rebuild(journal, ts)) for ts in reversed(todo)]

@@ -45,12 +45,36 @@ UNSUPPORTED_FS = {
 }
 SUPPORTED_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "vfat"}
 REPLACED = ".swapctl-replaced"  # where create --force moves the file it replaces
+# Directories that hold the system's own files (and the kernel's): no place for a swap file. A journal entry
+# naming a file there is refused as damaged or forged, so a rollback never makes or deletes one.
+SYSTEM_DIRS = ("/etc", "/usr", "/boot", "/dev", "/proc", "/sys", "/run", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+               "/libx32")
+
+
+def off_limits(path: str) -> str | None:
+    """Why no swap file may live at `path`, or None. Beside the system directories, a hidden name (any
+    component starting with a dot) is refused: that is where shells and programs keep their own files
+    (~/.bashrc, ~/.ssh/...), and a swap file there would be hidden from `ls` besides."""
+    system = next((d for d in SYSTEM_DIRS if path == d or path.startswith(d + "/")), None)
+    if system is not None:
+        return f"under {system}, which holds the system's own files"
+    hidden = next((c for c in path.split("/") if c.startswith(".")), None)
+    if hidden is not None:
+        return f"a hidden name ({hidden}), where programs keep their own files"
+    return None
+
+
+def is_swap_path(v: Any) -> bool:
+    return fields.is_path(v) and off_limits(v) is None
 
 # What the steps' journal entries hold (core/fields.py): checked before rollback rebuilds a step.
 PATH = fields.Field(fields.is_path, "an absolute path")
+SWAP_PATH = fields.Field(is_swap_path, "a path a swap file may have (not under a system directory, not hidden)")
 SIZE = fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes")
 PRIORITY = fields.Field(fields.optional(fields.is_int(-1, 32767)), "a priority", required=False)
 FLAG = fields.Field(fields.is_bool, "true or false", required=False)
+DISCARD = fields.Field(lambda v: isinstance(v, bool) or v is None or v in fstab.DISCARD_POLICIES,
+                       "a discard policy", required=False)
 
 
 # --- steps -------------------------------------------------------------------------------------------
@@ -95,12 +119,20 @@ def active_area(host: Host, path: str) -> SwapArea | None:
     return None
 
 
-def _swapon(host: Host, path: str, priority: int | None, discard: bool) -> tuple[bool, str]:
+def discard_policy(value: Any) -> str | None:
+    """A step's discard (journals before policies hold a bool): None, "both", "once" or "pages"."""
+    if value is True:
+        return "both"
+    return value if value in fstab.DISCARD_POLICIES else None
+
+
+def _swapon(host: Host, path: str, priority: int | None, discard: Any) -> tuple[bool, str]:
     argv = ["swapon"]
     if priority is not None and priority >= 0:
         argv += ["-p", str(priority)]
-    if discard:
-        argv.append("--discard")
+    policy = discard_policy(discard)
+    if policy is not None:
+        argv.append("--discard" if policy == "both" else f"--discard={policy}")
     argv.append(str(host.real(path)))
     result = host.runner.run(argv)
     return result.ok, _tool_error(result.error_text())
@@ -145,10 +177,12 @@ def _explain_swapon(host: Host, path: str, error: str) -> str:
 
 @register
 class CreateFile(Step):
-    """params: path, nocow. The file exists with mode 0600 from its first instant (O_EXCL|O_NOFOLLOW)."""
+    """params: path, nocow, size (the allocation planned after it: journals before it lack it). The file exists
+    with mode 0600 from its first instant (O_EXCL|O_NOFOLLOW)."""
 
     kind = "create-file"
-    params_schema = {"path": PATH, "nocow": FLAG}
+    params_schema = {"path": fields.Field(is_swap_path, "a path a swap file may have"), "nocow": FLAG,
+                     "size": fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes", required=False)}
 
     def describe(self) -> str:
         extra = ", NOCOW" if self.params.get("nocow") else ""
@@ -169,27 +203,33 @@ class CreateFile(Step):
     def undo_description(self) -> str:
         return f"delete {q(self.params['path'])}"
 
-    def _ours(self, host: Host, st: os.stat_result) -> bool:
-        """Whether the file at path can be the one this step made: empty, allocated (zeros) or a swap area. A
-        file with other contents is someone's, whatever a journal says (a forged entry, a path reused)."""
-        if st.st_size == 0 or host.swap_signature(self.params["path"]) is not None:
+    def _ours(self, host: Host, st: os.stat_result, ctx: UndoContext) -> bool:
+        """Whether the file at path can still be the one this step made. A finished create left a swap area, so
+        then only a swap area is ours; a create stopped half way (a failure, a crash) may also have left the file
+        empty or partly allocated: zeros, no larger than planned. Anything else is someone's, whatever a journal
+        says (a path reused since, a forged entry)."""
+        path = self.params["path"]
+        if host.swap_signature(path) is not None:
             return True
+        if ctx.committed:
+            return False
+        planned = self.params.get("size")
+        if planned is not None and st.st_size > planned:
+            return False
         try:
-            return not host.head(self.params["path"]).strip(b"\0")
+            return host.all_zeros(path)
         except OSError:
             return False
-
-    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        st = host.lstat(self.params["path"])
-        if st is not None and stat.S_ISREG(st.st_mode) and not self._ours(host, st):
-            raise Refused(f"{self.params['path']} holds data that is not a swap area; it is not the file swapctl "
-                          "made, and rollback will not delete it", hint="check the journal and the file by hand")
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         st = host.lstat(path)
-        if st is not None and stat.S_ISREG(st.st_mode) and active_area(host, path) is None and self._ours(host, st):
+        if st is None or not stat.S_ISREG(st.st_mode) or active_area(host, path) is not None:
+            return
+        if self._ours(host, st, ctx):
             host.unlink(path)
+        else:
+            ctx.notes.append(f"{path} holds data that is not the swap area swapctl made; kept")
 
 
 @register
@@ -198,7 +238,7 @@ class Allocate(Step):
 
     kind = "allocate"
     undo_is_noop = True
-    params_schema = {"path": PATH, "size": SIZE, "method": fields.Field(fields.one_of(*METHODS), "a method")}
+    params_schema = {"path": SWAP_PATH, "size": SIZE, "method": fields.Field(fields.one_of(*METHODS), "a method")}
 
     def describe(self) -> str:
         how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
@@ -218,7 +258,7 @@ class MkSwap(Step):
 
     kind = "mkswap"
     undo_is_noop = True
-    params_schema = {"path": PATH}
+    params_schema = {"path": SWAP_PATH}
 
     def describe(self) -> str:
         return f"mkswap {q(self.params['path'])}"
@@ -236,13 +276,14 @@ class SwapOn(Step):
     when swapon rejects fallocate'd extents, as ext4 did around 5.7-5.9)."""
 
     kind = "swapon"
-    params_schema = {"path": PATH, "priority": PRIORITY, "discard": FLAG,
+    params_schema = {"path": PATH, "priority": PRIORITY, "discard": DISCARD,
                      "refill": fields.Field(fields.optional(fields.is_int(1, MAX_SIZE)), "a size", required=False)}
 
     def describe(self) -> str:
         prio = self.params.get("priority")
         opts = (f" priority {prio}" if prio is not None and prio >= 0 else "") + \
-               (" with discard" if self.params.get("discard") else "")
+               ({None: "", "both": " with discard"}.get(p := discard_policy(self.params.get("discard")),
+                                                          f" with discard={p}"))
         return f"swapon {q(self.params['path'])}{opts}"
 
     def check(self, host: Host) -> None:
@@ -277,7 +318,7 @@ class SwapOff(Step):
     """params: path, priority, discard (to swap it back on as it was)."""
 
     kind = "swapoff"
-    params_schema = {"path": PATH, "priority": PRIORITY, "discard": FLAG}
+    params_schema = {"path": PATH, "priority": PRIORITY, "discard": DISCARD}
 
     def describe(self) -> str:
         return f"swapoff {q(self.params['path'])}"
@@ -307,7 +348,7 @@ class Rename(Step):
     """params: src, dst."""
 
     kind = "rename"
-    params_schema = {"src": PATH, "dst": PATH}
+    params_schema = {"src": SWAP_PATH, "dst": SWAP_PATH}
 
     @classmethod
     def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
@@ -337,7 +378,7 @@ class DeleteFile(Step):
     swap pages of processes that are gone, so nothing else can be restored)."""
 
     kind = "delete-file"
-    params_schema = {"path": PATH, "size": SIZE, "nocow": FLAG}
+    params_schema = {"path": SWAP_PATH, "size": SIZE, "nocow": FLAG}
 
     def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if host.lstat(self.params["path"]) is None:
@@ -365,7 +406,7 @@ class DiscardReplaced(Step):
     """params: path. Deletes the file that `create --force` moved aside; its contents cannot come back."""
 
     kind = "discard-replaced"
-    params_schema = {"path": PATH}
+    params_schema = {"path": SWAP_PATH}
 
     @classmethod
     def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
@@ -387,16 +428,21 @@ class DiscardReplaced(Step):
 
 # --- who made what -------------------------------------------------------------------------------------
 
-def running_discard(journal: Journal, path: str, entry: fstab.Entry | None) -> bool:
-    """Whether an active area runs with discard (/proc/swaps does not say): as swapctl last swapped it on in
-    this boot (its journal), else as its fstab line asked at boot, else off (swapon's default)."""
+def area_priority(area: SwapArea) -> int | None:
+    """The priority to swap an area on again with: its own (at most 32767, as swapon clamps), or automatic."""
+    return min(area.priority, PRIORITY_MAX) if area.priority >= 0 else None
+
+
+def running_discard(journal: Journal, path: str, entry: fstab.Entry | None) -> str | None:
+    """The discard policy an active area runs with (/proc/swaps does not say): as swapctl last swapped it on in
+    this boot (its journal), else as its fstab line asked at boot, else none (swapon's default)."""
     for tx in reversed(journal.transactions()):
         if tx.status != "committed" or tx.boot_id != journal.boot_id:
             continue
         for s in reversed(tx.steps):
             if s.step.get("kind") == "swapon" and s.step.get("params", {}).get("path") == path:
-                return bool(s.step["params"].get("discard"))
-    return fstab.swap_options(entry.options)[1] if entry is not None else False
+                return discard_policy(s.step["params"].get("discard"))
+    return fstab.swap_options(entry.options)[1] if entry is not None else None
 
 
 def managed_paths(journal: Journal) -> set[str]:
@@ -495,6 +541,10 @@ def check_location(host: Host, path: str, *, force: bool) -> str:
     if base in UNSUPPORTED_FS:
         raise Refused(f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
                       hint="choose a directory on ext4, xfs or btrfs")
+    why = off_limits(path)
+    if why is not None:
+        raise Refused(f"{path} is {why}: no place for a swap file",
+                      hint="put it at / or in a directory of its own, such as /var/lib/swap")
     if base not in SUPPORTED_FS and not force:
         raise Refused(f"{path} is on {fs}, which swapctl does not know to hold swap files",
                       hint="use ext4, xfs or btrfs, or --force to try anyway")
@@ -567,14 +617,17 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     entry = target.entry
     line_prio, line_discard = fstab.swap_options(entry.options if entry else None)
     asked_discard = discard
-    # Not given: as the fstab line asks (what `swapon -a` would do), else as the area runs now.
+    # Not given: as the fstab line asks (what `swapon -a` would do), else as the area runs now. --discard keeps
+    # the line's own policy (discard=once stays once), else both, as swapon's --discard does.
+    policy: str | None
     if discard is None:
-        discard = line_discard if entry is not None or target.area is None else \
-            running_discard(journal, path, entry)
+        policy = line_discard if entry is not None or target.area is None else running_discard(journal, path, entry)
+    else:
+        policy = (line_discard or "both") if discard else None
     if priority is None and entry is not None:
         wanted_prio = line_prio
     elif priority is None and target.area is not None and target.area.priority >= 0:
-        wanted_prio = target.area.priority  # set by hand at swapon: keep it at boot too
+        wanted_prio = area_priority(target.area)  # set by hand at swapon: keep it at boot too
     else:
         wanted_prio = priority if priority is not None and priority >= 0 else None  # -1: automatic
 
@@ -583,11 +636,11 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
         if not persist:
             return
         if entry is None:
-            plan.add(fstab.fstab_set(path, fstab.swap_line(path, wanted_prio, discard)))
-        elif (line_prio, line_discard, entry.auto) != (wanted_prio, discard, True) or len(target.entries) > 1:
+            plan.add(fstab.fstab_set(path, fstab.swap_line(path, wanted_prio, policy)))
+        elif (line_prio, line_discard, entry.auto) != (wanted_prio, policy, True) or len(target.entries) > 1:
             # Its own line, with the options asked for and swapped on at boot (noauto dropped); the line's
             # other options and spelling are kept, and duplicates dropped.
-            line = fstab.rewrite(target.fstab_text or "", entry, wanted_prio, discard)
+            line = fstab.rewrite(target.fstab_text or "", entry, wanted_prio, policy)
             plan.add(fstab.fstab_set(path, line, sources=target.sources))
 
     if target.area is not None:
@@ -603,7 +656,7 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             raise Refused(f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
                           f"at priority {target.area.priority}", hint=hint)
         runs = running_discard(journal, path, entry)
-        if asked_discard is not None and asked_discard != runs:
+        if asked_discard is not None and asked_discard != (runs is not None):
             # Like the priority: the kernel takes discard at swapon only, so the running area cannot change it;
             # persisting it alone would make fstab and the running area disagree silently.
             flag = "--discard" if asked_discard else "--no-discard"
@@ -617,7 +670,7 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             raise Refused(f"{path} exists and is not a regular file; swapctl will not touch it")
         header = host.swap_signature(path)
         if header is not None and target.st.st_size == size:
-            plan.add(SwapOn(path=path, priority=wanted_prio, discard=discard, refill=None))
+            plan.add(SwapOn(path=path, priority=wanted_prio, discard=policy, refill=None))
             persist_step()
             return plan
         if not force:
@@ -629,19 +682,19 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             raise Refused(f"{aside} exists (left by an earlier --force?)", hint="remove it first")
         check_space(host, path, size)
         plan.add(Rename(src=path, dst=aside))
-        _add_make_steps(plan, path, size, fs, method, wanted_prio, discard)
+        _add_make_steps(plan, path, size, fs, method, wanted_prio, policy)
         persist_step()
         plan.add(DiscardReplaced(path=aside))
         return plan
     check_space(host, path, size)
-    _add_make_steps(plan, path, size, fs, method, wanted_prio, discard)
+    _add_make_steps(plan, path, size, fs, method, wanted_prio, policy)
     persist_step()
     return plan
 
 
 def _add_make_steps(plan: Plan, path: str, size: int, fs: str, method: str, priority: int | None,
-                    discard: bool) -> None:
-    plan.add(CreateFile(path=path, nocow=fs == "btrfs"))
+                    discard: str | None) -> None:
+    plan.add(CreateFile(path=path, nocow=fs == "btrfs", size=size))
     plan.add(Allocate(path=path, size=size, method=method))
     plan.add(MkSwap(path=path))
     plan.add(SwapOn(path=path, priority=priority, discard=discard,
@@ -668,17 +721,20 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
         if not managed and not force:
             raise Refused(f"{path} is a swap file that swapctl did not make; not deleting it",
                           hint="delete it by hand, or use --force")
-    discard = fstab.swap_options(target.entry.options if target.entry else None)[1]
+    discard = running_discard(journal, path, target.entry)
     if target.area is not None:
         check_swapoff_fits(host, target.area)
-        plan.add(SwapOff(path=path, priority=target.area.priority if target.area.priority >= 0 else None,
+        plan.add(SwapOff(path=path, priority=area_priority(target.area),
                          discard=discard))
     if target.entries:
         plan.add(fstab.fstab_set(path, None, sources=target.sources))
     if is_file and not keep_file:
         if header is None and target.area is None and not force:
             raise Refused(f"{path} is not a swap area; swapctl will not delete it")
-        if managed or force:
+        if off_limits(path) is not None:
+            plan.warnings.append(f"{path} is {off_limits(path)}: swapctl never deletes a file there, "
+                                 "so it was kept (delete it by hand)")
+        elif managed or force:
             plan.add(DeleteFile(path=path, size=target.st.st_size, nocow=host.is_nocow(path)))
         else:
             plan.warnings.append(f"{path} was not made by swapctl, so it was kept (delete it by hand, or --force)")
@@ -713,8 +769,8 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     bridge_size = min(bridge_size, size)
     check_space(host, bridge, bridge_size + max(size - target.st.st_size, 0))
     check_swapoff_fits(host, target.area, extra_swap=bridge_size - host.page_size)
-    prio = target.area.priority if target.area.priority >= 0 else None
-    discard = fstab.swap_options(target.entry.options if target.entry else None)[1]
+    prio = area_priority(target.area)
+    discard = running_discard(journal, path, target.entry)
     nocow = host.is_nocow(path)
     _add_make_steps(plan, bridge, bridge_size, fs, "auto", prio, discard)
     plan.add(SwapOff(path=path, priority=prio, discard=discard))

@@ -120,13 +120,13 @@ def parse_assignment(text: str) -> Assignment:
     mode = SET
     if rest[:1] in _OPS:
         mode, rest = _OPS[rest[0]], rest[1:]
-    raw = rest.strip()
+    raw = rest.strip(" \t")  # blanks as a shell leaves them; a no-break space is no blank
     if not raw:
         raise UsageError(f"{knob.key} has an empty value", hint=f"write {knob.key}=N")
-    if not _INT.fullmatch(raw):
+    if not _INT.fullmatch(raw) or not raw.isascii():
         # The kernel would read "0x10" or "010" with base 0; swapctl takes decimal only, and writes decimal.
         raise UsageError(f"{knob.key}={raw[:40]!r} is not a decimal integer", hint=f"write {knob.key}=N")
-    if len(raw.lstrip("+-")) > 19:
+    if len(raw.lstrip("+-").lstrip("0")) > 19:
         # Past any int the kernel takes (and past what int() reads: 4300 digits), whatever the knob.
         raise UsageError(f"{knob.key}={raw[:20]}... is out of range: it has {len(raw.lstrip('+-'))} digits",
                          hint=f"give a value in {_range_text(*knob.kernel_range(None))}")

@@ -3,6 +3,7 @@ and persist to /etc/sysctl.d/90-swapctl.conf, and the `vm set` plan."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core import fields
@@ -134,9 +135,11 @@ class SysctlWrite(Step):
         return None
 
     def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        if ctx.force or not ctx.same_boot:
+        if not ctx.same_boot:
             return
-        current = self._read(host)
+        current = self._read(host)  # read even with --force: a value the undo cannot read is refused now
+        if ctx.force:
+            return
         if current not in (self.params["value"], record["old"]):
             raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
                           "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
@@ -168,12 +171,27 @@ def own_line(raw: str) -> tuple[str, str] | None:
     return nextboot.systemd_key(head.strip(nextboot.C_SPACE)).replace("/", "."), value.strip(nextboot.C_SPACE)
 
 
+def _own_lines(text: str, settings: dict[str, int | None]) -> list[str]:
+    """The file's lines; one that systemd-sysctl reads as several (it also ends lines at "\\r" and NUL) and that
+    sets a key being changed is split into real lines first, so both tools read what systemd read, and the
+    change touches only its own key."""
+    out = []
+    for raw in split_lines(text):
+        body = raw.rstrip("\n").rstrip("\r")
+        pieces = re.split(r"[\r\0]+", body)
+        if len(pieces) > 1 and any((own_line(p) or ("", ""))[0] in settings for p in pieces):
+            out.extend(p + "\n" for p in pieces if p)
+        else:
+            out.append(raw)
+    return out
+
+
 def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
     """Set (or with None, drop) `key = value` lines: the first line for a key is replaced in place, later
     duplicates dropped, missing keys appended; every other line is kept byte for byte."""
     out: list[str] = []
     placed: set[str] = set()
-    for raw in split_lines(text or ""):
+    for raw in _own_lines(text or "", settings):
         parsed = own_line(raw)
         key = parsed[0] if parsed else None
         if key in settings:
@@ -214,11 +232,7 @@ class SysctlPersist(FileEdit):
             "vm keys swapctl manages with int values"),
     }
 
-    @classmethod
-    def may_edit(cls, path: str) -> bool:
-        # A file of its own directly in /etc/sysctl.d (PERSIST_FILE, or one an older swapctl was told to use).
-        parent, _, name = path.rpartition("/")
-        return parent == "/etc/sysctl.d" and name.endswith(".conf") and not name.startswith(".")
+    allowed_paths = (PERSIST_FILE,)  # its own file, never another package's
 
     def describe(self) -> str:
         pairs = ", ".join(f"{k} = {v}" for k, v in self.params["settings"].items())

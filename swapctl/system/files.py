@@ -64,6 +64,32 @@ def read_head(path: Path, size: int) -> bytes:
         os.close(fd)
 
 
+def all_zeros(path: Path, chunk: int = 8 << 20) -> bool:
+    """Only zeros in the file: its data regions read (SEEK_DATA/SEEK_HOLE skip the holes), a byte at a time
+    compared by bytes.count, stopping at the first one that is not zero."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        size = check_regular(fd, str(path)).st_size
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break  # ENXIO: only a hole after pos
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            while start < end:
+                data = os.pread(fd, min(chunk, end - start), start)
+                if not data:
+                    break
+                if data.count(0) != len(data):
+                    return False
+                start += len(data)
+            pos = end
+        return True
+    finally:
+        os.close(fd)
+
+
 def write_regular(path: Path, data: bytes, shown: str | None = None) -> None:
     """One write(2) to an existing regular file (a /proc/sys value: procfs cannot rename); never to a FIFO or a
     device that a --root tree holds in its place."""
@@ -232,8 +258,11 @@ def unlink_if_exists(path: Path) -> bool:
 def read_swap_signature(path: Path, page_size: int) -> dict | None:
     """The swap header mkswap writes (linux/swap.h union swap_header): signature at the end of page 0,
     version and last_page after 1024 boot bytes. None when the file is not a swap area."""
-    fd = _open_nofollow(path, os.O_RDONLY)
+    fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO in a tree must not hang the open
     try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+            return None
         head = os.pread(fd, page_size, 0)
     finally:
         os.close(fd)

@@ -223,6 +223,10 @@ class Host:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    def all_zeros(self, path: str) -> bool:
+        """Whether a regular file (not through a link) holds only zeros (holes skipped, not read)."""
+        return files.all_zeros(self.real(path, follow=False))
+
     def head(self, path: str, size: int = 4096) -> bytes:
         """The first bytes of a regular file (not through a link), without reading the rest."""
         return files.read_head(self.real(path, follow=False), size)

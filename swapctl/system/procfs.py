@@ -9,18 +9,26 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from swapctl.core.text import lines
+from swapctl.core.text import nonblank_lines
 
-_OCTAL = re.compile(r"\\([0-7]{3})")
 _BLANKS = re.compile(r"[ \t]+")
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
 ULONG_MAX = (1 << 64) - 1
 
 
+_OCTAL_BYTES = re.compile(rb"\\([0-7])([0-7])([0-7])")
+
+
 def unescape_octal(text: str) -> str:
     r"""Undo the kernel's seq_file escaping of names (space \040, tab \011, newline \012, backslash \134), as
-    libmount's unmangle does (any three octal digits)."""
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), text)
+    libmount's unmangle does: any three octal digits make one byte ("caf\303\251" is "café", "\377" a byte that
+    is no UTF-8 and stays one, and "\777" wraps to 0xff as the C char does)."""
+    if "\\" not in text:
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    out = _OCTAL_BYTES.sub(lambda m: bytes([(64 * int(m.group(1)) + 8 * int(m.group(2)) + int(m.group(3))) & 0xFF]),
+                           raw)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def fields(line: str) -> list[str]:
@@ -56,7 +64,9 @@ def parse_swaps(text: str) -> list[SwapArea]:
     areas = []
     if "\0" in text:
         raise ValueError("holds a NUL byte, which the kernel never prints there")
-    for line in lines(text)[1:]:
+    rows = nonblank_lines(text)
+    next(rows, None)  # the header
+    for line in rows:
         if not line.strip(" \t"):
             continue
         # The name is escaped (space, tab, newline, backslash), so it holds no blank: splitting is exact.
@@ -76,7 +86,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
     """/proc/meminfo or a node's meminfo: key -> bytes ("kB" values) or a plain count (HugePages_*). A line
     without a value is left out; a value the kernel cannot print (negative, past 2^64) is a ValueError."""
     out: dict[str, int] = {}
-    for line in lines(text):
+    for line in nonblank_lines(text):
         if ":" not in line:
             continue
         key, _, rest = line.partition(":")
@@ -106,7 +116,7 @@ class Mount(NamedTuple):
 def parse_mountinfo(text: str) -> list[Mount]:
     """/proc/self/mountinfo (see proc(5)): fields up to " - ", then fstype, source, super options."""
     mounts = []
-    for line in lines(text):
+    for line in nonblank_lines(text):
         if " - " not in line:
             continue
         left, _, right = line.partition(" - ")
@@ -132,7 +142,7 @@ def mount_for(path: str, mounts: list[Mount]) -> Mount | None:
 def parse_vmstat(text: str) -> dict[str, int]:
     """/proc/vmstat: "name value" lines."""
     out: dict[str, int] = {}
-    for line in lines(text):
+    for line in nonblank_lines(text):
         parts = fields(line)
         if len(parts) == 2:
             try:
@@ -145,7 +155,7 @@ def parse_vmstat(text: str) -> dict[str, int]:
 def parse_pressure(text: str) -> dict[str, dict[str, float]]:
     """/proc/pressure/memory: {"some": {"avg10": .., "avg60": .., "avg300": .., "total": us}, "full": ..}."""
     out: dict[str, dict[str, float]] = {}
-    for line in lines(text):
+    for line in nonblank_lines(text):
         parts = fields(line)
         if not parts:
             continue

@@ -27,11 +27,14 @@ def resolve(root: str, path: str, *, follow_last: bool = True) -> str:
         comp = todo.pop()
         if comp == ".":
             continue
+        if missing:
+            done.append(comp)  # after a missing component (or through a file) nothing resolves: ENOENT later
+            continue
         if comp == "..":
             if done:
                 done.pop()
             continue
-        if missing or (not todo and not follow_last):
+        if not todo and not follow_last:
             done.append(comp)
             continue
         candidate = top + "/" + "/".join([*done, comp])
@@ -43,6 +46,8 @@ def resolve(root: str, path: str, *, follow_last: bool = True) -> str:
             continue
         if not stat.S_ISLNK(st.st_mode):
             done.append(comp)
+            if todo and not stat.S_ISDIR(st.st_mode):
+                missing = True  # a component under a regular file: ENOTDIR, as the kernel's lookup says
             continue
         followed += 1
         if followed > MAXSYMLINKS:

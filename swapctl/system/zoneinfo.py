@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 # "Node 0, zone   Normal": zoneinfo_show_print() in mm/vmstat.c prints "Node %d, zone %8s".
-_HEADER = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)[ \t]*$", re.MULTILINE)
+_HEADER = re.compile(r"^Node\s+(\d{1,5}),\s+zone\s+(\S+)[ \t]*$", re.MULTILINE)  # node ids < MAX_NUMNODES
 
 # The lines under "pages free" that are the zone's watermarks and sizes (not vm counters).
 # `scanned`/`node_scanned` existed up to 4.x; `boost` from 5.16/5.17; `promo` from 6.12; `cma` from 5.12.
@@ -59,10 +59,10 @@ class Zone:
 
 
 def _int(value: str, what: str, zone: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ZoneinfoError(f"zoneinfo: {zone}: {what} is {value!r}, not a number") from None
+    """A count the kernel prints (unsigned long): anything else, a 5000-digit string included, is damage."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 20 or int(value) >= 1 << 64:
+        raise ZoneinfoError(f"zoneinfo: {zone}: {what} is {value[:40]!r}, not a count") from None
+    return int(value)
 
 
 def _parse_protection(rest: str, zone: str) -> tuple[int, ...]:

@@ -262,6 +262,30 @@ def test_a_directory_writable_by_others_is_refused(env) -> None:
         plan_create(host, journal, "/var/tmp/swapfile", "16M")
 
 
+@pytest.mark.parametrize("path, why", [("/etc/swapfile", "under /etc"), ("/usr/lib/swap", "under /usr"),
+                                       ("/root/.bashrc", r"hidden name \(\.bashrc\)"),
+                                       ("/var/tmp/.cache/swap", r"hidden name \(\.cache\)")])
+def test_a_system_directory_or_a_hidden_name_is_no_place_for_a_swap_file(env, path: str, why: str) -> None:
+    root, host, journal = env
+    (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    before = snapshot(root)
+    with pytest.raises(Refused, match=why):
+        plan_create(host, journal, path, "16M")
+    assert snapshot(root) == before
+
+
+def test_remove_swaps_off_a_hidden_swap_file_made_by_hand_but_keeps_it(env) -> None:
+    root, host, journal = env
+    execute(plan_create(host, journal, "/swapfile", "16M"), host, journal)
+    os.rename(root / "swapfile", root / ".swapfile")  # someone else's tool keeps its swap at /.swapfile
+    host.runner.run(["swapoff", str(root / "swapfile")])
+    host.runner.run(["swapon", str(root / ".swapfile")])
+    plan = plan_remove(host, journal, "/.swapfile", force=True)
+    assert any("hidden name" in w and "kept" in w for w in plan.warnings), plan.warnings
+    execute(plan, host, journal)
+    assert host.swaps() == [] and (root / ".swapfile").exists()
+
+
 def test_an_existing_file_that_is_not_swap_is_refused_and_untouched(env) -> None:
     root, host, journal = env
     (root / "swapfile").write_text("precious")

@@ -115,7 +115,7 @@ def test_a_synthetic_8_node_256_cpu_zoneinfo_parses_exactly_and_fast() -> None:
     ("hello world\n", "no 'Node N, zone NAME'"),
     ("\x00\x01\x02binary", "binary"),
     ("garbage first\nNode 0, zone DMA\n  pages free 1\n", "before the first zone"),
-    ("Node 0, zone DMA\n  pages free     abc\n", "not a number"),
+    ("Node 0, zone DMA\n  pages free     abc\n", "not a count"),
     ("Node 0, zone DMA\n  pages free     3\n        min      1\n", "missing"),
     ("Node 0, zone DMA\n  pages free 3\n  min 1\n low 1\n high 1\n spanned 0\n present 0\n managed 0\n"
      "  protection: 0, 0\n", "malformed protection"),
