@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from swapctl.ops.watermarks import predict  # noqa: E402
+from swapctl.kernel.mm import predict  # noqa: E402
 from swapctl.system.zoneinfo import parse_zoneinfo  # noqa: E402
 from tests.synth_zoneinfo import render_zoneinfo, synth_zones  # noqa: E402
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from tests.fakes import FIXTURES, fake_host, make_root
 
 
@@ -29,7 +29,7 @@ def cli(host):
     runner = CliRunner()
 
     def invoke(*args: str, host_override=None, env: dict | None = None):
-        st = AppState(host=host_override or host)
+        st = Invocation(host=host_override or host)
         return runner.invoke(app, list(args), obj=st, env=env, catch_exceptions=False)
 
     return invoke

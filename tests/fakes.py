@@ -57,7 +57,6 @@ class FakeRunner:
     page_size: int = 4096
     calls: list[list[str]] = field(default_factory=list)
     fail: dict[str, tuple[int, str]] = field(default_factory=dict)
-    live: bool = True  # False would be a --root tree: swapon and swapoff refused
 
     def which(self, name: str) -> str | None:
         return f"/usr/sbin/{name}"
@@ -117,7 +116,8 @@ class FakeRunner:
 
 def fake_host(root: Path, *, uid: int = 0, state_dir: Path | None = None) -> Host:
     paths = SysPaths(root, state_dir)
-    return Host(paths=paths, runner=FakeRunner(paths), uid=uid, page_size=4096)  # type: ignore[arg-type]
+    # live: the fake runner plays the tree's kernel (swapon edits its proc/swaps)
+    return Host(paths=paths, runner=FakeRunner(paths), uid=uid, page_size=4096, live=True)  # type: ignore[arg-type]
 
 
 def envelope(output: str) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from swapctl.system.host import Host
 from tests.fakes import FIXTURES, MEMINFO, fake_host, make_root
 
@@ -162,7 +162,7 @@ class Tree:
     def host(self) -> Host:
         host = fake_host(self.root, uid=self.uid, state_dir=self.state_dir)
         if self.host_factory is not None:
-            host = self.host_factory(paths=host.paths, runner=host.runner, uid=self.uid, page_size=4096)
+            host = self.host_factory(paths=host.paths, runner=host.runner, uid=self.uid, page_size=4096, live=True)
         return host
 
 
@@ -193,7 +193,7 @@ def invoke(t: Tree, argv: list[str], *, stdin: bytes | None = None, env: dict[st
     before, outside_before = snapshot(t.root), snapshot(t.outside, skip_state=False)
     journal = (t.state_dir or t.root / STATE) / "journal.jsonl"
     journal_before = journal.read_bytes() if journal.is_file() else None
-    obj = AppState(host=t.host()) if with_host else AppState()
+    obj = Invocation(host=t.host()) if with_host else Invocation()
     hung = False
     try:
         with hang_guard(seconds):

@@ -99,30 +99,11 @@ def clean_help(text: str | None) -> str:
 
 
 def vm_keys() -> list[str]:
-    """The sysctl keys `vm get`/`vm set` accept, from swapctl.ops.sysctl (the vm issue owns the list).
+    """The sysctl keys `vm get`/`vm set` accept (swapctl/kernel/knobs.py), without the "vm." prefix, which
+    the commands also accept."""
+    from swapctl.kernel.knobs import KNOBS
 
-    The hook looks for the first of a few plausible names holding a dict, or a sequence of names or of
-    objects with a name/key; keys are offered without their "vm." prefix, which the command also accepts.
-    """
-    try:
-        mod = importlib.import_module("swapctl.ops.sysctl")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("swapctl.ops.sysctl", "swapctl.ops"):
-            return []
-        raise
-    for attr in ("KNOBS", "KEYS", "VM_KEYS", "TUNABLES", "SYSCTLS", "SPECS", "KNOWN_KEYS"):
-        found = getattr(mod, attr, None)
-        if not found:
-            continue
-        items = list(found.keys()) if isinstance(found, dict) else list(found)
-        names = []
-        for item in items:
-            name = item if isinstance(item, str) else getattr(item, "name", None) or getattr(item, "key", None)
-            if isinstance(name, str):
-                names.append(name.removeprefix("vm."))
-        if names:
-            return sorted(dict.fromkeys(names))
-    return []
+    return sorted(KNOBS)
 
 
 # Choices the app validates by hand (a str option checked against a tuple) rather than through an

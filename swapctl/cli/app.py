@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 
 from swapctl import __version__
 from swapctl.cli import render
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from swapctl.cli.render import FORMATS
 
 # name -> (module, command in the module's `app`, or None for the module's whole app as a group).
@@ -33,6 +33,12 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Click's own base class of usage errors, reached through Typer's public BadParameter: Typer bundles its own
+# Click (typer._click) in new releases and uses the click package in older ones, and `import click` would name
+# the wrong one in either.
+CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 class Suggesting(TyperGroup):
     """An unknown command gets the closest one as a suggestion (`swapctl lst`: did you mean 'list'?)."""
 
@@ -49,13 +55,12 @@ class LazyGroup(Suggesting):
              standalone_mode: bool = True, **extra: Any) -> Any:
         """Click's own usage errors (unknown option, bad integer) become one `swapctl: error:` line and
         exit 2, like every other bad input, instead of Click's usage block."""
+        self.argv = list(args) if args is not None else sys.argv[1:]  # for the journal (Invocation.argv)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        from typer._click.exceptions import ClickException
-
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except ClickException as exc:
+        except CLICK_EXCEPTION as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # `swapctl` alone: the help, as before
                 exc.show()
             else:
@@ -161,13 +166,11 @@ def _build(sub_app: typer.Typer, attr: str | None) -> Any:
     infos = {_command_name(info): info for info in sub_app.registered_commands}
     if attr is not None:
         return typer.main.get_command_from_info(infos[attr], pretty_exceptions_short=True, rich_markup_mode=None)
-    # The group itself, with its help and callback but none of its subcommands built yet.
-    sub_app.registered_commands, kept = [], sub_app.registered_commands
-    try:
-        group = typer.main.get_group(sub_app)
-    finally:
-        sub_app.registered_commands = kept
-    group.__class__ = LazySubGroup
+    # The group itself, with the module app's help and none of its subcommands built yet: built from an empty
+    # Typer of the lazy class (get_group builds every command registered on the app it is given).
+    shell = typer.Typer(cls=LazySubGroup, help=sub_app.info.help, no_args_is_help=sub_app.info.no_args_is_help,
+                        add_completion=False, rich_markup_mode=None)
+    group = typer.main.get_group(shell)
     group.infos = infos
     return group
 
@@ -178,7 +181,7 @@ def _set_output(ctx: typer.Context, value: str | None) -> None:
     if value not in FORMATS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(FORMATS)}")
     obj = ctx.find_root().obj
-    if isinstance(obj, AppState):
+    if isinstance(obj, Invocation):
         obj.output = value
         obj.output_error = None
 
@@ -257,7 +260,7 @@ def main_options(
     if output not in FORMATS:
         if getattr(ctx.get_parameter_source("output"), "name", "") != "ENVIRONMENT":
             raise typer.BadParameter(f"{output!r} is not one of {', '.join(FORMATS)}", param_hint="--output")
-        # A bad SWAPCTL_OUTPUT is an error only if the command's own -o does not override it (edge() says so).
+        # A bad SWAPCTL_OUTPUT is an error only if the command's own -o does not override it (invocation() says so).
         env_error = f"SWAPCTL_OUTPUT={output!r} is not one of {', '.join(FORMATS)}"
         output = "table"
     for name, where in (("--root", root), ("--state-dir", state_dir)):
@@ -267,9 +270,10 @@ def main_options(
         # A mistyped root is an error, not an empty machine: nothing is read or made under it.
         what = "does not exist" if not root.exists() else "is not a directory"
         raise typer.BadParameter(f"{root} {what}", param_hint="--root")
-    obj = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
+    obj = ctx.obj if isinstance(ctx.obj, Invocation) else Invocation()
     obj.root, obj.state_dir, obj.output, obj.debug = root, state_dir, output, debug
     obj.output_error = env_error
+    obj.argv = list(getattr(ctx.command, "argv", []))
     ctx.obj = obj
 
 

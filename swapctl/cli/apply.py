@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit
+from swapctl.cli.context import emit, invocation, run_plan
 
 app = typer.Typer()
 
@@ -80,19 +80,11 @@ def apply_(
     The whole file is validated first (unknown keys, wrong types, out-of-range values: exit 2 with the
     line number); then the difference from the live machine is carried out as one transaction, all or
     nothing, undone as a whole by 'swapctl rollback'. Applying the same file again changes nothing."""
-    from swapctl.core.plan import execute
     from swapctl.ops import apply as ops_apply
-    from swapctl.ops.sysctl_set import finish
-    from swapctl.system.faults import fault_hook
 
-    with edge(ctx, "apply") as st:
+    with invocation(ctx, "apply") as inv:
         source = "<stdin>" if file == "-" else file
         text = _read_spec(file, source)
         desired = ops_apply.load(text, source)
-        host, journal = st.get_host(), st.get_journal()
-        plan, vm_plan = ops_apply.plan_apply(host, journal, desired, source)
-        outcome = execute(plan, host, journal, dry_run=dry_run, meta={"file": source}, fault=fault_hook())
-        if vm_plan is not None and not dry_run:
-            finish(vm_plan)
-            plan.warnings.extend(w for w in vm_plan.warnings if w not in plan.warnings)
-        emit(st, "apply", outcome, table=_apply_table)
+        plan = ops_apply.plan_apply(inv.get_host(), inv.get_journal(), desired, source)
+        emit(inv, "apply", run_plan(inv, plan, dry_run=dry_run), table=_apply_table)

@@ -1,5 +1,5 @@
-"""What every command shares: the global options (AppState in ctx.obj), the Host and Journal they make,
-and the error edge that turns any failure into one line, an exit code and (with -o json) the envelope."""
+"""What every command shares: the global options (Invocation in ctx.obj), the Host and Journal they make,
+and invocation(), the error edge that turns any failure into one line, an exit code and (with -o json) the envelope."""
 
 from __future__ import annotations
 
@@ -18,13 +18,16 @@ from swapctl.cli import render
 from swapctl.core.errors import ExitCode, SwapctlError
 
 
-class AppState:
+class Invocation:
+    """One run of swapctl: the global options as given, and the Host and Journal it makes when first asked."""
+
     def __init__(self, root: Path = Path("/"), state_dir: Path | None = None, output: str = "table",
                  debug: bool = False, host: Any = None, journal: Any = None) -> None:
         self.root, self.state_dir, self.output, self.debug = root, state_dir, output, debug
         self.host = host  # tests hand in a Host with a fake root and runner
         self.journal = journal
         self.output_error: str | None = None  # a bad SWAPCTL_OUTPUT that no -o overrode
+        self.argv: list[str] = []  # the command line as given, for the journal
 
     def get_host(self):
         if self.host is None:
@@ -43,15 +46,15 @@ class AppState:
         return self.journal
 
 
-def state(ctx: typer.Context) -> AppState:
+def current(ctx: typer.Context) -> Invocation:
     obj = ctx.find_root().obj
-    if not isinstance(obj, AppState):
-        obj = AppState()
+    if not isinstance(obj, Invocation):
+        obj = Invocation()
         ctx.find_root().obj = obj
     return obj
 
 
-def crash_log(exc: BaseException, st: AppState) -> str:
+def crash_log(exc: BaseException, inv: Invocation) -> str:
     """Keep the traceback for the bug report, off the screen."""
     directory = Path(os.environ.get("TMPDIR", "/tmp"))
     path = directory / f"swapctl-crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
@@ -66,24 +69,24 @@ def crash_log(exc: BaseException, st: AppState) -> str:
 
 
 @contextmanager
-def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
+def invocation(ctx: typer.Context, command: str) -> Iterator[Invocation]:
     """Run one command: SwapctlError -> its exit code; a bug -> exit 70 with a crash log; Ctrl-C -> 130."""
-    st = state(ctx)
+    inv = current(ctx)
     try:
-        if st.output_error:
+        if inv.output_error:
             from swapctl.core.errors import UsageError
 
-            raise UsageError(st.output_error, hint="set it to table, wide, json or yaml, or give -o")
-        yield st
+            raise UsageError(inv.output_error, hint="set it to table, wide, json or yaml, or give -o")
+        yield inv
     except typer.Exit:
         raise
     except SwapctlError as exc:
         data = dict(exc.data)
-        data["warnings"] = _journal_warnings(st) + list(data.get("warnings", []))
-        render.error(command, st.output, exc.message, exc.hint, int(exc.code), data)
+        data["warnings"] = _journal_warnings(inv) + list(data.get("warnings", []))
+        render.error(command, inv.output, exc.message, exc.hint, int(exc.code), data)
         raise typer.Exit(int(exc.code)) from None
     except KeyboardInterrupt:
-        render.error(command, st.output, "interrupted", None, ExitCode.INTERRUPTED)
+        render.error(command, inv.output, "interrupted", None, ExitCode.INTERRUPTED)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
         # The reader went away (`| head`): not an error. Point stdout at /dev/null so the interpreter's final
@@ -93,29 +96,29 @@ def edge(ctx: typer.Context, command: str) -> Iterator[AppState]:
     except OSError as exc:
         # The machine (or a --root snapshot) lacks or refuses a file swapctl must read: say which, exit 3.
         where = f" {exc.filename}" if exc.filename else ""
-        is_root = st.host.is_root if st.host is not None else os.geteuid() == 0
+        is_root = inv.host.is_root if inv.host is not None else os.geteuid() == 0
         hint = "run it with sudo, or as root" if isinstance(exc, PermissionError) and not is_root else None
-        render.error(command, st.output, f"cannot access{where}: {exc.strerror or exc}", hint, ExitCode.REFUSED)
+        render.error(command, inv.output, f"cannot access{where}: {exc.strerror or exc}", hint, ExitCode.REFUSED)
         raise typer.Exit(ExitCode.REFUSED) from None
     except Exception as exc:
-        if st.debug:
+        if inv.debug:
             traceback.print_exc()
-        log = crash_log(exc, st)
-        render.error(command, st.output, f"internal error ({type(exc).__name__}: {exc}); "
+        log = crash_log(exc, inv)
+        render.error(command, inv.output, f"internal error ({type(exc).__name__}: {exc}); "
                      f"crash log: {log}", "please report this with the crash log", ExitCode.INTERNAL)
         raise typer.Exit(ExitCode.INTERNAL) from None
 
 
-def _journal_warnings(st: AppState) -> list[str]:
+def _journal_warnings(inv: Invocation) -> list[str]:
     """What reading the journal let pass (a torn last line it ignored or dropped): said once, first."""
-    return list(st.journal.warnings) if st.journal is not None else []
+    return list(inv.journal.warnings) if inv.journal is not None else []
 
 
-def emit(st: AppState, command: str, outcome: Any = None, *, data: dict | None = None,
+def emit(inv: Invocation, command: str, outcome: Any = None, *, data: dict | None = None,
          warnings: list[str] | None = None, table: Callable[[dict], None] | None = None,
          changed: bool = False) -> None:
     """Render an Outcome of a plan, or read-only data, as the envelope."""
-    early = _journal_warnings(st)
+    early = _journal_warnings(inv)
     if outcome is not None:
         doc = render.envelope(command, changed=outcome.changed, dry_run=outcome.dry_run,
                               transaction=outcome.transaction, actions=outcome.actions,
@@ -123,13 +126,31 @@ def emit(st: AppState, command: str, outcome: Any = None, *, data: dict | None =
     else:
         doc = render.envelope(command, changed=changed, data=data,
                               warnings=early + [w for w in warnings or [] if w not in early])
-    render.emit(doc, st.output, table)
+    render.emit(doc, inv.output, table)
 
 
-def require_root(st: AppState, what: str) -> None:
+def attach_progress(inv: Invocation, host: Any) -> None:
+    """Progress bars (zero-fill, swapoff) on a terminal with table output only: never in JSON or a pipe."""
+    if inv.output in ("table", "wide") and sys.stderr.isatty() and host.progress is None:
+        host.progress = render.progress_bar
+
+
+def run_plan(inv: Invocation, plan: Any, *, dry_run: bool) -> Any:
+    """The one way a command carries out its plan: progress bars on a terminal, the fault hook the crash tests
+    use, the command line in the journal, and the plan's own after-run report (core/plan.py execute)."""
+    from swapctl.core.plan import execute
+    from swapctl.system.faults import fault_hook
+
+    host = inv.get_host()
+    attach_progress(inv, host)
+    argv = [a[:256] for a in inv.argv[:64]]  # what the journal keeps of the command line, bounded
+    return execute(plan, host, inv.get_journal(), dry_run=dry_run, meta={"argv": argv}, fault=fault_hook())
+
+
+def require_root(inv: Invocation, what: str) -> None:
     from swapctl.core.errors import Refused
 
-    if not st.get_host().is_root:
+    if not inv.get_host().is_root:
         raise Refused(f"{what} needs root", hint="run it with sudo, or as root")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit, require_root, whole_number
+from swapctl.cli.context import emit, invocation, require_root, whole_number
 
 app = typer.Typer()
 
@@ -49,11 +49,11 @@ def history(
     rolled back, aborted (undone after a failure) or left pending by a crash."""
     from swapctl.ops.rollback import history as read_history
 
-    with edge(ctx, "history") as st:
-        txs, warnings = read_history(st.get_journal(), whole_number(limit, "--limit", lo=0, most=1 << 62) or None)
+    with invocation(ctx, "history") as inv:
+        txs, warnings = read_history(inv.get_journal(), whole_number(limit, "--limit", lo=0, most=1 << 62) or None)
         pending = [t["id"] for t in txs if t["status"] in ("pending", "undo-failed")]
         warnings += [f"transaction {p} is unfinished: run 'swapctl rollback {p}'" for p in pending]
-        emit(st, "history", data={"transactions": txs}, warnings=warnings, table=_history_table)
+        emit(inv, "history", data={"transactions": txs}, warnings=warnings, table=_history_table)
 
 
 @app.command()
@@ -70,6 +70,6 @@ def rollback(
     holds the value swapctl wrote (unless --force); runtime values of an earlier boot are skipped."""
     from swapctl.ops.rollback import rollback as run
 
-    with edge(ctx, "rollback") as st:
-        require_root(st, "rollback")
-        emit(st, "rollback", run(st.get_host(), st.get_journal(), tx_id, force=force, dry_run=dry_run))
+    with invocation(ctx, "rollback") as inv:
+        require_root(inv, "rollback")
+        emit(inv, "rollback", run(inv.get_host(), inv.get_journal(), tx_id, force=force, dry_run=dry_run))

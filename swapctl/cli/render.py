@@ -108,7 +108,7 @@ def console():
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
-            # rich exits 1 on a closed pipe (`swapctl list | head -1`); the CLI edge makes that a quiet 0.
+            # rich exits 1 on a closed pipe (`swapctl list | head -1`); invocation() makes that a quiet 0.
             raise BrokenPipeError
 
     # markup=False: paths and descriptions are data, and "[" in a file name must not be read as a style.

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import decimal_number, edge, emit, require_root, whole_number
+from swapctl.cli.context import decimal_number, emit, invocation, require_root, whole_number
 
 app = typer.Typer()
 
@@ -71,49 +71,36 @@ def stress(
 
     Exit status: 0 pass or warn, 4 fail, 2 bad input, 3 refused, 130 interrupted.
     """
-    with edge(ctx, "stress") as st:
-        from swapctl.core.errors import CheckFailed, SwapctlError
+    with invocation(ctx, "stress") as inv:
+        from swapctl.core.errors import CheckFailed
         from swapctl.ops import stress as ops
 
-        host = st.get_host()
+        host = inv.get_host()
         req = ops.build_request(host, memory_limit=memory_limit, size=size,
                                 duration=decimal_number(duration, "--duration") or 0.0, file_size=file_size,
                                 pattern=pattern,
                                 max_direct_reclaim=whole_number(max_direct_reclaim, "--max-direct-reclaim") or 0,
                                 max_psi_full=decimal_number(max_psi_full, "--max-psi-full") or 0.0,
                                 allow_oom=allow_oom)
-        require_root(st, "swapctl stress")
+        require_root(inv, "swapctl stress")
         pre = ops.preflight(host, req)
-        actions = ops.describe(req, pre)
         if dry_run:
-            _emit(st, actions, "planned", ops.planned(req, pre), pre.warnings, dry_run=True)
+            emit(inv, "stress", ops.dry_run(req, pre))
             return
-        live = _LiveView() if st.output in ("table", "wide") and sys.stderr.isatty() else None
+        live = _LiveView() if inv.output in ("table", "wide") and sys.stderr.isatty() else None
         try:
-            data = ops.run(host, req, pre, progress=live.update if live else None)
-        except SwapctlError as exc:
-            exc.data.setdefault("warnings", list(pre.warnings))  # what preflight said still holds
+            outcome = ops.check(host, req, pre, progress=live.update if live else None)
+        except CheckFailed as exc:
+            if inv.output in ("table", "wide"):
+                if live:
+                    live.close()
+                    live = None
+                _report(exc.data)  # the figures behind the failure, above its one error line
             raise
         finally:
             if live:
                 live.close()
-        warnings = data.pop("warnings")
-        if data["verdict"] == "fail":
-            if st.output in ("table", "wide"):
-                _report(data)
-            raise CheckFailed("stress check failed: " + "; ".join(data["reasons"]),
-                              hint="see data.reasons; thresholds: --max-direct-reclaim, --max-psi-full, "
-                                   "--allow-oom",
-                              data={"actions": [dict(a, status="done") for a in actions], **data,
-                                    "warnings": warnings})
-        _emit(st, actions, "done", data, warnings, dry_run=False)
-
-
-def _emit(st: Any, actions: list[dict], status: str, data: dict, warnings: list[str], *, dry_run: bool) -> None:
-    from swapctl.core.plan import Outcome
-
-    outcome = Outcome("stress", False, dry_run, None, [dict(a, status=status) for a in actions], data, warnings)
-    emit(st, "stress", outcome, table=_report if not dry_run else None)
+        emit(inv, "stress", outcome, table=_report)
 
 
 def _report(doc_or_data: dict) -> None:

@@ -7,28 +7,10 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import AppState, edge, emit, whole_number
+from swapctl.cli.context import emit, invocation, run_plan, whole_number
 from swapctl.core.units import format_bytes
 
 app = typer.Typer()
-
-
-def _execute(st: AppState, plan: Any, dry_run: bool) -> Any:
-    from swapctl.core.plan import execute
-    from swapctl.system.faults import fault_hook
-
-    host = st.get_host()
-    _attach_progress(st, host)
-    return execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"argv": plan.data}, fault=fault_hook())
-
-
-def _attach_progress(st: AppState, host: Any) -> None:
-    """Progress bars (zero-fill, swapoff) on a terminal with table output only: never in JSON or a pipe."""
-    import sys
-
-    if st.output not in ("table", "wide") or not sys.stderr.isatty() or getattr(host, "progress", None):
-        return
-    host.progress = render.progress_bar
 
 
 @app.command()
@@ -59,11 +41,11 @@ def create(
     Any failure undoes every step already done."""
     from swapctl.ops.swapfile import plan_create
 
-    with edge(ctx, "create") as st:
-        plan = plan_create(st.get_host(), st.get_journal(), path, size, priority=whole_number(priority, "--priority"),
+    with invocation(ctx, "create") as inv:
+        plan = plan_create(inv.get_host(), inv.get_journal(), path, size, priority=whole_number(priority, "--priority"),
                            discard=discard,
                            persist=persist, method=method, force=force)
-        emit(st, "create", _execute(st, plan, dry_run))
+        emit(inv, "create", run_plan(inv, plan, dry_run=dry_run))
 
 
 def _list_table(doc: dict[str, Any]) -> None:
@@ -90,9 +72,9 @@ def list_(ctx: typer.Context) -> None:
     swapctl manages it and whether /etc/fstab persists it; warn about insecure permissions."""
     from swapctl.ops.inventory import inventory
 
-    with edge(ctx, "list") as st:
-        data, warnings = inventory(st.get_host(), st.get_journal())
-        emit(st, "list", data=data, warnings=warnings, table=_list_table)
+    with invocation(ctx, "list") as inv:
+        data, warnings = inventory(inv.get_host(), inv.get_journal())
+        emit(inv, "list", data=data, warnings=warnings, table=_list_table)
 
 
 @app.command()
@@ -109,9 +91,9 @@ def remove(
     changes nothing. Only files swapctl made are deleted, unless --force."""
     from swapctl.ops.swapfile import plan_remove
 
-    with edge(ctx, "remove") as st:
-        plan = plan_remove(st.get_host(), st.get_journal(), path, keep_file=keep_file, force=force)
-        emit(st, "remove", _execute(st, plan, dry_run))
+    with invocation(ctx, "remove") as inv:
+        plan = plan_remove(inv.get_host(), inv.get_journal(), path, keep_file=keep_file, force=force)
+        emit(inv, "remove", run_plan(inv, plan, dry_run=dry_run))
 
 
 @app.command()
@@ -128,7 +110,7 @@ def resize(
     swapped on with the same priority and /etc/fstab line, and the bridge is retired."""
     from swapctl.ops.swapfile import plan_resize
 
-    with edge(ctx, "resize") as st:
-        plan = plan_resize(st.get_host(), st.get_journal(), path, size)
-        emit(st, "resize", _execute(st, plan, dry_run))
+    with invocation(ctx, "resize") as inv:
+        plan = plan_resize(inv.get_host(), inv.get_journal(), path, size)
+        emit(inv, "resize", run_plan(inv, plan, dry_run=dry_run))
 

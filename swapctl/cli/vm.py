@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit, require_root
+from swapctl.cli.context import emit, invocation, require_root, run_plan
 
 app = typer.Typer(
     help="Read and set the vm reclaim sysctls.\n\nswappiness, min_free_kbytes, zone_reclaim_mode, "
@@ -92,17 +92,17 @@ def get(
     zone_reclaim_mode is decoded into its bits (1 zone reclaim, 2 write dirty pages, 4 swap pages);
     min_free_kbytes shows the kernel's default for this machine and whether khugepaged raises it.
     """
-    with edge(ctx, "vm get") as st:
-        from swapctl.ops import sysctl
+    with invocation(ctx, "vm get") as inv:
+        from swapctl.kernel.knobs import KNOBS, knob_named
+        from swapctl.ops import vm
 
-        knobs = [sysctl.normalise_key(k) for k in keys] if keys else list(sysctl.KNOBS.values())
+        knobs = [knob_named(k) for k in keys] if keys else list(KNOBS.values())
         knobs = list(dict.fromkeys(knobs))
-        host = st.get_host()
-        state = sysctl.read_state(host, knobs, _applier(boot_applier))
+        state = vm.read_state(inv.get_host(), knobs, _applier(boot_applier))
         data = {"kernel": state.release, "numa_nodes": state.nodes, "boot_tool": state.boot_tool,
                 "boot_applier": {"tool": state.boot_tool, "reason": state.boot_tool_reason},
-                "settings": sysctl.describe(state, knobs)}
-        emit(st, "vm get", data=data, warnings=state.warnings, table=_get_table)
+                "settings": vm.describe(state, knobs)}
+        emit(inv, "vm get", data=data, warnings=state.warnings, table=_get_table)
 
 
 @app.command("set")
@@ -136,18 +136,13 @@ def set_(
 
     Examples: swapctl vm set vm.swappiness=10 --persist;  swapctl vm set 'min_free_kbytes=>65536'
     """
-    with edge(ctx, "vm set") as st:
-        host = st.get_host()
+    with invocation(ctx, "vm set") as inv:
+        host = inv.get_host()
         # Even a dry run: it predicts the real run, refusal included (as create, remove and apply do).
-        require_root(st, "setting vm sysctls")
-        from swapctl.core.plan import execute
-        from swapctl.ops import sysctl_set
-        from swapctl.system.faults import fault_hook
+        require_root(inv, "setting vm sysctls")
+        from swapctl.ops import vm_set
 
-        plan = sysctl_set.build_set_plan(host, list(assignments or []), persist=persist, force=force,
-                                         applier=_applier(boot_applier))
-        keys = [r["key"] for r in plan.data["settings"]]
-        outcome = execute(plan, host, st.get_journal(), dry_run=dry_run, meta={"keys": keys},
-                          fault=fault_hook())
-        sysctl_set.finish(plan)
-        emit(st, "vm set", outcome)
+        plan = vm_set.build_set_plan(host, list(assignments or []), persist=persist, force=force,
+                                     applier=_applier(boot_applier))
+        outcome = run_plan(inv, plan, dry_run=dry_run)
+        emit(inv, "vm set", outcome)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import edge, emit, whole_number
+from swapctl.cli.context import emit, invocation, whole_number
 
 app = typer.Typer()
 
@@ -137,13 +137,14 @@ def watermarks(
     Exit status: 0 shown; 2 bad --what-if, unknown --node or malformed zoneinfo; 3 zoneinfo missing or unreadable.
     """
     from swapctl.ops import watermarks as wm
+    from swapctl.system.memory import read_memory
 
-    with edge(ctx, "watermarks") as st:
-        host = st.get_host()
-        snap = wm.load_snapshot(host)
+    with invocation(ctx, "watermarks") as inv:
+        snap = read_memory(inv.get_host())
+        snap.whole_zones()  # no zones, no view: refused before the arguments are judged against them
         changes = wm.parse_what_if(what_if or [], snap.version, snap.release)
-        data, warnings = wm.build_view(host, snap, node=whole_number(node, "--node", lo=0), what_if=changes or None)
-        emit(st, "watermarks", data=data, warnings=warnings, table=_watermarks_table)
+        data, warnings = wm.build_view(snap, node=whole_number(node, "--node", lo=0), what_if=changes or None)
+        emit(inv, "watermarks", data=data, warnings=warnings, table=_watermarks_table)
 
 
 def _numa_table(doc: dict[str, Any]) -> None:
@@ -197,9 +198,10 @@ def numa(ctx: typer.Context) -> None:
     Exit status: 0 shown; 2 malformed zoneinfo; 3 zoneinfo missing or unreadable.
     """
     from swapctl.ops import watermarks as wm
+    from swapctl.system.memory import read_memory
+    from swapctl.system.numa import read_nodes
 
-    with edge(ctx, "numa") as st:
-        host = st.get_host()
-        snap = wm.load_snapshot(host)
-        data, warnings = wm.build_numa(host, snap)
-        emit(st, "numa", data=data, warnings=warnings, table=_numa_table)
+    with invocation(ctx, "numa") as inv:
+        host = inv.get_host()
+        data, warnings = wm.build_numa(read_memory(host), read_nodes(host))
+        emit(inv, "numa", data=data, warnings=warnings, table=_numa_table)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from swapctl.core import fields
 from swapctl.core.errors import (
@@ -16,7 +17,13 @@ from swapctl.core.errors import (
 
 if TYPE_CHECKING:
     from swapctl.core.journal import Journal
-    from swapctl.system.host import Host
+
+
+class Host(Protocol):
+    """What this module needs of the machine (system/host.py Host): only a way to hold Ctrl-C and SIGTERM
+    while an undo runs. Steps receive the whole Host; they are written in ops/, which may know it."""
+
+    def signals_held(self) -> AbstractContextManager[Any]: ...
 
 STEP_KINDS: dict[str, type[Step]] = {}
 
@@ -42,7 +49,8 @@ class UndoContext:
 
 class Step:
     """One change. Subclasses keep everything undo needs in `params` and in the record snapshot() returns,
-    both JSON, so a later process can undo it from the journal alone."""
+    both JSON, so a later process can undo it from the journal alone. Their `host` is system/host.py's Host
+    (Any here: core/ does not import system/)."""
 
     kind: ClassVar[str] = "step"
     # Undo of a runtime-only change (a /proc/sys value) means nothing after a reboot.
@@ -60,21 +68,21 @@ class Step:
     def describe(self) -> str:
         raise NotImplementedError
 
-    def check(self, host: Host) -> None:
+    def check(self, host: Any) -> None:
         """Read-only; raise Refused/UsageError to stop the plan before anything changes."""
 
-    def snapshot(self, host: Host) -> dict[str, Any]:
+    def snapshot(self, host: Any) -> dict[str, Any]:
         """Read-only; what undo needs, taken before apply and written to the journal first."""
         return {}
 
-    def apply(self, host: Host, record: dict[str, Any]) -> str | None:
+    def apply(self, host: Any, record: dict[str, Any]) -> str | None:
         """Make the change. Return "skipped" when, decided again under the lock, there was nothing to do."""
         raise NotImplementedError
 
-    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+    def check_undo(self, host: Any, record: dict[str, Any], ctx: UndoContext) -> None:
         """Read-only; refuse a rollback that would clobber someone else's later change."""
 
-    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+    def undo(self, host: Any, record: dict[str, Any], ctx: UndoContext) -> None:
         """Must be idempotent: it may run after a crash that left the step half-applied, or not at all."""
         raise NotImplementedError
 
@@ -120,9 +128,18 @@ class Plan:
         self.steps: list[Step] = steps if steps is not None else []
         self.data: dict[str, Any] = data if data is not None else {}  # what the command reports besides actions
         self.warnings: list[str] = warnings if warnings is not None else []
+        # Run by execute() once the steps are applied and committed: a plan's own account of what the machine
+        # made of them (vm set's read-backs), in its data and warnings.
+        self.after_run: list[Callable[[Plan], None]] = []
 
     def add(self, step: Step) -> None:
         self.steps.append(step)
+
+    def merge(self, sub: Plan) -> None:
+        """Take over a sub-plan's steps, warnings and after-run reports (apply's one transaction)."""
+        self.steps.extend(sub.steps)
+        self.warnings.extend(w for w in sub.warnings if w not in self.warnings)
+        self.after_run.extend(sub.after_run)
 
 
 class Outcome:
@@ -186,6 +203,8 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             raise OperationFailed(f"{plan.steps[failed_at].describe()} failed: {message}; "
                                   "every change was rolled back", hint=hint, data=failure) from exc
         journal.commit(tx)
+    for report in plan.after_run:
+        report(plan)
     changed = any(a["status"] == "done" for a in actions)
     return Outcome(plan.command, changed, False, tx, actions, plan.data, plan.warnings)
 

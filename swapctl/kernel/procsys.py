@@ -11,7 +11,9 @@ from __future__ import annotations
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 TMPBUFLEN = 22  # proc_get_long copies at most TMPBUFLEN - 1 characters of the number
-_SPACE = " \t\n\v\f\r"  # the kernel's isspace() for proc_skip_spaces
+# The kernel's isspace() for proc_skip_spaces (lib/ctype.c): the C blanks and the Latin-1 no-break space byte
+# 0xA0, which a file's raw byte reaches here as the surrogate "\udca0" (text read with surrogateescape).
+_SPACE = " \t\n\v\f\r\udca0"
 _AFTER = " \t\n"  # proc_wspace_sep: what may follow the number
 
 
@@ -23,25 +25,24 @@ def read_int(text: str) -> int | str:
         i += 1
     if i == len(data):
         return "the value is empty"
-    neg = data[i] == "-"
-    start = i + 1 if neg else i
-    number = data[start:start + TMPBUFLEN - 1]
-    if not number[:1].isascii() or not number[:1].isdigit():
+    tmp = data[i:i + TMPBUFLEN - 1]  # what proc_get_long copies: the sign counts among its 21 characters
+    neg = tmp[0] == "-"
+    start = 1 if neg else 0
+    if not tmp[start:start + 1].isascii() or not tmp[start:start + 1].isdigit():
         return f"{text.strip()[:24]!r} does not start with a digit"
-    if number[:2] in ("0x", "0X") and len(number) > 2 and number[2] in "0123456789abcdefABCDEF":
-        digits, base, end = "0123456789abcdefABCDEF", 16, 2
-    elif number[0] == "0":
-        digits, base, end = "01234567", 8, 1
+    if tmp[start:start + 2] in ("0x", "0X") and tmp[start + 2:start + 3] in tuple("0123456789abcdefABCDEF"):
+        digits, base, end = "0123456789abcdefABCDEF", 16, start + 2
+    elif tmp[start] == "0":
+        digits, base, end = "01234567", 8, start + 1
     else:
-        digits, base, end = "0123456789", 10, 0
-    while end < len(number) and number[end] in digits:
+        digits, base, end = "0123456789", 10, start
+    while end < len(tmp) and tmp[end] in digits:
         end += 1
     if end == TMPBUFLEN - 1:
         return "the number is too long"
-    after = data[start + end]
-    if after not in _AFTER:
+    if data[i + end] not in _AFTER:
         return f"{text.strip()[:24]!r} is not a number the kernel reads"
-    body = number[2:end] if base == 16 else number[:end]
+    body = tmp[start + 2:end] if base == 16 else tmp[start:end]
     value = int(body, base) if body else 0
     value = -value if neg else value
     if not INT_MIN <= value <= INT_MAX:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core.errors import UsageError
-from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan
+from swapctl.kernel.version import parse_release
 
 if TYPE_CHECKING:
     from swapctl.core.journal import Journal
@@ -228,9 +228,9 @@ def _at_line(line: int, source: str, exc: UsageError) -> UsageError:
     return UsageError(f"{source}:{line}: {exc.message}", hint=exc.hint)
 
 
-def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> tuple[Plan, Plan | None]:
-    """One plan for the whole file (and the vm sub-plan, whose read-backs the caller reports)."""
-    from swapctl.ops import swapfile, sysctl_set
+def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> Plan:
+    """One plan for the whole file: its swap files' plans and its vm plan merged into one transaction."""
+    from swapctl.ops import swapfile, vm_set
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
@@ -250,44 +250,28 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> t
         except UsageError as exc:
             problems.append(_at_line(spec.line, source, exc))
             continue
-        _merge(plan, sub)
+        plan.merge(sub)
         items.append({"kind": "swapfile", "path": spec.path, "before": before, "after": after,
                       "changed": bool(sub.steps)})
     raise_all(problems, source)
-    vm_plan = None
     if desired.vm:
-        vm_plan = sysctl_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
-        _merge(plan, vm_plan)
+        vm_plan = vm_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
+        plan.merge(vm_plan)
         for row in vm_plan.data["settings"]:
             items.append({"kind": "sysctl", "key": row["key"], "before": row["old"], "after": row["new"],
                           "changed": row["changed"]})
     plan.data = {"items": items, "persist": desired.persist}
-    return plan, vm_plan
+    return plan
 
 
 def _vm_problems(host: Host, items: list[tuple[str, int]], source: str) -> list[UsageError]:
-    """Every vm assignment of the file checked on its own (key, value, the range this kernel accepts), and
-    each key once: the problems, each at its line."""
-    from swapctl.ops import sysctl
+    """Every vm assignment of the file checked as `vm set` checks them (key, value, the range this kernel
+    accepts, each key once): the problems, each at its line."""
+    from swapctl.kernel.knobs import check_assignments
 
     release = host.kernel_release()
-    version = parse_release(release)
-    problems, seen = [], set()
-    for text, line in items:
-        try:
-            a = sysctl.parse_assignment(text)
-            if a.knob.name in seen:
-                raise UsageError(f"{a.knob.key} is assigned more than once", hint="give each key once")
-            seen.add(a.knob.name)
-            sysctl.check_range(a.knob, a.value, version, release)
-        except UsageError as exc:
-            problems.append(_at_line(line, source, exc))
-    return problems
-
-
-def _merge(plan: Plan, sub: Plan) -> None:
-    plan.steps.extend(sub.steps)
-    plan.warnings.extend(sub.warnings)
+    checked = check_assignments([text for text, _ in items], parse_release(release), release)
+    return [_at_line(line, source, a) for (_, line), a in zip(items, checked, strict=True) if isinstance(a, UsageError)]
 
 
 def _swap_state(host: Host, path: str) -> dict[str, Any]:

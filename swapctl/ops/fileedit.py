@@ -109,9 +109,14 @@ class FileEdit(Step):
             record["target"] = target
         return record
 
-    def needed(self, host: Host) -> bool:
+    def proposed(self, host: Host) -> tuple[str | None, str | None]:
+        """(the file's text now, the text the edit would leave); None: no file."""
         old = self._read(host, self.target(host))
-        return self.transform(old) != old
+        return old, self.transform(old)
+
+    def needed(self, host: Host) -> bool:
+        old, new = self.proposed(host)
+        return new != old
 
     def _write(self, host: Host, path: str, text: str | None) -> None:
         if text is None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from swapctl.kernel import procsys
 
 if TYPE_CHECKING:
-    from swapctl.system.host import Host
+    from swapctl.system.bootfiles import BootFiles
 
 PROCPS, SYSTEMD = "procps", "systemd"
 TOOLS = (SYSTEMD, PROCPS)
@@ -42,7 +42,6 @@ C_SPACE = " \t\n\v\f\r"  # isspace() in the C locale (procps)
 SD_SPACE = " \t\n\r"  # strstrip() (systemd)
 GLOB_CHARS = "*?["
 SD_LINE_MAX = 1 << 20  # LONG_LINE_MAX: a longer line ends systemd's reading of the file (ENOBUFS)
-READ_LIMIT = 16 << 20  # swapctl reads at most this of one file (procps reads any size)
 
 Overrides = dict[str, "str | None"]  # path -> simulated text (None: the file removed)
 
@@ -185,26 +184,26 @@ def expand_braces(pattern: str) -> list[str]:
     return [pattern]
 
 
-def glob_paths(host: Host, pattern: str, *, sort: bool = True) -> list[str]:
+def glob_paths(files: BootFiles, pattern: str, *, sort: bool = True) -> list[str]:
     """glob(3) of an absolute in-machine pattern (no braces): the paths as glob returns them (literal parts as
     written), only those that exist."""
     if not is_glob(pattern):
-        return [pattern] if host.lstat(pattern.rstrip("/") or "/") is not None else []
+        return [pattern] if files.lstat(pattern.rstrip("/") or "/") is not None else []
     head, _, base = pattern.rpartition("/")
-    dirs = glob_paths(host, head, sort=sort) if is_glob(head) else [head]
+    dirs = glob_paths(files, head, sort=sort) if is_glob(head) else [head]
     out: list[str] = []
     for d in dirs:
         where = d or "/"
         if not is_glob(base):
-            if host.lstat(f"{d}/{base}") is not None:
+            if files.lstat(f"{d}/{base}") is not None:
                 out.append(f"{d}/{base}")
             continue
-        names = host.list_dir(where) or []
+        names = files.list_dir(where) or []
         out.extend(f"{d}/{n}" for n in names if name_matches(n, base))
     return sorted(out, key=_name_key) if sort else out
 
 
-def knob_of(host: Host, path: str, knobs: set[str], *, simplify_dots: bool) -> str | None:
+def knob_of(files: BootFiles, path: str, knobs: set[str], *, simplify_dots: bool) -> str | None:
     """The knob a write to `path` (/proc/sys/...) reaches, when it is one of `knobs` and exists. The kernel's
     lookup resolves "." and "..", and repeated slashes; a trailing "/" on a file fails (ENOTDIR)."""
     if not path.startswith(PROC):
@@ -224,7 +223,7 @@ def knob_of(host: Host, path: str, knobs: set[str], *, simplify_dots: bool) -> s
         comps.append(c)
     if len(comps) != 2 or comps[0] != "vm" or comps[1] not in knobs:
         return None
-    st = host.stat(f"/proc/sys/vm/{comps[1]}")
+    st = files.stat(f"/proc/sys/vm/{comps[1]}")
     return comps[1] if st is not None else None
 
 
@@ -232,12 +231,13 @@ class Reader:
     """The files' bytes as the appliers see them, with simulated edits (`overrides`) and the files that could
     not be read (said in `warnings`: the boot, as root, reads them)."""
 
-    def __init__(self, host: Host, overrides: Overrides | None = None, warnings: list[str] | None = None) -> None:
-        self.host, self.overrides = host, overrides or {}
+    def __init__(self, files: BootFiles, overrides: Overrides | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.files, self.overrides = files, overrides or {}
         self.warnings = warnings if warnings is not None else []
 
     def names(self, directory: str) -> list[str] | None:
-        names = self.host.list_dir(directory)
+        names = self.files.list_dir(directory)
         extra = {p.rsplit("/", 1)[1] for p, t in self.overrides.items()
                  if p.rsplit("/", 1)[0] == directory and t is not None}
         if names is None and not extra:
@@ -255,7 +255,7 @@ class Reader:
         from swapctl.system.files import NotRegularFile
 
         try:
-            return self.host.read_bytes(path, limit=READ_LIMIT)
+            return self.files.read_bytes(path)
         except NotRegularFile:
             return None  # a directory, a FIFO: the tools fail to read it, and its name stays claimed
         except PermissionError:
@@ -271,7 +271,7 @@ class Reader:
             return self.overrides[path] is not None
         import stat
 
-        st = self.host.stat(path)
+        st = self.files.stat(path)
         return st is not None and stat.S_ISREG(st.st_mode)
 
 
@@ -312,7 +312,7 @@ def _preload_glob(reader: Reader, path: str) -> list[str]:
         if is_glob(alt):
             found.extend(sorted((f"{directory}/{n}" for n in reader.names(directory) or [] if name_matches(n, alt)),
                                 key=_name_key))
-        elif reader.host.lstat(f"{directory}/{alt}") is not None or f"{directory}/{alt}" in reader.overrides:
+        elif reader.files.lstat(f"{directory}/{alt}") is not None or f"{directory}/{alt}" in reader.overrides:
             found.append(f"{directory}/{alt}")
     return found or [path]
 
@@ -365,14 +365,14 @@ def procps_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
         if s.value is None:
             continue
         if is_glob(s.key):
-            for match in glob_paths(reader.host, s.key):
+            for match in glob_paths(reader.files, s.key):
                 if match in named:
                     continue  # an explicit setting (or an exclusion) names this path
-                knob = knob_of(reader.host, match, knobs, simplify_dots=True)
+                knob = knob_of(reader.files, match, knobs, simplify_dots=True)
                 if knob:
                     out[knob].append(Write(s.file, s.line, s.value))
         else:
-            knob = knob_of(reader.host, s.key, knobs, simplify_dots=True)
+            knob = knob_of(reader.files, s.key, knobs, simplify_dots=True)
             if knob:
                 out[knob].append(Write(s.file, s.line, s.value))
     return out
@@ -384,7 +384,7 @@ def systemd_dirs(reader: Reader) -> list[str]:
     """CONF_PATHS("sysctl.d") with links resolved and duplicates dropped (path_strv_resolve_uniq)."""
     out: list[str] = []
     for d in DIRS:
-        real = reader.host.resolve(d) if reader.host.lstat(d) is not None else d
+        real = reader.files.resolve(d) if reader.files.lstat(d) is not None else d
         if real not in out:
             out.append(real)
     return out
@@ -471,7 +471,7 @@ def systemd_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
         targets = []
         if is_glob(s.key):
             for alt in expand_braces(PROC + s.key):
-                for match in glob_paths(reader.host, alt, sort=False):
+                for match in glob_paths(reader.files, alt, sort=False):
                     if match[len(PROC):].lstrip("/") not in options:
                         targets.append(match)
         else:
@@ -479,7 +479,7 @@ def systemd_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
         for t in targets:
             if any(len(c.encode("utf-8", "surrogateescape")) > 255 for c in t.split("/")):
                 continue  # sysctl_write refuses (EINVAL)
-            knob = knob_of(reader.host, t, knobs, simplify_dots=False)
+            knob = knob_of(reader.files, t, knobs, simplify_dots=False)
             if knob:
                 out[knob].append(Write(s.file, s.line, s.value))
     return out
@@ -487,30 +487,30 @@ def systemd_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
 
 # --- the answer ----------------------------------------------------------------------------------------------
 
-def next_boot(host: Host, ranges: dict[str, tuple[int, int]], *, overrides: Overrides | None = None,
+def next_boot(files: BootFiles, ranges: dict[str, tuple[int, int]], *, overrides: Overrides | None = None,
               warnings: list[str] | None = None) -> dict[str, dict[str, BootValue]]:
     """tool -> knob -> BootValue for the knobs in `ranges` (name -> the range this kernel accepts)."""
-    reader = Reader(host, overrides, warnings)
+    reader = Reader(files, overrides, warnings)
     knobs = set(ranges)
     per_tool = {PROCPS: procps_writes(reader, knobs), SYSTEMD: systemd_writes(reader, knobs)}
     return {tool: {k: apply_kernel(tool, writes[k], lambda text, k=k: procsys.accepts(text, *ranges[k]))
                    for k in knobs} for tool, writes in per_tool.items()}
 
 
-def detect_applier(host: Host) -> tuple[str, str]:
+def detect_applier(files: BootFiles) -> tuple[str, str]:
     """(tool, why): which applier the machine's next boot runs. The running machine: systemd when it booted
     with systemd (/run/systemd/system, sd_booted()), else procps (init scripts run `sysctl --system`). A --root
     image decides by its own init: /sbin/init leading to systemd, or a systemd-sysctl with no other init."""
-    if host.is_dir("/run/systemd/system"):
+    if files.is_dir("/run/systemd/system"):
         return SYSTEMD, "/run/systemd/system exists (booted with systemd)"
-    if host.live:
+    if files.at_root:
         return PROCPS, "no /run/systemd/system (not booted with systemd)"
-    init = host.resolve("/sbin/init") if host.lstat("/sbin/init") is not None else None
+    init = files.resolve("/sbin/init") if files.lstat("/sbin/init") is not None else None
     if init is not None:
         if init.rsplit("/", 1)[-1] == "systemd":
             return SYSTEMD, f"/sbin/init is {init}"
         return PROCPS, f"/sbin/init is {init}, not systemd"
     for binary in ("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl"):
-        if host.lstat(binary) is not None:
+        if files.lstat(binary) is not None:
             return SYSTEMD, f"{binary} is there and no other init"
     return PROCPS, "no systemd in the image"

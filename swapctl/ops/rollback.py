@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from swapctl.system.host import Host
 
 # Every module that registers step kinds, so a journal record from any command can be rebuilt.
-STEP_MODULES = ("swapctl.ops.swapfile", "swapctl.ops.fstab", "swapctl.ops.sysctl_set")
+STEP_MODULES = ("swapctl.ops.swapfile", "swapctl.ops.fstab", "swapctl.ops.vm_set")
 
 
 def load_step_kinds() -> None:
@@ -111,11 +111,11 @@ def _choose(journal: Journal, tx_id: str | None) -> tuple[Transaction, Transacti
     for tx in reversed(txs):
         if tx.status == "committed" and not tx.rollback_of:
             return tx, None
-    raise _Nothing()
+    raise NothingToRollBack()
 
 
-class _Nothing(Exception):
-    pass
+class NothingToRollBack(Exception):
+    """_choose found no transaction left to undo (not an error: rollback says so and exits 0)."""
 
 
 def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = False) -> RollbackPlan | None:
@@ -123,7 +123,7 @@ def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: boo
     load_step_kinds()
     try:
         target, resumes = _choose(journal, tx_id)
-    except _Nothing:
+    except NothingToRollBack:
         return None
     if target.status in ("aborted", "rolled-back"):
         return RollbackPlan(target, [], resumes)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from swapctl.core.errors import Interrupted, OperationFailed, Refused, UsageError
+from swapctl.core.errors import CheckFailed, Interrupted, OperationFailed, Refused, SwapctlError, UsageError
+from swapctl.core.plan import Outcome
 from swapctl.core.units import format_bytes, parse_size
 from swapctl.system import paths, procfs, signals
 from swapctl.system.stress_worker import PATTERNS  # what the worker can write
@@ -180,6 +181,28 @@ def planned(req: StressRequest, pre: Preflight) -> dict[str, Any]:
             "cgroup": {"version": pre.controller.version, "mount": str(pre.controller.mount)},
             "thresholds": {"max_direct_reclaim": req.max_direct_reclaim, "max_psi_full": req.max_psi_full,
                            "allow_oom": req.allow_oom}}
+
+
+def dry_run(req: StressRequest, pre: Preflight) -> Outcome:
+    """`stress --dry-run`: the steps a run would take, the limits and thresholds it would use; nothing runs."""
+    actions = [dict(a, status="planned") for a in describe(req, pre)]
+    return Outcome("stress", False, True, None, actions, planned(req, pre), list(pre.warnings))
+
+
+def check(host: Host, req: StressRequest, pre: Preflight, progress: ProgressFn | None = None) -> Outcome:
+    """Run the load and judge it: the report as an Outcome, or CheckFailed (exit 4) with the report as its data."""
+    try:
+        data = run(host, req, pre, progress=progress)
+    except SwapctlError as exc:
+        exc.data.setdefault("warnings", list(pre.warnings))  # what preflight said still holds
+        raise
+    warnings = data.pop("warnings")
+    actions = [dict(a, status="done") for a in describe(req, pre)]
+    if data["verdict"] == "fail":
+        raise CheckFailed("stress check failed: " + "; ".join(data["reasons"]),
+                          hint="see data.reasons; thresholds: --max-direct-reclaim, --max-psi-full, --allow-oom",
+                          data={"actions": actions, **data, "warnings": warnings})
+    return Outcome("stress", False, False, None, actions, data, warnings)
 
 
 # --- sampling ------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ MIN_PAGES = 10  # mkswap refuses fewer (util-linux MIN_GOODPAGES)
 PRIORITY_MAX = 32767  # SWAP_FLAG_PRIO_MASK
 METHODS = ("auto", "fallocate", "zero")
 
-# Filesystems that cannot hold a swap file, and why (KERNEL-FACTS.md "swapon(2) and files").
+# Filesystems that cannot hold a swap file, and why (docs/KERNEL.md, "Swap areas").
 UNSUPPORTED_FS = {
     "tmpfs": "lives in RAM, so swapping to it cannot free memory",
     "ramfs": "lives in RAM, so swapping to it cannot free memory",
@@ -523,7 +523,8 @@ def require_root(host: Host, journal: Journal | None = None, what: str = "changi
         journal.refuse_if_pending()
 
 
-def inspect(host: Host, path: str) -> Target:
+def examine(host: Host, path: str) -> Target:
+    """What is at `path` now: its active area, its lstat, the fstab text and the fstab lines that name it."""
     area = active_area(host, path)
     text = host.read_text_or_none(fstab.FSTAB)
     return Target(path, area, host.lstat(path), text,
@@ -608,7 +609,7 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
         raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
     require_root(host, journal)
     plan = Plan("create", data={"path": path, "size": size, "priority": priority, "persisted": persist})
-    target = inspect(host, path)
+    target = examine(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
         raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
                       hint="give the path of the file itself (see: readlink -f), or remove the link")
@@ -706,7 +707,7 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
     path = validate_path(path)
     require_root(host, journal)
     plan = Plan("remove", data={"path": path})
-    target = inspect(host, path)
+    target = examine(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
         raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
                       hint="give the path of the file itself (see: readlink -f), or remove the link")
@@ -745,7 +746,7 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     path = validate_path(path)
     size = validate_size(size_text, host.page_size)
     require_root(host, journal)
-    target = inspect(host, path)
+    target = examine(host, path)
     if target.area is not None and target.area.type == "partition":
         zram = path.startswith("/dev/zram")
         raise Refused(f"{path} is an active {'zram device' if zram else 'swap partition'}, not a swap file: resize "

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from swapctl.core.errors import Refused
+from swapctl.kernel.procsys import INT_MAX, INT_MIN
 from swapctl.system import files, paths, procfs, signals
 from swapctl.system.paths import SysPaths
 from swapctl.system.runner import Runner
 
 # The largest value a kernel counter or size can hold (unsigned long on 64-bit), and an int sysctl's range.
 ULONG_MAX = (1 << 64) - 1
-INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 class MachineFileError(Refused):
@@ -29,11 +29,14 @@ class MachineFileError(Refused):
 class Host:
     def __init__(self, paths: SysPaths | None = None, runner: Runner | None = None, uid: int | None = None,
                  page_size: int | None = None,
-                 progress: Callable[[str, int], Any] | None = None) -> None:
+                 progress: Callable[[str, int], Any] | None = None, live: bool | None = None) -> None:
         self.paths = paths if paths is not None else SysPaths()
-        # The running machine, or (--root) a tree of files whose kernel is not this one: a test tree, a
-        # snapshot, an image. A tree gets a runner that refuses swapon and swapoff.
-        self.live = os.path.realpath(self.paths.root) == "/"
+        # at_root: the files are this machine's own (root "/"): paths are shown as they are and the kernel
+        # resolves links. live: a kernel stands behind the files, so swapon, swapoff and a load in a cgroup act
+        # on them. Both hold for the running machine, neither for a --root tree (a snapshot, an image); a test
+        # tree whose fake runner plays the kernel is live without being at the root.
+        self.at_root = os.path.realpath(self.paths.root) == "/"
+        self.live = self.at_root if live is None else live
         self.runner = runner if runner is not None else Runner(live=self.live)
         self.uid = uid if uid is not None else os.geteuid()
         self.page_size = page_size if page_size is not None else os.sysconf("SC_PAGE_SIZE")
@@ -48,7 +51,7 @@ class Host:
     def require_live(self, what: str) -> None:
         """Refuse (exit 3) what only the running kernel can do (swapon, swapoff, a load in a cgroup) when the
         files are a --root tree: a test tree or an image, whose swap file the live kernel would really use."""
-        if not getattr(self.runner, "live", True):  # a fake runner (tests) stands in for a tree's kernel
+        if not self.live:
             raise Refused(f"{what}: --root {self.paths.root} is a file tree, not the running machine",
                           hint="run it on the machine itself, without --root")
 
@@ -62,7 +65,7 @@ class Host:
 
     def shown(self, path: str) -> str:
         """A path as a message shows it: the machine's own, or under --root the file in the tree."""
-        return path if self.live else str(self.paths.root / path.lstrip("/"))
+        return path if self.at_root else str(self.paths.root / path.lstrip("/"))
 
     # --- reading -----------------------------------------------------------------------------------------
     def read_bytes(self, path: str, *, limit: int = files.PROC_LIMIT) -> bytes:
@@ -117,7 +120,7 @@ class Host:
 
     def resolve(self, path: str) -> str:
         """The in-machine path a chain of links at `path` ends at (resolved inside the root)."""
-        if self.live:
+        if self.at_root:
             return os.path.realpath(path)
         return self.paths.inside(self.real(path))
 
@@ -158,7 +161,7 @@ class Host:
         try:
             return self.read_text(paths.OSRELEASE).strip()
         except OSError:
-            return os.uname().release if self.live else ""
+            return os.uname().release if self.at_root else ""
 
     def swaps(self) -> list[procfs.SwapArea]:
         try:

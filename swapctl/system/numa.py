@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, NamedTuple
 
 from swapctl.system import paths, procfs
-from swapctl.system.host import Host
+
+if TYPE_CHECKING:
+    from swapctl.system.host import Host
 
 _NODE_DIR = re.compile(r"^node(\d+)$")
 # The most a kernel can have (MAX_NUMNODES = 1 << CONFIG_NODES_SHIFT, at most 10 on x86-64; NR_CPUS at most
@@ -81,3 +84,24 @@ def node_cpus(host: Host, node: int) -> list[int] | None:
 def node_state(host: Host, name: str) -> list[int] | None:
     """online, possible, has_memory, has_cpu, has_normal_memory: lists of node ids (None: absent or damaged)."""
     return _read_list(host, name, limit=MAX_NUMNODES)
+
+
+class NodeInfo(NamedTuple):
+    node: int
+    meminfo: dict[str, int] | None
+    distances: list[int] | None
+    cpus: list[int] | None
+
+
+class Nodes(NamedTuple):
+    ids: list[int]  # the nodeN directories ([] without NUMA support in sysfs)
+    has_memory: list[int] | None
+    has_cpu: list[int] | None
+    info: dict[int, NodeInfo]
+
+
+def read_nodes(host: Host) -> Nodes:
+    """Every node's files, read once for the `numa` view."""
+    ids = node_ids(host)
+    info = {n: NodeInfo(n, node_meminfo(host, n), node_distances(host, n), node_cpus(host, n)) for n in ids}
+    return Nodes(ids, node_state(host, "has_memory"), node_state(host, "has_cpu"), info)

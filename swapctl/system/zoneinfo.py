@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from swapctl.kernel.mm import ZONE_ORDER, Zone
 
 # "Node 0, zone   Normal": zoneinfo_show_print() in mm/vmstat.c prints "Node %d, zone %8s".
 _HEADER = re.compile(r"^Node\s+(\d{1,5}),\s+zone\s+(\S+)[ \t]*$", re.MULTILINE)  # node ids < MAX_NUMNODES
@@ -14,48 +15,8 @@ _ZONE_FIELDS = frozenset({"min", "low", "high", "promo", "boost", "spanned", "pr
                           "scanned", "node_scanned"})
 _REQUIRED = ("min", "low", "high", "spanned", "present", "managed")
 
-# Zones the kernel caps instead of sharing pages_min with (see ops/watermarks.py).
-HIGHMEM = "HighMem"
-MOVABLE = "Movable"
-DEVICE = "Device"
-# enum zone_type (include/linux/mmzone.h): the order zones take in a node and in protection arrays.
-_ZONE_ORDER = {"DMA": 0, "DMA32": 1, "Normal": 2, HIGHMEM: 3, MOVABLE: 4, DEVICE: 5}
-
-
 class ZoneinfoError(ValueError):
     """/proc/zoneinfo text that is not zoneinfo, or is cut short."""
-
-
-@dataclass(slots=True)
-class Zone:
-    node: int
-    name: str
-    index: int  # position inside its node (0 = DMA on x86): the order of the protection array
-    free: int
-    min: int
-    low: int
-    high: int
-    spanned: int
-    present: int
-    managed: int
-    promo: int | None = None  # printed from 6.12
-    boost: int | None = None  # printed from 5.16/5.17
-    cma: int | None = None  # printed from 5.12
-    protection: tuple[int, ...] = ()
-    stats: dict[str, int] = field(default_factory=dict)  # the zone's vm counters (nr_free_pages, numa_*)
-    node_stats: dict[str, int] | None = None  # "per-node stats" (4.8+), held by a node's first populated zone
-    nr_cpus: int = 0  # pagesets printed: one per possible CPU
-    start_pfn: int | None = None
-    unreclaimable: bool | None = None  # node_unreclaimable (4.8+) or all_unreclaimable (older)
-    extra: dict[str, int] = field(default_factory=dict)  # scanned, inactive_ratio and other tail lines
-
-    @property
-    def populated(self) -> bool:
-        return self.managed > 0
-
-    @property
-    def key(self) -> str:
-        return f"{self.node}/{self.name}"
 
 
 def _int(value: str, what: str, zone: str) -> int:
@@ -180,7 +141,7 @@ def parse_zoneinfo(text: str) -> list[Zone]:
     seen: dict[str, int] = {}
     for m in headers:
         seen.setdefault(m.group(2), len(seen))
-    kinds = sorted(seen, key=lambda n: (_ZONE_ORDER.get(n, len(_ZONE_ORDER)), seen[n]))
+    kinds = sorted(seen, key=lambda n: (ZONE_ORDER.get(n, len(ZONE_ORDER)), seen[n]))
     index = {name: i for i, name in enumerate(kinds)}
     zones: list[Zone] = []
     for i, m in enumerate(headers):

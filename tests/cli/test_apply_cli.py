@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from tests.fakes import fake_host, make_root
 
 RECORDING = "kernel-recordings/6.12/n2-1g-1g/step0/root"
@@ -38,7 +38,7 @@ def machine(fixtures: Path, tmp_path: Path):
     runner = CliRunner()
 
     def invoke(*args: str, stdin: str | None = None):
-        return runner.invoke(app, list(args), obj=AppState(host=host), input=stdin, catch_exceptions=False)
+        return runner.invoke(app, list(args), obj=Invocation(host=host), input=stdin, catch_exceptions=False)
 
     return root, host, invoke
 
@@ -136,5 +136,5 @@ def test_absent_removes_a_swapfile(machine, tmp_path: Path) -> None:
 
 def test_not_root_is_refused(fixtures: Path, tmp_path: Path) -> None:
     root = make_root(tmp_path / "r")
-    result = CliRunner().invoke(app, ["apply", write(tmp_path, GOOD)], obj=AppState(host=fake_host(root, uid=1000)))
+    result = CliRunner().invoke(app, ["apply", write(tmp_path, GOOD)], obj=Invocation(host=fake_host(root, uid=1000)))
     assert result.exit_code == 3

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from swapctl.system.host import Host
 from tests.fakes import FakeRunner, fake_host
 from tests.figures import report
@@ -223,10 +223,10 @@ def test_a_symlink_swapped_in_after_the_checks_is_never_followed(template: Path,
         shutil.copytree(template, root, symlinks=True)
         paths = fake_host(root).paths
         runner = FakeRunner(paths)
-        host = racer(paths=paths, runner=runner, uid=0, page_size=4096)
+        host = racer(paths=paths, runner=runner, uid=0, page_size=4096, live=True)
         passwd = (root / "etc/passwd").read_bytes()
         fstab_before = (root / "etc/fstab").read_bytes()
-        result = CliRunner().invoke(app, ["create", "/var/tmp/raced", *SIZE], obj=AppState(host=host))
+        result = CliRunner().invoke(app, ["create", "/var/tmp/raced", *SIZE], obj=Invocation(host=host))
         TALLY["classic"] += 1
         TALLY["inputs"] += 1
         assert result.exit_code == code, result.stdout + result.stderr

@@ -55,14 +55,14 @@ def test_vm_get_in_a_pipe_prints_each_note_on_one_line(fixtures: Path, tmp_path:
     from typer.testing import CliRunner
 
     from swapctl.cli.app import app
-    from swapctl.cli.context import AppState
+    from swapctl.cli.context import Invocation
 
     root = tmp_path / "root"
     shutil.copytree(fixtures / ONE_NODE, root)
     make_root(root, osrelease=(root / "proc/sys/kernel/osrelease").read_text().strip(),
               meminfo=(root / "proc/meminfo").read_text())
     host = fake_host(root)
-    run = lambda *a: CliRunner().invoke(app, list(a), obj=AppState(host=host), catch_exceptions=False)  # noqa: E731
+    run = lambda *a: CliRunner().invoke(app, list(a), obj=Invocation(host=host), catch_exceptions=False)  # noqa: E731
     settings = envelope(run("-o", "json", "vm", "get").stdout)["data"]["settings"]
     notes = [f"{s['key']}: {n}" for s in settings for n in s.get("notes", []) if "khugepaged" not in n]
     assert any("one NUMA node" in n for n in notes)  # a note longer than the table is wide

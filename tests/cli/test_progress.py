@@ -10,8 +10,7 @@ import pytest
 from rich.console import Console
 
 from swapctl.cli import render
-from swapctl.cli.context import AppState
-from swapctl.cli.swapfile import _attach_progress
+from swapctl.cli.context import Invocation, attach_progress
 from swapctl.core.plan import execute
 from swapctl.ops.swapfile import plan_remove
 from tests.fakes import SWAPS_HEADER, fake_host
@@ -73,9 +72,9 @@ def test_swapoff_shows_the_used_pages_coming_back(root: Path) -> None:
 def test_no_bar_is_attached_for_json_or_yaml_even_on_a_terminal(root: Path, monkeypatch, output: str) -> None:
     host = fake_host(root)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
-    _attach_progress(AppState(output=output), host)
+    attach_progress(Invocation(output=output), host)
     assert host.progress is None
-    _attach_progress(AppState(output="table"), host)
+    attach_progress(Invocation(output="table"), host)
     assert host.progress is render.progress_bar
 
 

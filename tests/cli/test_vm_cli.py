@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from tests.fakes import envelope, fake_host, make_root
 from tests.plans.test_vm_plans import failing_host
 
@@ -26,7 +26,7 @@ def machine(fixtures: Path, tmp_path: Path, recording: str = TWO_NODES) -> Path:
 
 
 def invoke(host, *args: str):
-    return CliRunner().invoke(app, list(args), obj=AppState(host=host), catch_exceptions=False)
+    return CliRunner().invoke(app, list(args), obj=Invocation(host=host), catch_exceptions=False)
 
 
 def vm(root: Path, name: str) -> int:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.fakes import FIXTURES
 
@@ -21,7 +21,7 @@ N1 = RUNS / "6.1/n1-512m"
 
 
 def run(root: Path, *args: str):
-    return CliRunner().invoke(app, ["--root", str(root), *args], obj=AppState(), catch_exceptions=False)
+    return CliRunner().invoke(app, ["--root", str(root), *args], obj=Invocation(), catch_exceptions=False)
 
 
 def run_json(root: Path, *args: str) -> dict:
@@ -110,7 +110,7 @@ def test_node_option_keeps_one_node() -> None:
     (["--what-if", "min_free_kbytes=>4096"], "needs a value"),
     (["--what-if", "watermark_scale_factor=0"], "out of range"),
     (["--what-if", "watermark_scale_factor=3001"], "out of range"),
-    (["--what-if", "min_free_kbytes=1", "--what-if", "min_free_kbytes=2"], "twice"),
+    (["--what-if", "min_free_kbytes=1", "--what-if", "min_free_kbytes=2"], "more than once"),
     (["--node", "7"], "node 7 does not exist"),
 ])
 def test_invalid_what_if_or_node_exits_2_with_one_line(args: list[str], words: str) -> None:

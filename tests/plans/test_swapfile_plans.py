@@ -384,7 +384,7 @@ def test_a_tree_that_is_not_the_running_machine_refuses_every_swapon_and_swapoff
     execute(plan_create(host, journal, "/swapfile", "16M"), host, journal)
     execute(plan_create(host, journal, "/other", "16M", persist=False), host, journal)
     execute(plan_remove(host, journal, "/other", keep_file=True), host, journal)
-    host.runner.live = False
+    host.live = False
     before, calls = snapshot(root), len(host.runner.calls)
     attempts = [
         lambda: plan_create(host, journal, "/new", "16M"),

@@ -14,9 +14,9 @@ import pytest
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.journal import Journal
 from swapctl.core.plan import Step, UndoContext, execute
-from swapctl.ops import sysctl
-from swapctl.ops.sysctl import PERSIST_FILE
-from swapctl.ops.sysctl_set import SysctlPersist, SysctlWrite, build_set_plan, finish
+from swapctl.kernel.knobs import KNOBS
+from swapctl.ops.vm import read_state
+from swapctl.ops.vm_set import PERSIST_FILE, SysctlPersist, SysctlWrite, build_set_plan
 from swapctl.system.host import Host
 from tests.fakes import FakeRunner, fake_host, make_root
 
@@ -63,7 +63,6 @@ def run(host: Host, journal: Journal, *texts: str, persist: bool = False, force:
         dry_run: bool = False):
     plan = build_set_plan(host, list(texts), persist=persist, force=force)
     out = execute(plan, host, journal, dry_run=dry_run)
-    finish(plan)
     return plan, out
 
 
@@ -117,7 +116,6 @@ def test_raise_only_is_re_decided_under_the_lock_when_another_run_got_there_firs
     plan = build_set_plan(host, ["swappiness=>90"], persist=False, force=False)
     (root / "proc/sys/vm/swappiness").write_text("95\n")  # another swapctl, between plan and execute
     out = execute(plan, host, journal)
-    finish(plan)
     assert vm(root, "swappiness") == 95
     assert plan.data["settings"][0]["changed"] is False
     assert out.changed is False and [a["status"] for a in out.actions] == ["skipped"]
@@ -128,7 +126,7 @@ def test_raise_only_is_re_decided_under_the_lock_when_another_run_got_there_firs
 def test_min_free_kbytes_above_the_safe_share_is_refused_naming_the_limit(fixtures, tmp_path) -> None:
     root = machine(fixtures, tmp_path, SMALL)
     host = fake_host(root)
-    state = sysctl.read_state(host, [sysctl.KNOBS["min_free_kbytes"]])
+    state = read_state(host, [KNOBS["min_free_kbytes"]])
     limit = state.min_free.safe_limit
     # 5% of the 512 MiB machine's lowmem: 262144 (measured to panic it) is far above it.
     assert 20000 < limit < 30000
@@ -187,7 +185,7 @@ class FailingHost(Host):
 
 def failing_host(root: Path, fail_key: str = "", adjust: dict[str, str] | None = None) -> FailingHost:
     base = fake_host(root)
-    host = FailingHost(paths=base.paths, runner=FakeRunner(base.paths), uid=0, page_size=4096)
+    host = FailingHost(paths=base.paths, runner=FakeRunner(base.paths), uid=0, page_size=4096, live=True)
     host.fail_key, host.adjust = fail_key, adjust or {}
     return host
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from swapctl.ops.watermarks import predict
+from swapctl.kernel.mm import predict
 from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.conftest import privileged
 

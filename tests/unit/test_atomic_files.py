@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from swapctl.ops import fstab
-from swapctl.ops.sysctl import PERSIST_FILE
-from swapctl.ops.sysctl_set import SysctlPersist
+from swapctl.ops.vm_set import PERSIST_FILE, SysctlPersist
 from swapctl.system.host import Host
 from swapctl.system.paths import SysPaths
 from tests.fakes import make_root

@@ -260,7 +260,7 @@ def test_bash_completes_vm_keys_for_vm_get_and_key_equals_for_vm_set(tree):
     paths = {c.path for c in tree.walk()}
     if ("vm", "get") not in paths:
         pytest.skip("the vm command is not registered in swapctl.cli.app yet")
-    from swapctl.ops.sysctl import KNOBS
+    from swapctl.kernel.knobs import KNOBS
 
     assert sorted(bash_complete(["swapctl", "vm", "get", ""])) == sorted(KNOBS)
     assert bash_complete(["swapctl", "vm", "get", "swappiness", "zone"]) == ["zone_reclaim_mode"]

@@ -198,7 +198,7 @@ def test_overrides_simulate_a_new_file_without_writing_it(tree) -> None:
     ("10", 10), ("010", 8), ("0x10", 16), ("0X1f", 31), (" 5 ", 5), ("10 # note", 10), ("10\tx", 10), ("33 44", 33),
     ("08", None), ("+1", None), ("1_0", None), ("-1", None), ("1e3", None), ("99999999999", None), ("", None),
     ("10\r", None), ("10\v", None), ("0x", None), ("12abc", None), ("9" * 21, None), ("0" * 25 + "7", None),
-    ("1.5", None), ("500", None)])
+    ("1.5", None), ("500", None), ("-" + "0" * 19, 0), ("-" + "0" * 20, None), ("\udca07", 7), ("\u00a07", None)])
 def test_a_boot_value_is_read_as_the_kernel_reads_it(text: str, kept: int | None) -> None:
     got = procsys.accepts(text, 0, 200)
     assert (got if isinstance(got, int) else None) == kept, got

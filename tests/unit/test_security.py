@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swapctl.cli.app import app
-from swapctl.cli.context import AppState
+from swapctl.cli.context import Invocation
 from swapctl.system.host import Host
 from tests.fakes import SWAPS_HEADER, fake_host, make_root
 from tests.figures import report
@@ -28,7 +28,7 @@ SIZE = ["--size", "16M"]
 
 
 def invoke(host: Host, *args: str):
-    return CliRunner().invoke(app, list(args), obj=AppState(host=host), catch_exceptions=False)
+    return CliRunner().invoke(app, list(args), obj=Invocation(host=host), catch_exceptions=False)
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_the_swap_file_is_0600_from_its_creation_through_every_step_even_with_um
     root = make_root(tmp_path / "root")
     os.chmod(root / "var/tmp", 0o755)
     base = fake_host(root)
-    host = ModeWatcher(paths=base.paths, runner=base.runner, uid=0, page_size=4096)
+    host = ModeWatcher(paths=base.paths, runner=base.runner, uid=0, page_size=4096, live=True)
     host.seen = []
     real_run = base.runner.run
 
@@ -295,7 +295,7 @@ def test_the_journal_is_never_written_through_a_link(tmp_path: Path) -> None:
     victim = root / "etc/victim"
     victim.write_text("keep\n")
     os.symlink(victim, state / "journal.jsonl")
-    result = CliRunner().invoke(app, ["create", "/var/tmp/sw", *SIZE], obj=AppState(host=fake_host(root)))
+    result = CliRunner().invoke(app, ["create", "/var/tmp/sw", *SIZE], obj=Invocation(host=fake_host(root)))
     assert result.exit_code != 0
     assert victim.read_text() == "keep\n"
 

@@ -12,9 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swapctl.core.errors import UsageError
-from swapctl.core.kernel import parse_release
-from swapctl.ops import sysctl
-from swapctl.ops.sysctl import INT_MAX, KNOBS, LOWER, RAISE, SET
+from swapctl.kernel import knobs, mm
+from swapctl.kernel.knobs import INT_MAX, KNOBS, LOWER, RAISE, SET
+from swapctl.kernel.version import parse_release
+from swapctl.ops import vm
+from swapctl.system.memory import thp_mode
 
 RECORDINGS = Path("kernel-recordings")
 
@@ -27,17 +29,27 @@ def test_swappiness_accepts_up_to_200_from_linux_5_8_and_100_before(release, exp
     assert KNOBS["swappiness"].kernel_range(parse_release(release)) == expected
 
 
-@pytest.mark.parametrize(("release", "expected"), [
-    ("4.6.0", (1, 1000)), ("5.14.21", (1, 1000)), ("5.15.0", (1, 3000)), ("6.12.117+deb12-amd64", (1, 3000)),
+@pytest.mark.parametrize(("release", "mainline", "possible"), [
+    ("4.6.0", (1, 1000), (1, 1000)), ("5.14.21", (1, 1000), (1, 1000)),
+    # 5.15's stable series took the 3000 ceiling in 2022 (mainline: 5.17): a 5.15 or 5.16 build may have either
+    ("5.15.0-1034-azure", (1, 1000), (1, 3000)), ("5.16.20", (1, 1000), (1, 3000)),
+    ("5.17.0", (1, 3000), (1, 3000)), ("6.12.117+deb12-amd64", (1, 3000), (1, 3000)),
 ])
-def test_watermark_scale_factor_ceiling_rose_from_1000_to_3000_in_5_15(release, expected) -> None:
-    assert KNOBS["watermark_scale_factor"].kernel_range(parse_release(release)) == expected
+def test_watermark_scale_factor_ceiling_rose_from_1000_to_3000_in_5_17_and_in_5_15_stable(
+        release, mainline, possible) -> None:
+    knob, version = KNOBS["watermark_scale_factor"], parse_release(release)
+    assert knob.kernel_range(version) == mainline
+    assert knob.possible_range(version) == knob.accepted_range(version) == possible
+    doubt = knob.doubt_about(2000, version)
+    assert (doubt is not None) == (mainline != possible), doubt
+    assert knob.doubt_about(500, version) is None
 
 
-def test_zone_reclaim_mode_and_vfs_cache_pressure_took_negative_values_before_5_11() -> None:
+def test_zone_reclaim_mode_and_vfs_cache_pressure_took_negative_values_before_5_12() -> None:
     for name in ("zone_reclaim_mode", "vfs_cache_pressure"):
-        assert KNOBS[name].kernel_range((5, 10, 0))[0] < 0
-        assert KNOBS[name].kernel_range((5, 11, 0))[0] == 0
+        assert KNOBS[name].kernel_range((5, 11, 0))[0] < 0
+        assert KNOBS[name].kernel_range((5, 12, 0))[0] == 0
+        assert KNOBS[name].doubt((5, 10, 0)) and not KNOBS[name].doubt((5, 12, 0))
     # swapctl never takes a negative or a meaningless bit, whatever the kernel.
     assert KNOBS["zone_reclaim_mode"].accepted_range((5, 4, 0)) == (0, 7)
     assert KNOBS["vfs_cache_pressure"].accepted_range((5, 4, 0)) == (0, INT_MAX)
@@ -80,7 +92,7 @@ def test_the_validator_agrees_with_what_a_real_6_1_kernel_accepted_except_where_
     for rec in records:
         text = f"{rec['key']}={rec['value']}"
         try:
-            sysctl.parse_assignments([text], version, release)
+            knobs.parse_assignments([text], version, release)
             ours = True
         except UsageError:
             ours = False
@@ -95,8 +107,8 @@ def test_the_validator_agrees_with_what_a_real_6_1_kernel_accepted_except_where_
 # --- keys ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(KNOBS))
 def test_every_knob_is_accepted_bare_and_with_the_vm_prefix(name: str) -> None:
-    assert sysctl.normalise_key(name) is KNOBS[name]
-    assert sysctl.normalise_key(f"vm.{name}") is KNOBS[name]
+    assert knobs.knob_named(name) is KNOBS[name]
+    assert knobs.knob_named(f"vm.{name}") is KNOBS[name]
 
 
 @pytest.mark.parametrize("text", [
@@ -105,13 +117,13 @@ def test_every_knob_is_accepted_bare_and_with_the_vm_prefix(name: str) -> None:
 ])
 def test_anything_but_a_known_key_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as exc:
-        sysctl.normalise_key(text)
+        knobs.knob_named(text)
     assert exc.value.code == 2
 
 
 def test_a_near_miss_key_gets_a_did_you_mean_hint() -> None:
     with pytest.raises(UsageError) as exc:
-        sysctl.normalise_key("swapiness")
+        knobs.knob_named("swapiness")
     assert "did you mean swappiness" in (exc.value.hint or "")
 
 
@@ -122,7 +134,7 @@ def test_a_near_miss_key_gets_a_did_you_mean_hint() -> None:
     ("swappiness=010", SET, 10),
 ])
 def test_assignments_parse_to_key_mode_and_decimal_value(text, mode, value) -> None:
-    a = sysctl.parse_assignment(text)
+    a = knobs.parse_assignment(text)
     assert (a.mode, a.value) == (mode, value)
 
 
@@ -132,23 +144,23 @@ def test_assignments_parse_to_key_mode_and_decimal_value(text, mode, value) -> N
 ])
 def test_malformed_assignments_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
-        sysctl.parse_assignment(text)
+        knobs.parse_assignment(text)
 
 
 def test_one_bad_assignment_rejects_the_whole_command_naming_key_value_and_range() -> None:
     with pytest.raises(UsageError) as exc:
-        sysctl.parse_assignments(["swappiness=10", "watermark_scale_factor=3001"], (6, 12), "6.12.0")
+        knobs.parse_assignments(["swappiness=10", "watermark_scale_factor=3001"], (6, 12), "6.12.0")
     assert "vm.watermark_scale_factor=3001" in exc.value.message and "1-3000" in exc.value.message
 
 
 def test_a_key_given_twice_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="more than once"):
-        sysctl.parse_assignments(["swappiness=10", "vm.swappiness=20"], (6, 12))
+        knobs.parse_assignments(["swappiness=10", "vm.swappiness=20"], (6, 12))
 
 
 def test_zone_reclaim_mode_above_7_is_refused_with_swapctls_reason() -> None:
     with pytest.raises(UsageError) as exc:
-        sysctl.parse_assignments(["zone_reclaim_mode=8"], (6, 1))
+        knobs.parse_assignments(["zone_reclaim_mode=8"], (6, 1))
     assert "0-7" in exc.value.message and "bits" in exc.value.message
 
 
@@ -158,30 +170,31 @@ ops = st.sampled_from(["=", "=>", "=<"])
 
 @given(keys, ops, st.integers(min_value=-(2**40), max_value=2**40))
 def test_property_any_well_formed_assignment_parses_back_to_what_was_written(key, op, n) -> None:
-    a = sysctl.parse_assignment(f"{key}{op}{n}")
-    assert a.knob is sysctl.normalise_key(key)
+    a = knobs.parse_assignment(f"{key}{op}{n}")
+    assert a.knob is knobs.knob_named(key)
     assert a.value == n
     assert a.mode == {"=": SET, "=>": RAISE, "=<": LOWER}[op]
-    assert sysctl.parse_assignment(a.text) == a  # the canonical text round-trips
+    assert knobs.parse_assignment(a.text) == a  # the canonical text round-trips
 
 
 @given(keys, st.integers(min_value=-(2**33), max_value=2**33), st.sampled_from([(4, 19), (5, 10), (6, 1),
                                                                                   (6, 18), None]))
 def test_property_range_check_accepts_exactly_the_values_inside_the_accepted_range(key, n, version) -> None:
-    knob = sysctl.normalise_key(key)
+    knob = knobs.knob_named(key)
     lo, hi = knob.accepted_range(version)
     try:
-        sysctl.parse_assignments([f"{key}={n}"], version)
+        knobs.parse_assignments([f"{key}={n}"], version)
         accepted = True
     except UsageError:
         accepted = False
-    assert accepted == (lo <= n <= hi)
+    exists = knob.since is None or version is None or version >= knob.since  # no such file before it
+    assert accepted == (exists and lo <= n <= hi)
 
 
 @given(st.text(alphabet=string.printable, max_size=30))
 def test_property_arbitrary_text_either_parses_to_a_known_knob_or_is_a_usage_error(text: str) -> None:
     try:
-        a = sysctl.parse_assignment(text)
+        a = knobs.parse_assignment(text)
     except UsageError:
         return
     assert a.knob.name in KNOBS
@@ -195,7 +208,6 @@ def test_vm_get_estimates_the_boot_min_free_kbytes_with_the_rule_of_the_running_
     # lowmem; vm get must read the kernel's version as the watermark model does, boundary releases included.
     import re
 
-    from swapctl.ops import watermarks
     from tests.fakes import fake_host, make_root
 
     root = make_root(tmp_path / "root", osrelease=release)
@@ -204,16 +216,15 @@ def test_vm_get_estimates_the_boot_min_free_kbytes_with_the_rule_of_the_running_
     big = re.sub(r"managed\s+\d+", "managed  100000000", text[normal:], count=1)
     (root / "proc/zoneinfo").write_text(text[:normal] + big)
     host = fake_host(root)
-    state = sysctl.read_state(host)
-    thp = sysctl.thp_mode(host) != "never"
-    want = watermarks.default_min_free_kbytes(state.zones, host.page_size, thp, kernel_version=release).kernel
+    state = vm.read_state(host)
+    thp = thp_mode(host) != "never"
+    want = mm.default_min_free_kbytes(state.memory.zones, host.page_size, thp, kernel_version=release).kernel
     assert state.min_free.kernel_default == want
     assert (want > 65536) == (not release.startswith("5.6"))
 
 
 def test_vm_get_of_a_snapshot_uses_the_snapshots_page_size_not_this_machines(fixtures: Path, tmp_path: Path) -> None:
     # A ppc64 machine with 64 KiB pages, read on this 4 KiB one: the defaults are in kB of ITS pages.
-    from swapctl.ops import watermarks
     from swapctl.system.zoneinfo import parse_zoneinfo
     from tests.fakes import fake_host, make_root
 
@@ -224,7 +235,7 @@ def test_vm_get_of_a_snapshot_uses_the_snapshots_page_size_not_this_machines(fix
                      meminfo=f"MemTotal: {managed * 64} kB\nMemFree: {managed * 32} kB\n")
     (root / "proc/zoneinfo").write_text(text)
     host = fake_host(root)
-    state = sysctl.read_state(host)
-    want = watermarks.default_min_free_kbytes(state.zones, 65536, False, kernel_version="4.11.0")
+    state = vm.read_state(host)
+    want = mm.default_min_free_kbytes(state.memory.zones, 65536, False, kernel_version="4.11.0")
     assert state.min_free.kernel_default == want.kernel
-    assert state.min_free.basis_kb == watermarks.buffer_pages(state.zones) * 64
+    assert state.min_free.basis_kb == mm.buffer_pages(state.memory.zones) * 64

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from swapctl.ops.watermarks import (
+from swapctl.kernel.mm import (
+    Zone,
     default_min_free_kbytes,
     lowmem_managed_pages,
     lowmem_reserve,
     mult_frac,
-    parse_kernel_version,
     predict,
     rule_name,
 )
-from swapctl.system.zoneinfo import Zone, parse_zoneinfo
+from swapctl.kernel.version import rules_version
+from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.fakes import FIXTURES
 
 RECORDINGS = FIXTURES / "kernel-recordings"
@@ -164,11 +165,21 @@ def test_default_min_free_kbytes_matches_the_6_12_boot_value_raised_by_khugepage
 
 def test_default_min_free_kbytes_without_thp_is_the_square_root_rule_within_boot_drift() -> None:
     root = _root(RECORDINGS / "6.1/n1-512m", 0)
-    d = default_min_free_kbytes(_zones(root), 4096, True, 1, kernel_version="6.1.0")
-    # under 512 MiB of RAM THP is off: the kernel's own int_sqrt(16 * lowmem_kB) at boot, from managed
-    # counts ~1% smaller than today's
+    d = default_min_free_kbytes(_zones(root), 4096, None, 1, kernel_version="6.1.0")
+    # under 512 MiB of RAM THP is off at boot (the recording has no THP mode: unknown): the kernel's own
+    # int_sqrt(16 * lowmem_kB), from managed counts ~1% smaller than today's
     assert d.khugepaged is None
     assert abs(d.kernel - _vm(root, "min_free_kbytes")) <= _vm(root, "min_free_kbytes") // 50
+    assert default_min_free_kbytes(_zones(root), 4096, False, 1, kernel_version="6.1.0").khugepaged is None
+
+
+def test_thp_enabled_after_boot_on_a_small_machine_raises_the_default_as_khugepaged_starts() -> None:
+    # hugepage_init leaves THP off under 512 MiB, but `echo always > .../enabled` starts khugepaged, and
+    # start_stop_khugepaged calls set_recommended_min_free_kbytes whatever the RAM: a mode that reads
+    # always or madvise means the raise happened.
+    zones = _zones(_root(RECORDINGS / "6.1/n1-512m", 0))
+    raised = default_min_free_kbytes(zones, 4096, True, 1, kernel_version="6.1.0")
+    assert raised.khugepaged is not None and raised.effective > raised.kernel
 
 
 def test_default_min_free_kbytes_clamp_moved_from_65536_to_262144_in_5_7() -> None:
@@ -180,4 +191,4 @@ def test_default_min_free_kbytes_clamp_moved_from_65536_to_262144_in_5_7() -> No
 @pytest.mark.parametrize("text, version", [("6.12.117+deb12-amd64", (6, 12, 117)), ("4.11.0-rc5", (4, 11, 0)),
                                            ("6.6", (6, 6, 0)), ("junk", (99, 0, 0))])
 def test_kernel_versions_parse_from_osrelease(text: str, version: tuple[int, int, int]) -> None:
-    assert parse_kernel_version(text) == version
+    assert rules_version(text) == version

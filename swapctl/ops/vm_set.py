@@ -1,5 +1,5 @@
 """vm tuning, the writing side: the safety policy, the steps that write /proc/sys/vm (compare-and-swap undo)
-and persist to /etc/sysctl.d/90-swapctl.conf, and the `vm set` plan."""
+and persist to /etc/sysctl.d/90-swapctl.conf, and the `vm set` plan (the read side: vm.py)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,20 @@ from typing import TYPE_CHECKING, Any
 
 from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
-from swapctl.core.kernel import parse_release
 from swapctl.core.plan import Plan, Step, UndoContext, register
 from swapctl.core.text import split_lines
+from swapctl.kernel import mm
+from swapctl.kernel.knobs import KNOBS, LOWER, RAISE, SET, Assignment, parse_assignments
 from swapctl.ops import nextboot
 from swapctl.ops.fileedit import FileEdit
-from swapctl.ops.sysctl import (
-    KNOBS,
-    LOWER,
-    PERSIST_FILE,
-    PERSIST_HEADER,
-    RAISE,
-    SAFE_SHARE_PERCENT,
-    SET,
-    Assignment,
-    VmState,
-    boot_ranges,
-    boot_value,
-    estimate_slack,
-    parse_assignments,
-    read_state,
-    read_vm,
-)
+from swapctl.ops.vm import VmState, boot_value, read_state
 from swapctl.system import paths
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
 
+PERSIST_FILE = "/etc/sysctl.d/90-swapctl.conf"
+PERSIST_HEADER = ("# vm sysctls set by `swapctl vm set --persist`. swapctl keeps other lines as they are.\n")
 _INT = fields.is_int(-(2**31), 2**31 - 1)
 
 
@@ -48,7 +35,10 @@ def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) 
             raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
         if a.knob.name == "min_free_kbytes":
             # Judge what would be in force: `=<N` never raises the value, `=>N` never lowers it.
-            warnings.extend(judge_min_free(target_value(a, state.values[a.knob.name]), state, force=force))
+            warnings.extend(judge_min_free(a.target(state.values[a.knob.name]), state, force=force))
+        doubt = a.knob.doubt_about(a.value, state.version)
+        if doubt:
+            warnings.append(doubt + " (a refused write is undone)")
         if a.knob.name == "zone_reclaim_mode" and a.value and state.nodes <= 1:
             warnings.append("this machine has one NUMA node: zone_reclaim_mode has no effect here")
     return warnings
@@ -59,13 +49,13 @@ def judge_min_free(value: int, state: VmState, *, force: bool) -> list[str]:
     mf, warnings = state.min_free, []
     if value > mf.safe_limit:
         what = (f"vm.min_free_kbytes={value} is above the safe limit of {mf.safe_limit} kB "
-                f"({SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
+                f"({mm.SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
         if not force:
             raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
                           "(a panic); pass --force if you are sure")
         warnings.append(what + "; writing it because of --force")
     # The default is our estimate of the kernel's (give it slack); 128 kB is the kernel's own floor.
-    low = mf.kernel_default - estimate_slack(mf.kernel_default) if mf.kernel_default else 128
+    low = mf.kernel_default - mm.estimate_slack(mf.kernel_default) if mf.kernel_default else 128
     if value < low:
         warnings.append(f"vm.min_free_kbytes={value} is below the kernel's own default for this machine "
                         f"({mf.kernel_default or 128} kB): atomic allocations may fail and reclaim starts late")
@@ -105,7 +95,7 @@ class SysctlWrite(Step):
         return f"restore {self.key} to {self.params.get('planned_old')}"
 
     def _read(self, host: Host) -> int:
-        value = read_vm(host, self.params["name"])
+        value = host.vm_value(self.params["name"])
         if value is None:
             raise OperationFailed(f"{self.key} does not exist on this kernel")
         return value
@@ -257,23 +247,12 @@ class SysctlPersist(FileEdit):
 
 
 # --- the plan -------------------------------------------------------------------------------------------
-def target_value(a: Assignment, current: int) -> int:
-    """The value in force after the assignment (raise/lower-only keep a current value already past N)."""
-    if a.mode == RAISE:
-        return max(current, a.value)
-    if a.mode == LOWER:
-        return min(current, a.value)
-    return a.value
-
-
 def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
                    path: str = PERSIST_FILE, applier: str | None = None) -> Plan:
     """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
     value changes (plus one persist step); a value already in force gets no step."""
-    release = host.kernel_release()
-    version = parse_release(release)
-    assignments = parse_assignments(texts, version, release)
-    state = read_state(host, [a.knob for a in assignments], applier)
+    state = read_state(host, applier=applier)  # read once: every decision below is made from it
+    assignments = parse_assignments(texts, state.version, state.release)
     plan = Plan("vm set")
     plan.warnings.extend(check_policy(assignments, state, force=force))
     rows = []
@@ -281,7 +260,7 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
     for a in assignments:
         current = state.values[a.knob.name]
         assert current is not None  # check_policy refused absent keys
-        target = target_value(a, current)
+        target = a.target(current)
         targets[a.knob.key] = target
         change = target != current
         if change:
@@ -312,7 +291,8 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
                 fix = (f"--persist would not win over it: edit {later[a.knob.key]}" if a.knob.key in later
                        else "add --persist to keep the new value across reboots")
                 plan.warnings.append(f"{boot.source.file} sets {a.knob.key} = {boot.source.text} at boot; {fix}")
-    plan.data = {"settings": rows, "persist": path if persist else None, "kernel": release}
+    plan.data = {"settings": rows, "persist": path if persist else None, "kernel": state.release}
+    plan.after_run.append(report_read_backs)
     return plan
 
 
@@ -334,9 +314,9 @@ def _later_files_win(host: Host, path: str, step: SysctlPersist,
                      state: VmState) -> list[tuple[str, str, str, str]]:
     """(key, file, value, tools) for each key whose boot value, with our file edited, still comes from another
     file (applied after ours, or winning by the tools' rules), under either applier."""
-    new_text = step.transform(step._read(host))
+    new_text = step.transform(host.read_text_or_none(path))
     knobs = [KNOBS[key.removeprefix("vm.")] for key in step.params["settings"]]
-    boot = nextboot.next_boot(host, boot_ranges(knobs, state.version), overrides={path: new_text})
+    boot = state.next_boot(knobs, {path: new_text})
     winners: dict[tuple[str, str, str], list[str]] = {}
     for tool in nextboot.TOOLS:
         for knob in knobs:
@@ -346,22 +326,24 @@ def _later_files_win(host: Host, path: str, step: SysctlPersist,
     return [(key, file, value, " and ".join(tools)) for (key, file, value), tools in winners.items()]
 
 
-def finish(plan: Plan) -> None:
-    """After execute(): report in the settings rows what each write read back, any value the kernel adjusted,
-    and writes that turned out unneeded under the lock (execute marked their action "skipped")."""
+def report_read_backs(plan: Plan) -> None:
+    """After the run (Plan.after_run): what each write read back, any value the kernel adjusted, and writes that
+    turned out unneeded under the lock (execute marked their action "skipped"), in the warnings and in the
+    rows that show the key (vm set's settings, apply's items)."""
     rows = {r["key"]: r for r in plan.data.get("settings", [])}
+    items = {r["key"]: r for r in plan.data.get("items", []) if r.get("kind") == "sysctl"}
     for step in plan.steps:
         if not isinstance(step, SysctlWrite):
             continue
-        row = rows.get(step.key)
-        if row is None:
-            continue
+        row, item = rows.get(step.key, {}), items.get(step.key, {})
         if step.skipped:
             row.update(changed=False, new=step.read_back, read_back=step.read_back)
+            item.update(changed=False, after=step.read_back)
             plan.warnings.append(f"{step.key} was already {step.read_back} when its turn came; left as is")
         elif step.read_back is not None:
             row["read_back"] = step.read_back
             if step.read_back != step.params["value"]:
                 row["adjusted"] = True
+                item["after"] = step.read_back
                 plan.warnings.append(f"the kernel adjusted {step.key}: wrote {step.params['value']}, "
                                      f"reads back {step.read_back}")

@@ -21,3 +21,13 @@ def parse_release(release: str | None) -> Version | None:
         return None
     patch = parts[2] if len(parts) > 2 and number(parts[2]) else "0"
     return int(parts[0]), int(parts[1]), int(patch)
+
+
+LATEST: Version = (99, 0, 0)  # the rules of the newest kernel, for a release that cannot be read
+
+
+def rules_version(release: str | Version | None) -> Version:
+    """The version whose rules apply: parsed from an osrelease string; an unknown one gets the newest rules."""
+    if isinstance(release, tuple):
+        return release
+    return parse_release(release) or LATEST
