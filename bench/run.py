@@ -53,7 +53,7 @@ def interleaved(cases: dict[str, Callable[[], None]], rounds: int, warmup: int =
     names = list(cases)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(warmup + rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             start = time.perf_counter()
             cases[name]()
@@ -64,8 +64,9 @@ def interleaved(cases: dict[str, Callable[[], None]], rounds: int, warmup: int =
 
 
 def proc(argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> Callable[[], None]:
-    return lambda: subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                                  cwd=cwd, check=False)
+    return lambda: subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd, check=False
+    )
 
 
 def heading(text: str) -> None:
@@ -80,12 +81,18 @@ def figure(label: str, value: str, command: str) -> None:
 def bench_startup(rounds: int) -> None:
     heading(f"1. start-up: median of {rounds} interleaved runs, ratio to the import-typer floor")
     floor_argv = [PY, "-c", "import typer"]
-    cases = {"floor": floor_argv, "list": [*SWAPCTL, "list", "-o", "json"],
-             "vm get": [*SWAPCTL, "vm", "get", "-o", "json"], "watermarks": [*SWAPCTL, "watermarks", "-o", "json"]}
+    cases = {
+        "floor": floor_argv,
+        "list": [*SWAPCTL, "list", "-o", "json"],
+        "vm get": [*SWAPCTL, "vm", "get", "-o", "json"],
+        "watermarks": [*SWAPCTL, "watermarks", "-o", "json"],
+    }
     # What TAB runs: the generated bash completion (static: no Python at all), completing `swapctl vm g`.
-    bash_script = (f"source {shlex.quote(str(REPO / 'completions' / 'swapctl.bash'))}; "
-                   "COMP_WORDS=(swapctl vm g); COMP_CWORD=2; COMP_LINE='swapctl vm g'; COMP_POINT=12; "
-                   "_swapctl swapctl g vm; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    bash_script = (
+        f"source {shlex.quote(str(REPO / 'completions' / 'swapctl.bash'))}; "
+        "COMP_WORDS=(swapctl vm g); COMP_CWORD=2; COMP_LINE='swapctl vm g'; COMP_POINT=12; "
+        "_swapctl swapctl g vm; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     bash_argv = ["bash", "--norc", "--noprofile", "-c", bash_script]
     completed = subprocess.run(bash_argv, capture_output=True, text=True).stdout.split()
     if completed != ["get"]:
@@ -134,8 +141,12 @@ def raw_swap_cycle(path: Path, size: int) -> None:
 def count_fsyncs(argv: list[str], journal_dir: Path) -> dict[str, int]:
     """fsync/fdatasync calls of argv and its children (mkswap), split by what they synced (strace -y)."""
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
-        subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o", out.name, *argv],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            ["strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync", "-o", out.name, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
         counts = {"journal": 0, "swap file": 0, "directory or other": 0}
         for line in out.read().splitlines():
             m = re.search(r"f(?:data)?sync\(\d+<([^>]*)>", line)
@@ -167,27 +178,31 @@ def bench_create_remove(rounds: int) -> None:
             run(remove)
 
         floor_argv = [PY, "-c", "import typer"]
-        medians = interleaved({"raw": lambda: raw_swap_cycle(raw, GIB), "swapctl": swapctl_cycle,
-                               "floor": proc(floor_argv)}, rounds)
+        medians = interleaved(
+            {"raw": lambda: raw_swap_cycle(raw, GIB), "swapctl": swapctl_cycle, "floor": proc(floor_argv)}, rounds
+        )
         own = medians["swapctl"] - 2 * medians["floor"]
-        raw_cmd = (f"fallocate -l 1G F; chmod 600 F; mkswap F; swapon F; swapoff F; rm F  (F={raw})")
+        raw_cmd = f"fallocate -l 1G F; chmod 600 F; mkswap F; swapon F; swapoff F; rm F  (F={raw})"
         figure("raw sequence", f"{medians['raw'] * 1000:.1f} ms", raw_cmd)
         figure("swapctl create + remove", f"{medians['swapctl'] * 1000:.1f} ms", f"{show(create)}; {show(remove)}")
         figure("import-typer floor (x2 subtracted)", f"{medians['floor'] * 1000:.1f} ms", show(floor_argv))
-        figure("swapctl own cost / raw (target <= 2x)", f"{own / medians['raw']:.2f}x",
-               "(swapctl - 2 x floor) / raw")
+        figure("swapctl own cost / raw (target <= 2x)", f"{own / medians['raw']:.2f}x", "(swapctl - 2 x floor) / raw")
         if shutil.which("strace"):
             created = subprocess.run(create, capture_output=True, text=True, check=True)
             steps = len(json.loads(created.stdout)["actions"])
             run(remove)
             fs_create = count_fsyncs(create, state)
             fs_remove = count_fsyncs(remove, state)
-            figure("fsyncs in create (journal / file / other)",
-                   f"{fs_create['journal']}/{fs_create['swap file']}/{fs_create['directory or other']}",
-                   f"strace -f -y -e trace=fsync,fdatasync {show(create)}")
-            figure("fsyncs in remove (journal / file / other)",
-                   f"{fs_remove['journal']}/{fs_remove['swap file']}/{fs_remove['directory or other']}",
-                   f"strace -f -y -e trace=fsync,fdatasync {show(remove)}")
+            figure(
+                "fsyncs in create (journal / file / other)",
+                f"{fs_create['journal']}/{fs_create['swap file']}/{fs_create['directory or other']}",
+                f"strace -f -y -e trace=fsync,fdatasync {show(create)}",
+            )
+            figure(
+                "fsyncs in remove (journal / file / other)",
+                f"{fs_remove['journal']}/{fs_remove['swap file']}/{fs_remove['directory or other']}",
+                f"strace -f -y -e trace=fsync,fdatasync {show(remove)}",
+            )
             print(f"  create has {steps} steps: the journal syncs once per step intent plus once at commit")
         else:
             print("  fsync count skipped: strace is not installed (apt-get install strace)")
@@ -213,8 +228,11 @@ def bench_zero_fill(rounds: int) -> None:
 
         medians = interleaved({"swapctl": ours, "dd": dd}, rounds)
         figure("dd", f"{GIB / medians['dd'] / 2**20:.0f} MiB/s", show(dd_argv))
-        figure("swapctl zero_fill", f"{GIB / medians['swapctl'] / 2**20:.0f} MiB/s",
-               f"swapctl.system.files.zero_fill({target}, 1 GiB)  (what create --method zero runs)")
+        figure(
+            "swapctl zero_fill",
+            f"{GIB / medians['swapctl'] / 2**20:.0f} MiB/s",
+            f"swapctl.system.files.zero_fill({target}, 1 GiB)  (what create --method zero runs)",
+        )
         figure("throughput ratio (target >= 0.90x)", f"{medians['dd'] / medians['swapctl']:.2f}x", "dd time / ours")
         sw = d / "zero-cmd.img"
         base = [*SWAPCTL, "--state-dir", str(d / "state"), "-o", "json"]
@@ -243,8 +261,9 @@ def bench_zoneinfo() -> None:
 def worker_rate(size: int, seconds: float) -> float:
     from swapctl.system.stress_worker import WorkerProcess
 
-    worker = WorkerProcess.spawn(size=size, pattern="random", file_size=0, file_dir="/var/tmp",
-                                 max_seconds=seconds + 30)
+    worker = WorkerProcess.spawn(
+        size=size, pattern="random", file_size=0, file_dir="/var/tmp", max_seconds=seconds + 30
+    )
     rates: list[float] = []
     try:
         worker.wait_ready(30)
@@ -267,8 +286,19 @@ def worker_rate(size: int, seconds: float) -> float:
 
 
 def stress_ng_rate(size: int, seconds: float) -> tuple[float, str, list[str]]:
-    argv = ["stress-ng", "--vm", "1", "--vm-keep", "--vm-bytes", str(size), "--vm-method", "write64",
-            "--timeout", f"{int(seconds)}s", "--metrics-brief"]
+    argv = [
+        "stress-ng",
+        "--vm",
+        "1",
+        "--vm-keep",
+        "--vm-bytes",
+        str(size),
+        "--vm-method",
+        "write64",
+        "--timeout",
+        f"{int(seconds)}s",
+        "--metrics-brief",
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     line = next(ln for ln in (out.stdout + out.stderr).splitlines() if re.search(r"\] vm\s+\d", ln))
     fields = line.split("]", 1)[1].split()
@@ -294,8 +324,11 @@ def bench_stress(quick: bool) -> None:
         rate, version, argv = stress_ng_rate(size, seconds)
         theirs.append(rate)
     mo, mt = statistics.median(ours), statistics.median(theirs)
-    figure("swapctl stress worker", f"{mo / 1e6:.2f} Mpages/s",
-           f"{PY} -m swapctl.system.stress_worker --size {size} --pattern random ... (one word per page)")
+    figure(
+        "swapctl stress worker",
+        f"{mo / 1e6:.2f} Mpages/s",
+        f"{PY} -m swapctl.system.stress_worker --size {size} --pattern random ... (one word per page)",
+    )
     figure(f"{version}", f"{mt / 1e6:.2f} Mpages/s", f"{show(argv)}  (bogo ops/s x 256 pages)")
     figure("ratio worker / stress-ng", f"{mo / mt:.2f}x", "")
     print("  stress-ng rewrites every byte of a page, the worker one word per page: both dirty every page.")
@@ -304,8 +337,12 @@ def bench_stress(quick: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds: a rough picture in about a minute")
-    ap.add_argument("--only", choices=("startup", "create", "zero", "zoneinfo", "stress"), action="append",
-                    help="run only these parts (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=("startup", "create", "zero", "zoneinfo", "stress"),
+        action="append",
+        help="run only these parts (repeatable)",
+    )
     args = ap.parse_args(argv)
     # Time swapctl as installed, with its bytecode cached: a child that may not write .pyc files recompiles
     # every module on every run (pip writes them for a normal install; the warm-up round does it here).
@@ -313,12 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.only or ("startup", "create", "zero", "zoneinfo", "stress"))
     needs_root = parts & {"create", "zero", "stress"}
     if needs_root and os.geteuid() != 0:
-        print(f"bench/run.py: error: {', '.join(sorted(needs_root))} need root (swapon, /var/tmp scratch)",
-              file=sys.stderr)
+        print(
+            f"bench/run.py: error: {', '.join(sorted(needs_root))} need root (swapon, /var/tmp scratch)",
+            file=sys.stderr,
+        )
         print("hint: run it as root, or pick --only startup --only zoneinfo", file=sys.stderr)
         return 3
-    print(f"swapctl bench: {show(SWAPCTL)}; python {sys.version.split()[0]}; {os.uname().release}; "
-          f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"swapctl bench: {show(SWAPCTL)}; python {sys.version.split()[0]}; {os.uname().release}; "
+        f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}"
+    )
     if "startup" in parts:
         bench_startup(15 if args.quick else 41)
     if "create" in parts:

@@ -33,8 +33,10 @@ def main() -> None:
             zones = parse_zoneinfo(text)
             t_parse = best_of(lambda text=text: parse_zoneinfo(text))
             t_pred = best_of(lambda zones=zones: predict(zones, 90112, 10, "6.12", 4096))
-            print(f"{nodes:>5} {cpus:>5} {text.count(chr(10)):>7} {len(text) // 1024:>6} "
-                  f"{t_parse * 1000:>9.2f} {t_pred * 1000:>10.3f}")
+            print(
+                f"{nodes:>5} {cpus:>5} {text.count(chr(10)):>7} {len(text) // 1024:>6} "
+                f"{t_parse * 1000:>9.2f} {t_pred * 1000:>10.3f}"
+            )
 
 
 if __name__ == "__main__":

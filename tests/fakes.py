@@ -37,9 +37,11 @@ def make_root(base: Path, *, fstype: str = "ext4", meminfo: str = MEMINFO, osrel
     (base / "proc/self/mountinfo").write_text(
         f"22 1 254:0 / / rw,relatime shared:1 - {fstype} /dev/vda rw\n"
         "23 22 0:21 / /proc rw,nosuid shared:2 - proc proc rw\n"
-        "24 22 0:22 / /dev/shm rw,nosuid shared:3 - tmpfs tmpfs rw\n")
-    (base / "etc/fstab").write_text("# /etc/fstab: static file system information.\n"
-                                    "UUID=abcd / ext4 errors=remount-ro 0 1\n")
+        "24 22 0:22 / /dev/shm rw,nosuid shared:3 - tmpfs tmpfs rw\n"
+    )
+    (base / "etc/fstab").write_text(
+        "# /etc/fstab: static file system information.\nUUID=abcd / ext4 errors=remount-ro 0 1\n"
+    )
     return base
 
 
@@ -68,8 +70,7 @@ class FakeRunner:
     def _swaps(self) -> list[str]:
         return self._swaps_file.read_text().splitlines(keepends=True)
 
-    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None,
-            watch=None) -> Result:
+    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None, watch=None) -> Result:
         self.calls.append(list(argv))
         if watch is not None:
             watch()  # a progress display looks once while the tool "runs"

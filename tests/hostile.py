@@ -5,6 +5,7 @@ the tree and whether anything outside it was touched."""
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import signal
@@ -34,8 +35,9 @@ def build_template(base: Path) -> Path:
     """A captured 6.1 machine (zoneinfo, vm sysctls, nodes) with swapctl's fake-root basics, and traps."""
     root = base / "root"
     shutil.copytree(SNAPSHOT, root)
-    make_root(root, meminfo=(SNAPSHOT / "proc/meminfo").read_text() if SNAPSHOT.is_dir() else MEMINFO,
-              osrelease="6.1.0")
+    make_root(
+        root, meminfo=(SNAPSHOT / "proc/meminfo").read_text() if SNAPSHOT.is_dir() else MEMINFO, osrelease="6.1.0"
+    )
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
     os.chmod(root / "var/tmp", 0o755)
     (root / "var/tmp/dir").mkdir()
@@ -69,8 +71,7 @@ def snapshot(root: Path, *, skip_state: bool = True) -> dict[str, tuple]:
             elif stat.S_ISDIR(st_.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(st_.st_mode))
             elif stat.S_ISREG(st_.st_mode):
-                out[rel] = ("file", stat.S_IMODE(st_.st_mode), p.read_bytes() if st_.st_size < 1 << 20
-                            else st_.st_size)
+                out[rel] = ("file", stat.S_IMODE(st_.st_mode), p.read_bytes() if st_.st_size < 1 << 20 else st_.st_size)
             else:
                 out[rel] = ("special", stat.S_IFMT(st_.st_mode), stat.S_IMODE(st_.st_mode))
     return out
@@ -90,8 +91,10 @@ class Case:
     root: Path | None = None  # kept only while a check runs (see run())
 
     def __str__(self) -> str:
-        return (f"swapctl {self.argv!r} -> {self.code}{' (HUNG)' if self.hung else ''}\n"
-                f"stdout: {self.stdout[-600:]}\nstderr: {self.stderr[-600:]}")
+        return (
+            f"swapctl {self.argv!r} -> {self.code}{' (HUNG)' if self.hung else ''}\n"
+            f"stdout: {self.stdout[-600:]}\nstderr: {self.stderr[-600:]}"
+        )
 
     @property
     def one_line_error(self) -> bool:
@@ -99,10 +102,11 @@ class Case:
         errors = [i for i, line in enumerate(lines) if line.startswith("swapctl: error: ")]
         if len(errors) != 1:
             return False
-        rest = lines[errors[0] + 1:]
-        before = lines[:errors[0]]
-        return all(line.startswith("warning: ") for line in before) and \
-            (not rest or (len(rest) == 1 and rest[0].startswith("hint: ")))
+        rest = lines[errors[0] + 1 :]
+        before = lines[: errors[0]]
+        return all(line.startswith("warning: ") for line in before) and (
+            not rest or (len(rest) == 1 and rest[0].startswith("hint: "))
+        )
 
 
 class Hang(Exception):
@@ -112,6 +116,7 @@ class Hang(Exception):
 @contextmanager
 def hang_guard(seconds: float) -> Iterator[None]:
     """Raise Hang in the main thread after `seconds` (a FIFO's open() or an endless read is cut short)."""
+
     def fire(signum: int, frame: object) -> None:
         raise Hang(f"no answer within {seconds} s")
 
@@ -122,6 +127,16 @@ def hang_guard(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+OUTSIDE_VALUE = 77  # the swappiness of the tree's outside: a command that shows it read outside the tree
+_IDS_AND_TIMES = re.compile(r"\b\d{8}T\d{6}-[0-9a-f]+\b|\b1764547200\b")
+
+
+def shows_outside_value(stdout: str) -> bool:
+    """Whether the outside tree's value appears as a number of its own (a transaction id's random hex or the
+    journal's time may hold the same digits)."""
+    return re.search(rf"\b{OUTSIDE_VALUE}\b", _IDS_AND_TIMES.sub("", stdout)) is not None
 
 
 @dataclass
@@ -176,17 +191,24 @@ def tree(template: Path) -> Iterator[Tree]:
         outside.mkdir()
         (outside / "fstab").write_bytes(b"/outside-swap none swap sw 0 0\n")
         (outside / "sysctl.d").mkdir()
-        (outside / "sysctl.d/90-swapctl.conf").write_bytes(b"vm.swappiness = 77\n")
+        (outside / "sysctl.d/90-swapctl.conf").write_bytes(f"vm.swappiness = {OUTSIDE_VALUE}\n".encode())
         (outside / "proc/sys/vm").mkdir(parents=True)
-        (outside / "proc/sys/vm/swappiness").write_bytes(b"77\n")
+        (outside / "proc/sys/vm/swappiness").write_bytes(f"{OUTSIDE_VALUE}\n".encode())
         (outside / "state").mkdir(mode=0o700)
         yield Tree(work, root, outside)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def invoke(t: Tree, argv: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None,
-           with_host: bool = True, seconds: float = HANG_SECONDS) -> Case:
+def invoke(
+    t: Tree,
+    argv: list[str],
+    *,
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    with_host: bool = True,
+    seconds: float = HANG_SECONDS,
+) -> Case:
     """One invocation in this process against the tree (a fake Host and runner, or with_host=False: swapctl
     builds its own from the command line, as for --root)."""
     argv = [a.replace("@ROOT@", str(t.root)).replace("@OUTSIDE@", str(t.outside)) for a in argv]
@@ -201,16 +223,36 @@ def invoke(t: Tree, argv: list[str], *, stdin: bytes | None = None, env: dict[st
     except Hang:
         hung = True
     if hung:
-        return Case(argv, -1, "", "", snapshot(t.root) != before, False, True,
-                    snapshot(t.outside, skip_state=False) != outside_before)
+        return Case(
+            argv,
+            -1,
+            "",
+            "",
+            snapshot(t.root) != before,
+            False,
+            True,
+            snapshot(t.outside, skip_state=False) != outside_before,
+        )
     exc = result.exception
     if isinstance(exc, Hang):
         hung = True
-    crashed = not hung and (result.exit_code == 70 or (exc is not None and not isinstance(exc, SystemExit))
-                            or "Traceback" in result.stdout + result.stderr)
+    crashed = not hung and (
+        result.exit_code == 70
+        or (exc is not None and not isinstance(exc, SystemExit))
+        or "Traceback" in result.stdout + result.stderr
+    )
     journal_after = journal.read_bytes() if journal.is_file() else None
-    return Case(argv, result.exit_code, result.stdout, result.stderr, snapshot(t.root) != before, crashed, hung,
-                snapshot(t.outside, skip_state=False) != outside_before, journal_after != journal_before)
+    return Case(
+        argv,
+        result.exit_code,
+        result.stdout,
+        result.stderr,
+        snapshot(t.root) != before,
+        crashed,
+        hung,
+        snapshot(t.outside, skip_state=False) != outside_before,
+        journal_after != journal_before,
+    )
 
 
 def _limit_memory() -> None:
@@ -227,12 +269,35 @@ def invoke_isolated(t: Tree, argv: list[str], *, seconds: float = 8.0) -> Case:
     env["PYTHONPATH"] = str(REPO)
     env["TMPDIR"] = str(t.work)
     try:
-        proc = subprocess.run([sys.executable, "-m", "swapctl", *argv], capture_output=True, text=True,
-                              timeout=seconds, env=env, cwd=str(t.work), preexec_fn=_limit_memory, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "swapctl", *argv],
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            env=env,
+            cwd=str(t.work),
+            preexec_fn=_limit_memory,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        return Case(argv, -1, str(exc.stdout or ""), str(exc.stderr or ""), snapshot(t.root) != before, False, True,
-                    snapshot(t.outside, skip_state=False) != outside_before)
-    crashed = proc.returncode == 70 or proc.returncode < 0 or "Traceback" in proc.stderr \
-        or "MemoryError" in proc.stderr
-    return Case(argv, proc.returncode, proc.stdout, proc.stderr, snapshot(t.root) != before, crashed, False,
-                snapshot(t.outside, skip_state=False) != outside_before)
+        return Case(
+            argv,
+            -1,
+            str(exc.stdout or ""),
+            str(exc.stderr or ""),
+            snapshot(t.root) != before,
+            False,
+            True,
+            snapshot(t.outside, skip_state=False) != outside_before,
+        )
+    crashed = proc.returncode == 70 or proc.returncode < 0 or "Traceback" in proc.stderr or "MemoryError" in proc.stderr
+    return Case(
+        argv,
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        snapshot(t.root) != before,
+        crashed,
+        False,
+        snapshot(t.outside, skip_state=False) != outside_before,
+    )

@@ -5,13 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ZONE_NAMES = ("DMA", "DMA32", "Normal", "Movable", "Device")
-NODE_STATS = ("nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-              "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_anon_pages", "nr_mapped", "nr_file_pages",
-              "nr_dirty", "nr_writeback", "nr_shmem", "nr_kernel_stack", "nr_page_table_pages")
-ZONE_STATS = ("nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
-              "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
-              "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave",
-              "numa_local", "numa_other")
+NODE_STATS = (
+    "nr_inactive_anon",
+    "nr_active_anon",
+    "nr_inactive_file",
+    "nr_active_file",
+    "nr_unevictable",
+    "nr_slab_reclaimable",
+    "nr_slab_unreclaimable",
+    "nr_anon_pages",
+    "nr_mapped",
+    "nr_file_pages",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_shmem",
+    "nr_kernel_stack",
+    "nr_page_table_pages",
+)
+ZONE_STATS = (
+    "nr_free_pages",
+    "nr_zone_inactive_anon",
+    "nr_zone_active_anon",
+    "nr_zone_inactive_file",
+    "nr_zone_active_file",
+    "nr_zone_unevictable",
+    "nr_zone_write_pending",
+    "nr_mlock",
+    "nr_bounce",
+    "nr_zspages",
+    "nr_free_cma",
+    "numa_hit",
+    "numa_miss",
+    "numa_foreign",
+    "numa_interleave",
+    "numa_local",
+    "numa_other",
+)
 
 
 @dataclass
@@ -35,16 +64,31 @@ def synth_zones(nodes: int, node_pages: int = 4 << 18) -> list[SynthZone]:
     Values differ per node and zone so a parser that mixes them up is caught."""
     out = []
     for n in range(nodes):
-        sizes = {"DMA": 3840, "DMA32": 700000, "Normal": node_pages - 703840} if n == 0 else \
-                {"Normal": node_pages + 1000 * n}
+        sizes = (
+            {"DMA": 3840, "DMA32": 700000, "Normal": node_pages - 703840}
+            if n == 0
+            else {"Normal": node_pages + 1000 * n}
+        )
         for i, name in enumerate(ZONE_NAMES):
             managed = sizes.get(name, 0)
             present = managed + (37 * (i + 1) if managed else 0)
             mn = managed // 300 + n
-            out.append(SynthZone(n, name, free=managed - 1000 - n if managed else 0, min=mn, low=mn + 7 * (i + 1),
-                                 high=mn + 14 * (i + 1), promo=mn + 21 * (i + 1), boost=i if managed else 0,
-                                 spanned=present + 5 if present else 0, present=present, managed=managed,
-                                 protection=tuple(0 if j <= i else (j - i) * 100 + n for j in range(5))))
+            out.append(
+                SynthZone(
+                    n,
+                    name,
+                    free=managed - 1000 - n if managed else 0,
+                    min=mn,
+                    low=mn + 7 * (i + 1),
+                    high=mn + 14 * (i + 1),
+                    promo=mn + 21 * (i + 1),
+                    boost=i if managed else 0,
+                    spanned=present + 5 if present else 0,
+                    present=present,
+                    managed=managed,
+                    protection=tuple(0 if j <= i else (j - i) * 100 + n for j in range(5)),
+                )
+            )
     return out
 
 

@@ -317,7 +317,7 @@ def render_bash(root: Command) -> str:
         subs = " ".join(s.path[-1] for s in c.subcommands)
         opts = " ".join(o for p in c.options for o in p.all_opts)
         vopts = " ".join(o for p in c.options if p.takes_value for o in p.opts)
-        spec.append(f'        {_sq(c.key)}) subs={_sq(subs)}; opts={_sq(opts)}; vopts={_sq(f" {vopts} ")} ;;')
+        spec.append(f"        {_sq(c.key)}) subs={_sq(subs)}; opts={_sq(opts)}; vopts={_sq(f' {vopts} ')} ;;")
         for p in c.options:
             if p.takes_value and p.kind != "none":
                 pattern = "|".join(_sq(f"{c.key}|{o}") for o in p.opts)
@@ -522,8 +522,14 @@ def render_zsh(root: Command) -> str:
             lines += ["  _arguments -s -S \\", *[f"    {s} \\" for s in body[:-1]], f"    {body[-1]}"]
         lines.append("}")
         out += lines + [""]
-    out += ['if [[ $zsh_eval_context[-1] == loadautofunc ]]; then', '  _swapctl "$@"', "else",
-            "  compdef _swapctl swapctl", "fi", ""]
+    out += [
+        "if [[ $zsh_eval_context[-1] == loadautofunc ]]; then",
+        '  _swapctl "$@"',
+        "else",
+        "  compdef _swapctl swapctl",
+        "fi",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -553,12 +559,15 @@ def render_fish(root: Command) -> str:
     subs_cases, vopt_cases, lines = [], [], []
     for c in cmds:
         if c.subcommands:
-            subs_cases.append(f"        case {_fish_q(c.key)}\n            printf '%s\\n' "
-                              + " ".join(_fish_q(s.path[-1]) for s in c.subcommands))
+            subs_cases.append(
+                f"        case {_fish_q(c.key)}\n            printf '%s\\n' "
+                + " ".join(_fish_q(s.path[-1]) for s in c.subcommands)
+            )
         vopts = [o for p in c.options if p.takes_value for o in p.opts]
         if vopts:
-            vopt_cases.append(f"        case {_fish_q(c.key)}\n            printf '%s\\n' "
-                              + " ".join(_fish_q(o) for o in vopts))
+            vopt_cases.append(
+                f"        case {_fish_q(c.key)}\n            printf '%s\\n' " + " ".join(_fish_q(o) for o in vopts)
+            )
     for c in cmds:
         cond = f"-n \"__swapctl_is '{c.key}'\""  # keys are plain words: no quoting needed
         for s in c.subcommands:
@@ -575,8 +584,7 @@ def render_fish(root: Command) -> str:
                 if a.kind != "none":
                     flags = _fish_value_flags(a).replace("-x ", "").replace("-r ", "")
                     lines.append(f"complete -c swapctl {cond} {flags}")
-    return FISH_TEMPLATE.format(subs="\n".join(subs_cases), vopts="\n".join(vopt_cases),
-                                completes="\n".join(lines))
+    return FISH_TEMPLATE.format(subs="\n".join(subs_cases), vopts="\n".join(vopt_cases), completes="\n".join(lines))
 
 
 FISH_TEMPLATE = r"""# fish completion for swapctl.
@@ -638,7 +646,7 @@ def roff(text: str) -> str:
 
 def roff_arg(text: str) -> str:
     """A quoted macro argument."""
-    return '"' + roff(text).replace('"', '\\(dq') + '"'
+    return '"' + roff(text).replace('"', "\\(dq") + '"'
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -695,14 +703,21 @@ def render_man(root: Command, version: str) -> str:
         ".SH SYNOPSIS",
     ]
     for c in leaves:
-        out += [".HP", f"\\fBswapctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fB{roff(' '.join(c.path))}\\fR"
-                + (" [\\fIOPTIONS\\fR]" if any(p.name != "help" for p in c.options) else "")
-                + (" " + _synopsis_args(c) if c.arguments else "")]
+        out += [
+            ".HP",
+            f"\\fBswapctl\\fR [\\fIGLOBAL OPTIONS\\fR] \\fB{roff(' '.join(c.path))}\\fR"
+            + (" [\\fIOPTIONS\\fR]" if any(p.name != "help" for p in c.options) else "")
+            + (" " + _synopsis_args(c) if c.arguments else ""),
+        ]
     out += [".SH DESCRIPTION", *_paragraphs(root.help)]
     out += MAN_SECTIONS["DESCRIPTION"]
-    out += [".SH GLOBAL OPTIONS",
-            ".PP", "These come before the command name (-o/--output also after it); the ones with an "
-            "environment variable take it as their default.", *_options_block(root.options)]
+    out += [
+        ".SH GLOBAL OPTIONS",
+        ".PP",
+        "These come before the command name (-o/--output also after it); the ones with an "
+        "environment variable take it as their default.",
+        *_options_block(root.options),
+    ]
     out += [".SH COMMANDS"]
     for c in root.walk():
         if not c.path:
@@ -715,8 +730,11 @@ def render_man(root: Command, version: str) -> str:
         if c.arguments:
             out += [".PP", "Arguments:", ".RS"]
             for a in c.arguments:
-                out += [".TP", f"\\fI{roff(a.metavar)}\\fR" + ("..." if a.nargs == -1 else ""),
-                        roff(" ".join((a.help_record or a.help or "").split()) or "(no description)")]
+                out += [
+                    ".TP",
+                    f"\\fI{roff(a.metavar)}\\fR" + ("..." if a.nargs == -1 else ""),
+                    roff(" ".join((a.help_record or a.help or "").split()) or "(no description)"),
+                ]
             out += [".RE"]
         opts = [p for p in c.options if p.name != "help"]  # --help is under GLOBAL OPTIONS
         if opts:
@@ -737,44 +755,65 @@ def _tp(term: str, text: str) -> list[str]:
 MAN_SECTIONS: dict[str, list[str]] = {
     "DESCRIPTION": [
         ".PP",
-        roff("Every change is planned first: checks run before anything is touched, --dry-run prints the plan "
-             "and changes nothing, and a failure part-way undoes the finished steps in reverse. Changes are "
-             "recorded in a write-ahead journal, so swapctl history lists them and swapctl rollback undoes one."),
+        roff(
+            "Every change is planned first: checks run before anything is touched, --dry-run prints the plan "
+            "and changes nothing, and a failure part-way undoes the finished steps in reverse. Changes are "
+            "recorded in a write-ahead journal, so swapctl history lists them and swapctl rollback undoes one."
+        ),
         ".PP",
-        roff("Data goes to standard output and messages to standard error. With -o json or -o yaml every "
-             "command, failing ones included, prints one envelope with the fields swapctl, command, ok, "
-             "changed, dry_run, transaction, actions, data, warnings and error. Sizes in JSON are integers "
-             "in bytes. A command that finds the machine already in the wanted state exits 0 with changed "
-             "false, which suits Ansible's changed_when and idempotent CI scripts."),
+        roff(
+            "Data goes to standard output and messages to standard error. With -o json or -o yaml every "
+            "command, failing ones included, prints one envelope with the fields swapctl, command, ok, "
+            "changed, dry_run, transaction, actions, data, warnings and error. Sizes in JSON are integers "
+            "in bytes. A command that finds the machine already in the wanted state exits 0 with changed "
+            "false, which suits Ansible's changed_when and idempotent CI scripts."
+        ),
     ],
     "EXIT STATUS": [
         *_tp("\\fB0\\fR", "Done, or already in the wanted state (the changed field says which)."),
         *_tp("\\fB1\\fR", "The operation failed; every change was rolled back."),
         *_tp("\\fB2\\fR", "Bad usage or bad input: a value out of range, an unparsable size, malformed YAML."),
-        *_tp("\\fB3\\fR", "Refused before anything changed: not root, unsupported filesystem, unsafe value, "
-             "not swapctl's file, too little memory to swapoff, a transaction left pending, a file swapctl "
-             "must read missing or unreadable."),
+        *_tp(
+            "\\fB3\\fR",
+            "Refused before anything changed: not root, unsupported filesystem, unsafe value, "
+            "not swapctl's file, too little memory to swapoff, a transaction left pending, a file swapctl "
+            "must read missing or unreadable.",
+        ),
         *_tp("\\fB4\\fR", "A check ran and the system failed it (a stress verdict)."),
         *_tp("\\fB5\\fR", "Rollback failed: a person must look; the transaction id is printed."),
         *_tp("\\fB70\\fR", "Internal error (a bug): one line and the path of a crash log, no traceback."),
         *_tp("\\fB130\\fR", "Interrupted, after rolling back."),
     ],
     "ENVIRONMENT": [
-        *_tp("\\fBSWAPCTL_ROOT\\fR", "Default for --root: the directory every file path is read and written "
-             "under (default /)."),
-        *_tp("\\fBSWAPCTL_STATE_DIR\\fR", "Default for --state-dir: where the journal and its lock live "
-             "(default ROOT/var/lib/swapctl)."),
+        *_tp(
+            "\\fBSWAPCTL_ROOT\\fR",
+            "Default for --root: the directory every file path is read and written under (default /).",
+        ),
+        *_tp(
+            "\\fBSWAPCTL_STATE_DIR\\fR",
+            "Default for --state-dir: where the journal and its lock live (default ROOT/var/lib/swapctl).",
+        ),
         *_tp("\\fBSWAPCTL_OUTPUT\\fR", "Default for -o/--output: table, json or yaml."),
-        *_tp("\\fBNO_COLOR\\fR", "When set (to anything), tables and messages use no colour. Colour is "
-             "only ever used on a terminal."),
+        *_tp(
+            "\\fBNO_COLOR\\fR",
+            "When set (to anything), tables and messages use no colour. Colour is only ever used on a terminal.",
+        ),
     ],
     "FILES": [
-        *_tp("\\fI/etc/fstab\\fR", "One line per persisted swap file, keyed by its path; swapctl edits it "
-             "atomically and leaves other lines byte for byte as they were."),
-        *_tp("\\fI/etc/sysctl.d/90\\-swapctl.conf\\fR", "The vm settings made persistent with --persist, one "
-             "line per key."),
-        *_tp("\\fI/var/lib/swapctl/journal.jsonl\\fR", "The write-ahead journal of transactions (JSON lines), "
-             "read by history and rollback. The directory moves with --state-dir."),
+        *_tp(
+            "\\fI/etc/fstab\\fR",
+            "One line per persisted swap file, keyed by its path; swapctl edits it "
+            "atomically and leaves other lines byte for byte as they were.",
+        ),
+        *_tp(
+            "\\fI/etc/sysctl.d/90\\-swapctl.conf\\fR",
+            "The vm settings made persistent with --persist, one line per key.",
+        ),
+        *_tp(
+            "\\fI/var/lib/swapctl/journal.jsonl\\fR",
+            "The write-ahead journal of transactions (JSON lines), "
+            "read by history and rollback. The directory moves with --state-dir.",
+        ),
         *_tp("\\fI/var/lib/swapctl/lock\\fR", "Serializes concurrent swapctl runs that change the machine."),
     ],
     "SEE ALSO": [
@@ -788,20 +827,32 @@ MAN_SECTIONS: dict[str, list[str]] = {
 # Examples: (description, command line). Only those whose command exists are printed, and each is checked
 # against the tree (command path and options), so the page cannot show an option the app lacks.
 EXAMPLES: list[tuple[str, list[str]]] = [
-    ("Add an 8 GiB swap file, active now and after reboot; see what it would do first:",
-     ["swapctl create /swapfile --size 8G --dry-run", "swapctl create /swapfile --size 8G"]),
+    (
+        "Add an 8 GiB swap file, active now and after reboot; see what it would do first:",
+        ["swapctl create /swapfile --size 8G --dry-run", "swapctl create /swapfile --size 8G"],
+    ),
     ("List the active swap areas as JSON, for a script:", ["swapctl -o json list"]),
-    ("Grow it without a moment without swap, then swap it off and delete it:",
-     ["swapctl resize /swapfile --size 16G", "swapctl remove /swapfile"]),
-    ("Read the vm reclaim settings; lower swappiness now and at every boot:",
-     ["swapctl vm get swappiness min_free_kbytes", "swapctl vm set swappiness=10 --persist"]),
-    ("Show the watermarks, and what a larger min_free_kbytes would make of them:",
-     ["swapctl watermarks --what-if min_free_kbytes=131072"]),
-    ("Read the watermarks of another machine from a captured snapshot:",
-     ["swapctl --root /tmp/support-bundle watermarks"]),
+    (
+        "Grow it without a moment without swap, then swap it off and delete it:",
+        ["swapctl resize /swapfile --size 16G", "swapctl remove /swapfile"],
+    ),
+    (
+        "Read the vm reclaim settings; lower swappiness now and at every boot:",
+        ["swapctl vm get swappiness min_free_kbytes", "swapctl vm set swappiness=10 --persist"],
+    ),
+    (
+        "Show the watermarks, and what a larger min_free_kbytes would make of them:",
+        ["swapctl watermarks --what-if min_free_kbytes=131072"],
+    ),
+    (
+        "Read the watermarks of another machine from a captured snapshot:",
+        ["swapctl --root /tmp/support-bundle watermarks"],
+    ),
     ("Check how the machine reclaims under a bounded memory pressure:", ["swapctl stress --duration 30"]),
-    ("Bring the machine to the state a file describes, showing the plan first:",
-     ["swapctl apply swap.yaml --dry-run", "swapctl apply swap.yaml"]),
+    (
+        "Bring the machine to the state a file describes, showing the plan first:",
+        ["swapctl apply swap.yaml --dry-run", "swapctl apply swap.yaml"],
+    ),
     ("List the transactions, then undo the last one:", ["swapctl history", "swapctl rollback"]),
 ]
 
@@ -816,8 +867,9 @@ def check_example(root: Command, line: str) -> Command | None:
         if w.startswith("-"):
             name = w.split("=", 1)[0]
             if name not in opts:
-                raise SystemExit(f"gen_docs: example {line!r}: {name} is not an option of "
-                                 f"`{' '.join((PROG, *node.path))}`")
+                raise SystemExit(
+                    f"gen_docs: example {line!r}: {name} is not an option of `{' '.join((PROG, *node.path))}`"
+                )
             i += 2 if opts[name].takes_value and "=" not in w else 1
             continue
         sub = next((s for s in node.subcommands if s.path[-1] == w), None)
@@ -856,8 +908,9 @@ def outputs(root: Command) -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail when a registered command's module cannot be imported")
+    parser.add_argument(
+        "--strict", action="store_true", help="fail when a registered command's module cannot be imported"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     root = build(strict=args.strict)

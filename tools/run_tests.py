@@ -32,8 +32,9 @@ def main(argv: list[str]) -> int:
     if any((ROOT / a.split("::")[0]).exists() for a in argv if not a.startswith("-")):  # paths or node ids
         return subprocess.call(pytest(*argv), cwd=ROOT)
     with tempfile.NamedTemporaryFile("w+", prefix="swapctl-vm-lane-", suffix=".log") as log:
-        vm = subprocess.Popen(pytest(VM_LANE, *argv), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+        vm = subprocess.Popen(
+            pytest(VM_LANE, *argv), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         main_lane = subprocess.Popen(pytest("--ignore", VM_LANE, *argv), cwd=ROOT, start_new_session=True)
         started = time.monotonic()
         try:
@@ -51,8 +52,11 @@ def main(argv: list[str]) -> int:
         log.seek(0)
         print(f"\n--- {VM_LANE} lane (ran beside the others) ---", flush=True)
         sys.stdout.write(log.read())
-    print(f"\n--- both lanes done in {time.monotonic() - started:.0f} s: {VM_LANE} exit {vm_rc}, "
-          f"the rest exit {main_rc} ---", flush=True)
+    print(
+        f"\n--- both lanes done in {time.monotonic() - started:.0f} s: {VM_LANE} exit {vm_rc}, "
+        f"the rest exit {main_rc} ---",
+        flush=True,
+    )
     failed = [rc for rc in (main_rc, vm_rc) if rc not in (0, NO_TESTS)]
     if failed:
         return failed[0]

@@ -44,13 +44,24 @@ def dump(args: argparse.Namespace) -> int:
         t.write(out / t.id / "tree")
     result = run_peers(trees, jobs=args.jobs)
     for t in trees:
-        doc = {"id": t.id, "tags": list(t.tags), "files": t.listing(), "texts": list(t.texts),
-               **{peer: run.as_json() for peer, run in result.runs[t.id].items()}}
+        doc = {
+            "id": t.id,
+            "tags": list(t.tags),
+            "files": t.listing(),
+            "texts": list(t.texts),
+            **{peer: run.as_json() for peer, run in result.runs[t.id].items()},
+        }
         (out / t.id / "result.json").write_text(json.dumps(doc, indent=1) + "\n")
-    summary = {"seed": args.seed, "trees": len(trees), "peers": {p: str(PEERS[p].host_binary) for p in PEERS},
-               "argv": {p: list(PEERS[p].argv) for p in PEERS}, "seconds": round(result.seconds, 2),
-               "real_sysctl_lock_held": result.locked, "guard_notes": result.guard_notes,
-               "tags": dict(sorted(Census.of(trees).counts.items()))}
+    summary = {
+        "seed": args.seed,
+        "trees": len(trees),
+        "peers": {p: str(PEERS[p].host_binary) for p in PEERS},
+        "argv": {p: list(PEERS[p].argv) for p in PEERS},
+        "seconds": round(result.seconds, 2),
+        "real_sysctl_lock_held": result.locked,
+        "guard_notes": result.guard_notes,
+        "tags": dict(sorted(Census.of(trees).counts.items())),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"{len(trees)} trees, both peers, in {result.seconds:.1f} s -> {out}")
     for note in result.guard_notes:
@@ -79,8 +90,9 @@ def compare(args: argparse.Namespace) -> int:
     for doc, (rows, error) in zip(docs, answers, strict=True):
         if error:
             errors.append(f"{doc['id']}: {error}")
-        seen: dict[str, dict[str, Observed]] = {p: {k: observed_from_json(doc[p], k) for k in KNOBS}
-                                                for p in PEERS if p in doc}
+        seen: dict[str, dict[str, Observed]] = {
+            p: {k: observed_from_json(doc[p], k) for k in KNOBS} for p in PEERS if p in doc
+        }
         total.update(doc["tags"])
         found = compare_tree(seen, rows)
         for peer in PEERS:
@@ -91,17 +103,28 @@ def compare(args: argparse.Namespace) -> int:
             bad_ids[peer].append(doc["id"])
             knob_bad[peer].update(k for _, k, _ in mine)
             _, knob, why = mine[0]
-            reports[peer].append(report(doc["id"], doc["tags"], doc["files"], peer, knob,
-                                        why + (f" (swapctl: {error})" if error else ""), seen[peer][knob],
-                                        doc[peer]["rc"], rows.get(f"vm.{knob}")))
+            reports[peer].append(
+                report(
+                    doc["id"],
+                    doc["tags"],
+                    doc["files"],
+                    peer,
+                    knob,
+                    why + (f" (swapctl: {error})" if error else ""),
+                    seen[peer][knob],
+                    doc[peer]["rc"],
+                    rows.get(f"vm.{knob}"),
+                )
+            )
     n = len(docs)
     print(f"{n} trees")
     for peer in PEERS:
         agree = n - len(bad_ids[peer])
         print(f"  {peer:8} agrees on {agree}/{n} trees; knobs disagreeing: {dict(knob_bad[peer]) or 'none'}")
     tags = sorted(total, key=lambda t: (family(t), t))
-    shown = [t for t in tags if args.all_tags or family(t) == t or t.startswith("layout.") or
-             any(bad[p][t] for p in PEERS)]
+    shown = [
+        t for t in tags if args.all_tags or family(t) == t or t.startswith("layout.") or any(bad[p][t] for p in PEERS)
+    ]
     width = max(len(t) for t in shown)
     print(f"\n  {'class':{width}}  trees  " + "  ".join(f"{p:>8}" for p in PEERS))
     for t in shown:
@@ -110,12 +133,15 @@ def compare(args: argparse.Namespace) -> int:
     if errors:
         print(f"\nswapctl failed on {len(errors)} trees:", *errors[:10], sep="\n  ")
     for peer in PEERS:
-        for r in reports[peer][:args.show]:
+        for r in reports[peer][: args.show]:
             print("\n" + r)
-    summary = {"trees": n, "errors": errors,
-               "disagreeing_trees": bad_ids,
-               "by_tag": {t: {"trees": total[t], **{p: bad[p][t] for p in PEERS}} for t in tags},
-               "by_knob": {p: dict(knob_bad[p]) for p in PEERS}}
+    summary = {
+        "trees": n,
+        "errors": errors,
+        "disagreeing_trees": bad_ids,
+        "by_tag": {t: {"trees": total[t], **{p: bad[p][t] for p in PEERS}} for t in tags},
+        "by_knob": {p: dict(knob_bad[p]) for p in PEERS},
+    }
     (out / "compare.json").write_text(json.dumps(summary, indent=1) + "\n")
     return 0 if not any(bad[p] for p in PEERS) else 1
 
@@ -135,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--show", type=int, default=3, help="detailed reports per peer (default 3)")
     c.add_argument("--all-tags", action="store_true", help="list every case tag, not only classes and failures")
     c.add_argument("--jobs", type=int, default=None)
-    c.add_argument("--checkout", default=str(REPO),
-                   help="the swapctl source tree to ask (default this checkout; e.g. a `git worktree` of HEAD)")
+    c.add_argument(
+        "--checkout",
+        default=str(REPO),
+        help="the swapctl source tree to ask (default this checkout; e.g. a `git worktree` of HEAD)",
+    )
     c.set_defaults(func=compare)
     args = ap.parse_args(argv)
     started = time.monotonic()

@@ -6,7 +6,7 @@ import functools
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from typer.core import TyperGroup
@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
 # Click's own base class of usage errors, reached through Typer's public BadParameter: Typer bundles its own
 # Click (typer._click) in new releases and uses the click package in older ones, and `import click` would name
 # the wrong one in either.
-CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+CLICK_EXCEPTION: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class Suggesting(TyperGroup):
@@ -51,8 +51,15 @@ class Suggesting(TyperGroup):
 
 
 class LazyGroup(Suggesting):
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Click's own usage errors (unknown option, bad integer) become one `swapctl: error:` line and
         exit 2, like every other bad input, instead of Click's usage block."""
         self.argv = list(args) if args is not None else sys.argv[1:]  # for the journal (Invocation.argv)
@@ -68,8 +75,7 @@ class LazyGroup(Suggesting):
                 where = ctx.command_path if ctx else "swapctl"
                 name = where.removeprefix("swapctl").strip() or "swapctl"
                 # With -o json the envelope comes out for these too, as for every other failure.
-                render.error(name, _output_format(args), exc.format_message(), f"see '{where} --help'",
-                             exc.exit_code)
+                render.error(name, _output_format(args), exc.format_message(), f"see '{where} --help'", exc.exit_code)
             sys.exit(exc.exit_code)
         except typer.Abort:
             render.message("swapctl: error: aborted")
@@ -102,8 +108,9 @@ class LazySubGroup(Suggesting):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in self.infos:
-            built = typer.main.get_command_from_info(self.infos[cmd_name], pretty_exceptions_short=True,
-                                                     rich_markup_mode=None)
+            built = typer.main.get_command_from_info(
+                self.infos[cmd_name], pretty_exceptions_short=True, rich_markup_mode=None
+            )
             self.commands[cmd_name] = _finish(built)
         return self.commands.get(cmd_name)
 
@@ -168,9 +175,14 @@ def _build(sub_app: typer.Typer, attr: str | None) -> Any:
         return typer.main.get_command_from_info(infos[attr], pretty_exceptions_short=True, rich_markup_mode=None)
     # The group itself, with the module app's help and none of its subcommands built yet: built from an empty
     # Typer of the lazy class (get_group builds every command registered on the app it is given).
-    shell = typer.Typer(cls=LazySubGroup, help=sub_app.info.help, no_args_is_help=sub_app.info.no_args_is_help,
-                        add_completion=False, rich_markup_mode=None)
-    group = typer.main.get_group(shell)
+    shell = typer.Typer(
+        cls=LazySubGroup,
+        help=sub_app.info.help,
+        no_args_is_help=sub_app.info.no_args_is_help,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    group = cast(LazySubGroup, typer.main.get_group(shell))
     group.infos = infos
     return group
 
@@ -195,8 +207,11 @@ def _output_param() -> Any:
     probe = typer.Typer()
 
     @probe.command()
-    def _probe(output: str = typer.Option(None, "-o", "--output", metavar="FORMAT", expose_value=False,
-                                          callback=_set_output, help=OUTPUT_HELP)) -> None:
+    def _probe(
+        output: str = typer.Option(
+            None, "-o", "--output", metavar="FORMAT", expose_value=False, callback=_set_output, help=OUTPUT_HELP
+        ),
+    ) -> None:
         """Only here to build the option with Typer's own machinery."""
 
     return typer.main.get_command(probe).params[0]
@@ -245,16 +260,26 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    root: Path = typer.Option(Path("/"), "--root", envvar="SWAPCTL_ROOT", metavar="DIR",
-                              help="Read and write every file under DIR (a test tree, a snapshot or an image); "
-                                   "what only the running kernel can do (swapon, swapoff, stress) is refused there."),
-    state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SWAPCTL_STATE_DIR", metavar="DIR",
-                                          help="Where the journal and lock live [default: ROOT/var/lib/swapctl]."),
-    output: str = typer.Option("table", "-o", "--output", envvar="SWAPCTL_OUTPUT", metavar="FORMAT",
-                               help=OUTPUT_HELP),
+    root: Path = typer.Option(
+        Path("/"),
+        "--root",
+        envvar="SWAPCTL_ROOT",
+        metavar="DIR",
+        help="Read and write every file under DIR (a test tree, a snapshot or an image); "
+        "what only the running kernel can do (swapon, swapoff, stress) is refused there.",
+    ),
+    state_dir: Path | None = typer.Option(
+        None,
+        "--state-dir",
+        envvar="SWAPCTL_STATE_DIR",
+        metavar="DIR",
+        help="Where the journal and lock live [default: ROOT/var/lib/swapctl].",
+    ),
+    output: str = typer.Option("table", "-o", "--output", envvar="SWAPCTL_OUTPUT", metavar="FORMAT", help=OUTPUT_HELP),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     env_error = None
     if output not in FORMATS:

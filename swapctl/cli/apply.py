@@ -53,8 +53,16 @@ def _apply_table(doc: dict[str, Any]) -> None:
     if rows:
         from swapctl.cli.table import Column
 
-        render.table(None, [Column("ITEM", kind="path"), Column("BEFORE", kind="text"), Column("AFTER", kind="text"),
-                            Column("CHANGE")], rows)
+        render.table(
+            None,
+            [
+                Column("ITEM", kind="path"),
+                Column("BEFORE", kind="text"),
+                Column("AFTER", kind="text"),
+                Column("CHANGE"),
+            ],
+            rows,
+        )
     render.actions_table(doc)
 
 

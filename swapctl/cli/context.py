@@ -21,8 +21,15 @@ from swapctl.core.errors import ExitCode, SwapctlError
 class Invocation:
     """One run of swapctl: the global options as given, and the Host and Journal it makes when first asked."""
 
-    def __init__(self, root: Path = Path("/"), state_dir: Path | None = None, output: str = "table",
-                 debug: bool = False, host: Any = None, journal: Any = None) -> None:
+    def __init__(
+        self,
+        root: Path = Path("/"),
+        state_dir: Path | None = None,
+        output: str = "table",
+        debug: bool = False,
+        host: Any = None,
+        journal: Any = None,
+    ) -> None:
         self.root, self.state_dir, self.output, self.debug = root, state_dir, output, debug
         self.host = host  # tests hand in a Host with a fake root and runner
         self.journal = journal
@@ -104,8 +111,13 @@ def invocation(ctx: typer.Context, command: str) -> Iterator[Invocation]:
         if inv.debug:
             traceback.print_exc()
         log = crash_log(exc, inv)
-        render.error(command, inv.output, f"internal error ({type(exc).__name__}: {exc}); "
-                     f"crash log: {log}", "please report this with the crash log", ExitCode.INTERNAL)
+        render.error(
+            command,
+            inv.output,
+            f"internal error ({type(exc).__name__}: {exc}); crash log: {log}",
+            "please report this with the crash log",
+            ExitCode.INTERNAL,
+        )
         raise typer.Exit(ExitCode.INTERNAL) from None
 
 
@@ -114,18 +126,32 @@ def _journal_warnings(inv: Invocation) -> list[str]:
     return list(inv.journal.warnings) if inv.journal is not None else []
 
 
-def emit(inv: Invocation, command: str, outcome: Any = None, *, data: dict | None = None,
-         warnings: list[str] | None = None, table: Callable[[dict], None] | None = None,
-         changed: bool = False) -> None:
+def emit(
+    inv: Invocation,
+    command: str,
+    outcome: Any = None,
+    *,
+    data: dict | None = None,
+    warnings: list[str] | None = None,
+    table: Callable[[dict], None] | None = None,
+    changed: bool = False,
+) -> None:
     """Render an Outcome of a plan, or read-only data, as the envelope."""
     early = _journal_warnings(inv)
     if outcome is not None:
-        doc = render.envelope(command, changed=outcome.changed, dry_run=outcome.dry_run,
-                              transaction=outcome.transaction, actions=outcome.actions,
-                              data=outcome.data, warnings=early + [w for w in outcome.warnings if w not in early])
+        doc = render.envelope(
+            command,
+            changed=outcome.changed,
+            dry_run=outcome.dry_run,
+            transaction=outcome.transaction,
+            actions=outcome.actions,
+            data=outcome.data,
+            warnings=early + [w for w in outcome.warnings if w not in early],
+        )
     else:
-        doc = render.envelope(command, changed=changed, data=data,
-                              warnings=early + [w for w in warnings or [] if w not in early])
+        doc = render.envelope(
+            command, changed=changed, data=data, warnings=early + [w for w in warnings or [] if w not in early]
+        )
     render.emit(doc, inv.output, table)
 
 
@@ -168,9 +194,10 @@ def whole_number(text: str | None, option: str, *, lo: int | None = None, most: 
     huge = len(t.lstrip("+-").lstrip("0")) > 19
     if not re.fullmatch(r"[+-]?[0-9]+", t) or (huge and most is None):
         raise UsageError(f"{option} {text[:40]!r} is not a whole number", hint=f"e.g. {option} 10")
-    value = int(t) if not huge else -most if t.startswith("-") else most  # type: ignore[operator]
-    if most is not None:
-        value = min(value, most)
+    if most is None:
+        value = int(t)
+    else:  # a count: any number past `most` is `most` (and past 19 digits int() is never asked)
+        value = min(int(t), most) if not huge else (-most if t.startswith("-") else most)
     if lo is not None and value < lo:
         raise UsageError(f"{option} {t if len(t) <= 24 else t[:24] + '...'} must be {lo} or more")
     return value

@@ -13,15 +13,26 @@ app = typer.Typer()
 
 
 def _history_table(doc: dict[str, Any]) -> None:
-    rows = [(t["id"], t["time"], t["command"], t["status"], _rollback_summary(t) or _steps_summary(t["steps"]))
-            for t in doc["data"]["transactions"]]
+    rows = [
+        (t["id"], t["time"], t["command"], t["status"], _rollback_summary(t) or _steps_summary(t["steps"]))
+        for t in doc["data"]["transactions"]
+    ]
     if not rows:
         render.lines(["no transactions in the journal"])
         return
     from swapctl.cli.table import Column
 
-    render.table(None, [Column("ID"), Column("TIME", drop=2), Column("COMMAND"), Column("STATUS"),
-                        Column("STEPS", kind="text", drop=1)], rows)
+    render.table(
+        None,
+        [
+            Column("ID"),
+            Column("TIME", drop=2),
+            Column("COMMAND"),
+            Column("STATUS"),
+            Column("STEPS", kind="text", drop=1),
+        ],
+        rows,
+    )
 
 
 def _rollback_summary(tx: dict[str, Any]) -> str:
@@ -40,8 +51,7 @@ def _steps_summary(steps: list[str]) -> str:
 @app.command()
 def history(
     ctx: typer.Context,
-    limit: str = typer.Option(None, "--limit", "-n", metavar="N",
-                              help="Show only the newest N transactions (0: all)."),
+    limit: str = typer.Option(None, "--limit", "-n", metavar="N", help="Show only the newest N transactions (0: all)."),
 ) -> None:
     """List the journal's transactions, newest first.
 

@@ -12,12 +12,30 @@ ENVELOPE_VERSION = 1
 FORMATS = ("table", "wide", "json", "yaml")
 
 
-def envelope(command: str, *, ok: bool = True, changed: bool = False, dry_run: bool = False,
-             transaction: str | None = None, actions: list | None = None, data: dict | None = None,
-             warnings: list[str] | None = None, error: dict | None = None) -> dict[str, Any]:
-    return {"swapctl": ENVELOPE_VERSION, "command": command, "ok": ok, "changed": changed,
-            "dry_run": dry_run, "transaction": transaction, "actions": actions or [],
-            "data": data or {}, "warnings": warnings or [], "error": error}
+def envelope(
+    command: str,
+    *,
+    ok: bool = True,
+    changed: bool = False,
+    dry_run: bool = False,
+    transaction: str | None = None,
+    actions: list | None = None,
+    data: dict | None = None,
+    warnings: list[str] | None = None,
+    error: dict | None = None,
+) -> dict[str, Any]:
+    return {
+        "swapctl": ENVELOPE_VERSION,
+        "command": command,
+        "ok": ok,
+        "changed": changed,
+        "dry_run": dry_run,
+        "transaction": transaction,
+        "actions": actions or [],
+        "data": data or {},
+        "warnings": warnings or [],
+        "error": error,
+    }
 
 
 def lossless(value: Any) -> Any:
@@ -71,8 +89,7 @@ def message(text: str) -> None:
     sys.stderr.flush()
 
 
-def error(command: str, fmt: str, text: str, hint: str | None, code: int,
-          data: dict[str, Any] | None = None) -> None:
+def error(command: str, fmt: str, text: str, hint: str | None, code: int, data: dict[str, Any] | None = None) -> None:
     data = dict(data or {})
     warnings = data.pop("warnings", [])  # what the command warned about before it failed still holds
     for w in warnings:
@@ -84,8 +101,15 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int,
     if fmt in ("json", "yaml"):
         actions = data.pop("actions", [])
         transaction = data.pop("transaction", None)
-        doc = envelope(command, ok=False, transaction=transaction, actions=actions, data=data,
-                       warnings=warnings, error={"message": text, "hint": hint, "code": int(code)})
+        doc = envelope(
+            command,
+            ok=False,
+            transaction=transaction,
+            actions=actions,
+            data=data,
+            warnings=warnings,
+            error={"message": text, "hint": hint, "code": int(code)},
+        )
         sys.stdout.write(_dump(doc, fmt))
 
 
@@ -94,8 +118,10 @@ def _printable(text: str) -> str:
     # type in $'...' and printf, and each is visible, one line, and inert (no escape reaches the terminal).
     # A byte that is not UTF-8 (kept as a surrogate) shows as \xff, as swapon and ls -b show it. A backslash
     # already in a name is left as it is: the table is for reading; -o json has the exact bytes.
-    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
-                   else repr(c)[1:-1] for c in text)
+    return "".join(
+        c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1]
+        for c in text
+    )
 
 
 # --- human output ----------------------------------------------------------------------------------
@@ -127,8 +153,14 @@ def terminal_width() -> int | None:
 WIDE = False  # -o wide: every column, every detail line, whatever the width (set by emit)
 
 
-def table(title: str | None, columns: Sequence[Any], rows: Sequence[Any], *, right: Sequence[str] = (),
-          caption: str | None = None) -> None:
+def table(
+    title: str | None,
+    columns: Sequence[Any],
+    rows: Sequence[Any],
+    *,
+    right: Sequence[str] = (),
+    caption: str | None = None,
+) -> None:
     """A table on stdout, laid out by cli/table.py for the terminal's width (unbounded in a pipe). Columns are
     header strings or table.Column; rows are sequences of cells or table.Row."""
     from swapctl.cli import table as tab
@@ -159,8 +191,10 @@ def prose(texts: Sequence[str]) -> list[str]:
     out = []
     for t in texts:
         indent = t[: len(t) - len(t.lstrip(" "))]
-        out.extend(textwrap.wrap(t, limit, subsequent_indent=indent + "  ", break_long_words=False,
-                                 break_on_hyphens=False) or [""])
+        out.extend(
+            textwrap.wrap(t, limit, subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False)
+            or [""]
+        )
     return out
 
 
@@ -171,9 +205,10 @@ def lines(texts: Sequence[str]) -> None:
 def actions_table(doc: dict[str, Any]) -> None:
     """Default rendering of a mutating command: one line per action, then what it came to."""
     marks = {"done": "+", "planned": "~", "undone": "-", "failed": "!", "skipped": " "}
-    out = [f"{marks.get(a['status'], '?')} {a['description']}" + ("" if a["status"] == "done" else
-                                                                  f"  [{a['status']}]")
-           for a in doc.get("actions", [])]
+    out = [
+        f"{marks.get(a['status'], '?')} {a['description']}" + ("" if a["status"] == "done" else f"  [{a['status']}]")
+        for a in doc.get("actions", [])
+    ]
     if doc.get("dry_run"):
         out.append("dry run: nothing was changed" if out else "dry run: nothing to change")
     elif not doc.get("changed"):
@@ -204,9 +239,15 @@ class ProgressBar:
                 return Text("" if speed is None else f"{format_bytes(speed)}/s")
 
         # markup=False on the text column too: a path in the label is data ("[" in a name is no style).
-        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), Done(), Speed(),
-                            TimeRemainingColumn(), transient=True,
-                            console=console or Console(stderr=True, markup=False, highlight=False))
+        self.bar = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            Done(),
+            Speed(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=console or Console(stderr=True, markup=False, highlight=False),
+        )
         self.task = self.bar.add_task(label, total=total)
         self.bar.start()
         self.closed = False

@@ -16,26 +16,43 @@ app = typer.Typer()
 @app.command("stress")
 def stress(
     ctx: typer.Context,
-    memory_limit: str | None = typer.Option(None, "--memory-limit", metavar="SIZE",
-                                            help="Memory limit of the test cgroup [default: MemTotal/64, "
-                                                 "64 MiB to 1 GiB]."),
-    size: str | None = typer.Option(None, "--size", metavar="SIZE",
-                                    help="Anonymous working set the worker keeps touching [default: twice "
-                                         "the limit]."),
+    memory_limit: str | None = typer.Option(
+        None,
+        "--memory-limit",
+        metavar="SIZE",
+        help="Memory limit of the test cgroup [default: MemTotal/64, 64 MiB to 1 GiB].",
+    ),
+    size: str | None = typer.Option(
+        None,
+        "--size",
+        metavar="SIZE",
+        help="Anonymous working set the worker keeps touching [default: twice the limit].",
+    ),
     duration: str = typer.Option("20", "--duration", metavar="SECONDS", help="How long the load runs."),
-    file_size: str | None = typer.Option(None, "--file-size", metavar="SIZE",
-                                         help="Add page-cache pressure: an unnamed file of SIZE in /var/tmp, "
-                                              "read over and over."),
-    pattern: str = typer.Option("random", "--pattern", metavar="random|zero|mixed",
-                                help="Page contents: random (incompressible), zero (same-filled) or mixed."),
-    max_direct_reclaim: str = typer.Option("1000", "--max-direct-reclaim", metavar="N",
-                                           help="Fail when global direct reclaim scans more than N pages."),
-    max_psi_full: str = typer.Option("90", "--max-psi-full", metavar="PCT",
-                                       help="Fail when the test group's tasks all stalled on memory for more "
-                                            "than PCT % of the run (cgroup v2 PSI full of the group; cgroup v1 "
-                                            "has none)."),
-    allow_oom: bool = typer.Option(False, "--allow-oom",
-                                   help="An OOM kill of the worker warns instead of failing."),
+    file_size: str | None = typer.Option(
+        None,
+        "--file-size",
+        metavar="SIZE",
+        help="Add page-cache pressure: an unnamed file of SIZE in /var/tmp, read over and over.",
+    ),
+    pattern: str = typer.Option(
+        "random",
+        "--pattern",
+        metavar="random|zero|mixed",
+        help="Page contents: random (incompressible), zero (same-filled) or mixed.",
+    ),
+    max_direct_reclaim: str = typer.Option(
+        "1000", "--max-direct-reclaim", metavar="N", help="Fail when global direct reclaim scans more than N pages."
+    ),
+    max_psi_full: str = typer.Option(
+        "90",
+        "--max-psi-full",
+        metavar="PCT",
+        help="Fail when the test group's tasks all stalled on memory for more "
+        "than PCT % of the run (cgroup v2 PSI full of the group; cgroup v1 "
+        "has none).",
+    ),
+    allow_oom: bool = typer.Option(False, "--allow-oom", help="An OOM kill of the worker warns instead of failing."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what the run would do; create nothing."),
 ) -> None:
     """Check how the machine reclaims under bounded pressure.
@@ -76,12 +93,17 @@ def stress(
         from swapctl.ops import stress as ops
 
         host = inv.get_host()
-        req = ops.build_request(host, memory_limit=memory_limit, size=size,
-                                duration=decimal_number(duration, "--duration") or 0.0, file_size=file_size,
-                                pattern=pattern,
-                                max_direct_reclaim=whole_number(max_direct_reclaim, "--max-direct-reclaim") or 0,
-                                max_psi_full=decimal_number(max_psi_full, "--max-psi-full") or 0.0,
-                                allow_oom=allow_oom)
+        req = ops.build_request(
+            host,
+            memory_limit=memory_limit,
+            size=size,
+            duration=decimal_number(duration, "--duration") or 0.0,
+            file_size=file_size,
+            pattern=pattern,
+            max_direct_reclaim=whole_number(max_direct_reclaim, "--max-direct-reclaim") or 0,
+            max_psi_full=decimal_number(max_psi_full, "--max-psi-full") or 0.0,
+            allow_oom=allow_oom,
+        )
         require_root(inv, "swapctl stress")
         pre = ops.preflight(host, req)
         if dry_run:
@@ -112,27 +134,44 @@ def _report(doc_or_data: dict) -> None:
     page = d.get("page_size", 4096)
     eff = "-" if rc["efficiency"] is None else f"{rc['efficiency']:.1%}"
     rows = [
-        ("limit / working set", f"{format_bytes(d['limit'])} / {format_bytes(d['size'])} {d['pattern']}"
-                                + (f" + {format_bytes(d['file_size'])} file" if d["file_size"] else "")),
+        (
+            "limit / working set",
+            f"{format_bytes(d['limit'])} / {format_bytes(d['size'])} {d['pattern']}"
+            + (f" + {format_bytes(d['file_size'])} file" if d["file_size"] else ""),
+        ),
         ("duration", f"{d['duration_s']:.1f} s"),
         ("reclaim driven by", rc["driven_by"]),
         ("pages scanned (anon+file)", f"{rc['scanned']}  ({rc['cgroup_scanned']} by the cgroup's limit)"),
         ("  by kswapd / direct", f"{rc['kswapd_scanned']} / {rc['direct_scanned']}"),
         ("pages stolen, efficiency", f"{rc['stolen']}, {eff}"),
-        ("swap out / in (pages)", f"{sw['pswpout']} / {sw['pswpin']}"
-                                  + ("" if sw["active"] else "  (no swap active)")),
+        ("swap out / in (pages)", f"{sw['pswpout']} / {sw['pswpin']}" + ("" if sw["active"] else "  (no swap active)")),
         ("  zero-filled out / in", f"{sw.get('swpout_zero', 0)} / {sw.get('swpin_zero', 0)}"),
-        ("swap rate out / in", f"{format_bytes(sw.get('out_bytes_s', 0))}/s / "
-                               f"{format_bytes(sw.get('in_bytes_s', 0))}/s"),
-        *(("  " + a["path"], f"{a['type']}, took {format_bytes(a['took'])} (peak {format_bytes(a['used_peak'])})")
-          for a in d.get("swap_areas") or [] if a["took"] > 0),
+        (
+            "swap rate out / in",
+            f"{format_bytes(sw.get('out_bytes_s', 0))}/s / {format_bytes(sw.get('in_bytes_s', 0))}/s",
+        ),
+        *(
+            ("  " + a["path"], f"{a['type']}, took {format_bytes(a['took'])} (peak {format_bytes(a['used_peak'])})")
+            for a in d.get("swap_areas") or []
+            if a["took"] > 0
+        ),
         ("PSI some / full, machine", f"{psi['some']['share_pct']:.1f}% / {psi['full']['share_pct']:.1f}% of the run"),
-        *((("PSI some / full, test group",
-            f"{g['some']['share_pct']:.1f}% / {g['full']['share_pct']:.1f}% of the run"),)
-          if (g := d.get("psi_cgroup")) else ()),
+        *(
+            (
+                (
+                    "PSI some / full, test group",
+                    f"{g['some']['share_pct']:.1f}% / {g['full']['share_pct']:.1f}% of the run",
+                ),
+            )
+            if (g := d.get("psi_cgroup"))
+            else ()
+        ),
         ("OOM kills (cgroup / system)", f"{d['oom']['cgroup']} / {d['oom']['system']}"),
-        ("touch rate", f"{touch['rate_pages_s']:.0f} pages/s ({format_bytes(touch['rate_pages_s'] * page)}/s), "
-                       f"{touch['passes']} passes"),
+        (
+            "touch rate",
+            f"{touch['rate_pages_s']:.0f} pages/s ({format_bytes(touch['rate_pages_s'] * page)}/s), "
+            f"{touch['passes']} passes",
+        ),
         ("cgroup peak usage", format_bytes(d["cgroup"]["peak_usage"] or 0)),
     ]
     if d.get("zones"):
@@ -141,8 +180,9 @@ def _report(doc_or_data: dict) -> None:
         rows.append(("zones below low / min", f"{low} / {low_min}"))
     from swapctl.cli.table import Column
 
-    render.table(f"stress: {d['verdict'].upper()}", [Column("MEASURE", kind="text"), Column("VALUE", kind="text")],
-                 rows)
+    render.table(
+        f"stress: {d['verdict'].upper()}", [Column("MEASURE", kind="text"), Column("VALUE", kind="text")], rows
+    )
     render.lines([f"  {'-' if d['verdict'] == 'pass' else '!'} {r}" for r in d["reasons"]])
 
 
@@ -162,10 +202,13 @@ class _LiveView:
         from rich.table import Table
 
         grid = Table.grid(padding=(0, 2))
-        grid.add_row(ProgressBar(total=v["duration"], completed=min(v["t"], v["duration"]), width=40),
-                     f"{v['t']:.1f}/{v['duration']:g} s")
-        grid.add_row(f"touch {v['touch_rate']:.0f} pages/s",
-                     f"swap out {v['pswpout_s']:.0f}/s in {v['pswpin_s']:.0f}/s")
+        grid.add_row(
+            ProgressBar(total=v["duration"], completed=min(v["t"], v["duration"]), width=40),
+            f"{v['t']:.1f}/{v['duration']:g} s",
+        )
+        grid.add_row(
+            f"touch {v['touch_rate']:.0f} pages/s", f"swap out {v['pswpout_s']:.0f}/s in {v['pswpin_s']:.0f}/s"
+        )
         grid.add_row(f"scan {v['pgscan_s']:.0f} pages/s", f"PSI some {v['psi_some']:.1f} full {v['psi_full']:.1f}")
         self.live.update(grid)
 

@@ -17,21 +17,38 @@ app = typer.Typer()
 def create(
     ctx: typer.Context,
     path: str = typer.Argument(..., metavar="PATH", help="Absolute path of the swap file, e.g. /swapfile."),
-    size: str = typer.Option(..., "--size", "-s", metavar="SIZE",
-                             help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least "
-                             "10 pages)."),
-    priority: str = typer.Option(None, "--priority", "-p", metavar="N",
-                                 help="Swap priority, 0 to 32767, or -1 for automatic [default: as its fstab "
-                                      "line says, else as it runs now, else automatic]."),
-    discard: bool = typer.Option(None, "--discard/--no-discard",
-                                 help="Enable discard (TRIM) for the area [default: as its fstab line says, "
-                                      "else off]."),
+    size: str = typer.Option(
+        ...,
+        "--size",
+        "-s",
+        metavar="SIZE",
+        help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least 10 pages).",
+    ),
+    priority: str = typer.Option(
+        None,
+        "--priority",
+        "-p",
+        metavar="N",
+        help="Swap priority, 0 to 32767, or -1 for automatic [default: as its fstab "
+        "line says, else as it runs now, else automatic].",
+    ),
+    discard: bool = typer.Option(
+        None,
+        "--discard/--no-discard",
+        help="Enable discard (TRIM) for the area [default: as its fstab line says, else off].",
+    ),
     persist: bool = typer.Option(True, "--persist/--no-persist", help="Add the area to /etc/fstab."),
-    method: str = typer.Option("auto", "--method", metavar="METHOD",
-                               help="How to allocate: auto (fallocate, zeros where the filesystem refuses it), "
-                               "fallocate or zero."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing file that is not a swap area of "
-                               "this size, or try an unknown filesystem."),
+    method: str = typer.Option(
+        "auto",
+        "--method",
+        metavar="METHOD",
+        help="How to allocate: auto (fallocate, zeros where the filesystem refuses it), fallocate or zero.",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an existing file that is not a swap area of this size, or try an unknown filesystem.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
 ) -> None:
     """Create a swap file, enable it and persist it in /etc/fstab.
@@ -42,9 +59,17 @@ def create(
     from swapctl.ops.swapfile import plan_create
 
     with invocation(ctx, "create") as inv:
-        plan = plan_create(inv.get_host(), inv.get_journal(), path, size, priority=whole_number(priority, "--priority"),
-                           discard=discard,
-                           persist=persist, method=method, force=force)
+        plan = plan_create(
+            inv.get_host(),
+            inv.get_journal(),
+            path,
+            size,
+            priority=whole_number(priority, "--priority"),
+            discard=discard,
+            persist=persist,
+            method=method,
+            force=force,
+        )
         emit(inv, "create", run_plan(inv, plan, dry_run=dry_run))
 
 
@@ -52,16 +77,39 @@ def _list_table(doc: dict[str, Any]) -> None:
     from swapctl.cli.table import Column
 
     d = doc["data"]
-    rows = [(a["path"], a["type"], format_bytes(a["size"]), format_bytes(a["used"]), a["priority"],
-             {True: "yes", False: "no"}.get(a["managed"], "?"), "yes" if a["persisted"] else "no") for a in d["areas"]]
-    summary = (f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
-               f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available")
+    rows = [
+        (
+            a["path"],
+            a["type"],
+            format_bytes(a["size"]),
+            format_bytes(a["used"]),
+            a["priority"],
+            {True: "yes", False: "no"}.get(a["managed"], "?"),
+            "yes" if a["persisted"] else "no",
+        )
+        for a in d["areas"]
+    ]
+    summary = (
+        f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
+        f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available"
+    )
     if not rows:
         render.lines(["no swap areas are active", summary])
         return
-    render.table(None, [Column("PATH", kind="path"), Column("TYPE"), Column("SIZE", right=True),
-                        Column("USED", right=True), Column("PRIO", right=True), Column("MANAGED", drop=1),
-                        Column("PERSISTED", drop=2)], rows, caption=summary)
+    render.table(
+        None,
+        [
+            Column("PATH", kind="path"),
+            Column("TYPE"),
+            Column("SIZE", right=True),
+            Column("USED", right=True),
+            Column("PRIO", right=True),
+            Column("MANAGED", drop=1),
+            Column("PERSISTED", drop=2),
+        ],
+        rows,
+        caption=summary,
+    )
 
 
 @app.command("list")
@@ -113,4 +161,3 @@ def resize(
     with invocation(ctx, "resize") as inv:
         plan = plan_resize(inv.get_host(), inv.get_journal(), path, size)
         emit(inv, "resize", run_plan(inv, plan, dry_run=dry_run))
-

@@ -33,8 +33,7 @@ def width(text: str) -> int:
     """Terminal cells a string takes (wide East Asian characters take two, combining marks none)."""
     if text.isascii():
         return len(text)
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-               for c in text)
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def shorten_middle(text: str, room: int) -> str:
@@ -44,10 +43,10 @@ def shorten_middle(text: str, room: int) -> str:
         return text
     keep = max(room - 1, 2)
     start = text.find("/", len(text) - (keep - 4))  # the longest tail from a "/" that leaves 4 for the head
-    tail = text[start:] if start > 0 else text[len(text) - keep * 2 // 3:]
+    tail = text[start:] if start > 0 else text[len(text) - keep * 2 // 3 :]
     room_head = keep - len(tail)
     end = text.rfind("/", 0, room_head)
-    head = text[:end + 1] if end > 0 else text[:room_head]
+    head = text[: end + 1] if end > 0 else text[:room_head]
     return head + ELLIPSIS + tail
 
 
@@ -89,8 +88,10 @@ def layout(columns: Sequence[Column], rows: Sequence[Row], limit: int | None, *,
 
     def fits(with_details: bool) -> bool:
         # A long path may give up its middle before a column goes: down to PATH_BEFORE_DROP.
-        need = [min(natural(i, with_details), PATH_BEFORE_DROP) if cols[i].kind == "path"
-                else natural(i, with_details) for i in range(len(cols))]
+        need = [
+            min(natural(i, with_details), PATH_BEFORE_DROP) if cols[i].kind == "path" else natural(i, with_details)
+            for i in range(len(cols))
+        ]
         return limit is None or _total(need) <= limit
 
     if not fits(True) and details:

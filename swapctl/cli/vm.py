@@ -11,7 +11,7 @@ from swapctl.cli.context import emit, invocation, require_root, run_plan
 
 app = typer.Typer(
     help="Read and set the vm reclaim sysctls.\n\nswappiness, min_free_kbytes, zone_reclaim_mode, "
-         "watermark_scale_factor, watermark_boost_factor, vfs_cache_pressure and page-cluster.",
+    "watermark_scale_factor, watermark_boost_factor, vfs_cache_pressure and page-cluster.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -36,20 +36,40 @@ def _get_table(doc: dict[str, Any]) -> None:
             bits = ", ".join(s.get("bits") or []) or "off"
             notes.append(f"vm.zone_reclaim_mode {s['value']}: {bits}")
         if s["key"] == "vm.min_free_kbytes" and s.get("kernel_default") is not None:
-            khuge = (f"; khugepaged raises it to {s['khugepaged_value']}" if s.get("khugepaged_raises")
-                     else f"; khugepaged does not raise it (transparent hugepages: {s.get('thp') or 'absent'})")
-            notes.append(f"vm.min_free_kbytes: kernel default ~{s['kernel_default']}{khuge}; "
-                         f"swapctl's safe limit {s['safe_limit']}")
+            khuge = (
+                f"; khugepaged raises it to {s['khugepaged_value']}"
+                if s.get("khugepaged_raises")
+                else f"; khugepaged does not raise it (transparent hugepages: {s.get('thp') or 'absent'})"
+            )
+            notes.append(
+                f"vm.min_free_kbytes: kernel default ~{s['kernel_default']}{khuge}; "
+                f"swapctl's safe limit {s['safe_limit']}"
+            )
         notes.extend(f"{s['key']}: {n}" for n in s.get("notes", []) if "khugepaged" not in n)
     applier = doc["data"].get("boot_applier") or {}
-    name = {"procps": "sysctl --system", "systemd": "systemd-sysctl"}.get(applier.get("tool"), "?")
-    caption = "\n".join([f"at boot: as {name} applies the sysctl.d files ({applier.get('reason')}); the kernel "
-                         "keeps the last value it accepts", *notes])
+    name = {"procps": "sysctl --system", "systemd": "systemd-sysctl"}.get(str(applier.get("tool")), "?")
+    caption = "\n".join(
+        [
+            f"at boot: as {name} applies the sysctl.d files ({applier.get('reason')}); the kernel "
+            "keeps the last value it accepts",
+            *notes,
+        ]
+    )
     from swapctl.cli.table import Column
 
-    render.table(None, [Column("KEY"), Column("VALUE", right=True), Column("RANGE", drop=2),
-                        Column("AT BOOT", right=True), Column("SOURCE", kind="path"), Column("DRIFT", drop=1)],
-                 rows, caption=caption)
+    render.table(
+        None,
+        [
+            Column("KEY"),
+            Column("VALUE", right=True),
+            Column("RANGE", drop=2),
+            Column("AT BOOT", right=True),
+            Column("SOURCE", kind="path"),
+            Column("DRIFT", drop=1),
+        ],
+        rows,
+        caption=caption,
+    )
 
 
 def _applier(value: str | None) -> str | None:
@@ -61,17 +81,19 @@ def _applier(value: str | None) -> str | None:
     return value
 
 
-BOOT_APPLIER_HELP = ("Which boot-time tool to predict: procps (sysctl --system) or systemd (systemd-sysctl) "
-                     "[default: what the machine, or the --root image, boots with].")
+BOOT_APPLIER_HELP = (
+    "Which boot-time tool to predict: procps (sysctl --system) or systemd (systemd-sysctl) "
+    "[default: what the machine, or the --root image, boots with]."
+)
 
 
 @app.command("get")
 def get(
     ctx: typer.Context,
-    keys: list[str] | None = typer.Argument(None, metavar="[KEY]...",
-                                            help="Keys to show, as swappiness or vm.swappiness [default: all]."),
-    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd",
-                                            help=BOOT_APPLIER_HELP),
+    keys: list[str] | None = typer.Argument(
+        None, metavar="[KEY]...", help="Keys to show, as swappiness or vm.swappiness [default: all]."
+    ),
+    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP),
 ) -> None:
     """Show the vm sysctls, now and at the next boot.
 
@@ -99,9 +121,13 @@ def get(
         knobs = [knob_named(k) for k in keys] if keys else list(KNOBS.values())
         knobs = list(dict.fromkeys(knobs))
         state = vm.read_state(inv.get_host(), knobs, _applier(boot_applier))
-        data = {"kernel": state.release, "numa_nodes": state.nodes, "boot_tool": state.boot_tool,
-                "boot_applier": {"tool": state.boot_tool, "reason": state.boot_tool_reason},
-                "settings": vm.describe(state, knobs)}
+        data = {
+            "kernel": state.release,
+            "numa_nodes": state.nodes,
+            "boot_tool": state.boot_tool,
+            "boot_applier": {"tool": state.boot_tool, "reason": state.boot_tool_reason},
+            "settings": vm.describe(state, knobs),
+        }
         emit(inv, "vm get", data=data, warnings=state.warnings, table=_get_table)
 
 
@@ -109,14 +135,18 @@ def get(
 def set_(
     ctx: typer.Context,
     assignments: list[str] | None = typer.Argument(
-        None, metavar="KEY=VALUE...",
-        help="KEY=N sets; KEY=>N only raises to N; KEY=<N only lowers to N (quote < and > in a shell)."),
-    persist: bool = typer.Option(False, "--persist",
-                                 help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot "
-                                      "(KEY=>N/KEY=<N: N, only where the boot value would not meet it)."),
+        None,
+        metavar="KEY=VALUE...",
+        help="KEY=N sets; KEY=>N only raises to N; KEY=<N only lowers to N (quote < and > in a shell).",
+    ),
+    persist: bool = typer.Option(
+        False,
+        "--persist",
+        help="Also write the values to /etc/sysctl.d/90-swapctl.conf for the next boot "
+        "(KEY=>N/KEY=<N: N, only where the boot value would not meet it).",
+    ),
     force: bool = typer.Option(False, "--force", help="Write a min_free_kbytes above swapctl's safe limit."),
-    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd",
-                                            help=BOOT_APPLIER_HELP),
+    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
 ) -> None:
     """Set vm sysctls now (and with --persist at boot), all or none.
@@ -142,7 +172,8 @@ def set_(
         require_root(inv, "setting vm sysctls")
         from swapctl.ops import vm_set
 
-        plan = vm_set.build_set_plan(host, list(assignments or []), persist=persist, force=force,
-                                     applier=_applier(boot_applier))
+        plan = vm_set.build_set_plan(
+            host, list(assignments or []), persist=persist, force=force, applier=_applier(boot_applier)
+        )
         outcome = run_plan(inv, plan, dry_run=dry_run)
         emit(inv, "vm set", outcome)

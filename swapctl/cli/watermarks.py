@@ -11,8 +11,13 @@ from swapctl.cli.context import emit, invocation, whole_number
 
 app = typer.Typer()
 
-_STATE_SHORT = {"empty": "empty", "below_min": "BELOW MIN", "below_low": "below low",
-                "between_low_high": "low..high", "above_high": "ok"}
+_STATE_SHORT = {
+    "empty": "empty",
+    "below_min": "BELOW MIN",
+    "below_low": "below low",
+    "between_low_high": "low..high",
+    "above_high": "ok",
+}
 
 
 def _b(pages: int | None, page_size: int) -> str:
@@ -31,8 +36,7 @@ def _default_text(settings: dict[str, Any]) -> str:
     text = f"kernel default here ~{d['kernel']}"
     if d["khugepaged"]:
         thp = settings.get("transparent_hugepage")
-        text += f", {d['khugepaged']} " + ("as THP raises it" if thp in ("always", "madvise")
-                                           else "if THP is enabled")
+        text += f", {d['khugepaged']} " + ("as THP raises it" if thp in ("always", "madvise") else "if THP is enabled")
     return text
 
 
@@ -42,16 +46,20 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
     d = doc["data"]
     ps = d["page_size"]
     s = d["settings"]
-    head = [f"kernel {d['kernel'] or 'unknown'}, page size {ps} ({d['page_size_source']})",
-            f"min_free_kbytes {_opt(s.get('min_free_kbytes'))} ({_default_text(s)}); "
-            f"watermark_scale_factor {_opt(s.get('watermark_scale_factor'))}; "
-            f"watermark_boost_factor {_opt(s.get('watermark_boost_factor'))}",
-            f"rule: {d['rule']}"]
+    head = [
+        f"kernel {d['kernel'] or 'unknown'}, page size {ps} ({d['page_size_source']})",
+        f"min_free_kbytes {_opt(s.get('min_free_kbytes'))} ({_default_text(s)}); "
+        f"watermark_scale_factor {_opt(s.get('watermark_scale_factor'))}; "
+        f"watermark_boost_factor {_opt(s.get('watermark_boost_factor'))}",
+        f"rule: {d['rule']}",
+    ]
     moved = d.get("recompute_differs") or []
     if moved:
         which = ", ".join(moved) if len(moved) <= 6 else f"{len(moved)} zones ({', '.join(moved[:3])}, ...)"
-        head.append("note: the kernel computed these marks from the managed counts of its last recompute; "
-                    f"a recompute now would move {which} a little")
+        head.append(
+            "note: the kernel computed these marks from the managed counts of its last recompute; "
+            f"a recompute now would move {which} a little"
+        )
     render.lines(head)
     wide = render.WIDE
     zones = [z for z in d["zones"] if wide or z["managed"] or z["spanned"]]
@@ -59,41 +67,79 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
     wi = d.get("what_if")
     marks = ("min", "low", "high", "promo")
     if wi:
-        cols = [Column("NODE"), Column("ZONE"), Column("MARKS"),
-                *(Column(k.upper(), right=True, drop=1 if k == "promo" else 0) for k in marks)]
+        cols = [
+            Column("NODE"),
+            Column("ZONE"),
+            Column("MARKS"),
+            *(Column(k.upper(), right=True, drop=1 if k == "promo" else 0) for k in marks),
+        ]
         rows: list[Row] = []
         for z in zones:
             p = z["predicted"]
-            rows += [Row([z["node"], z["zone"], "now", *(_opt(z[k]) for k in marks)]),
-                     Row(["", "", "", *(_b(z[k], ps) for k in marks)], detail=True),
-                     Row(["", "", "what if", *(_opt(p[k]) for k in marks)]),
-                     Row(["", "", "", *(_b(p[k], ps) for k in marks)], detail=True)]
+            rows += [
+                Row([z["node"], z["zone"], "now", *(_opt(z[k]) for k in marks)]),
+                Row(["", "", "", *(_b(z[k], ps) for k in marks)], detail=True),
+                Row(["", "", "what if", *(_opt(p[k]) for k in marks)]),
+                Row(["", "", "", *(_b(p[k], ps) for k in marks)], detail=True),
+            ]
         render.table("zones (pages; binary units below)", cols, rows)
         mp, hp = wi["min_pages"], wi["high_pages"]
         change = "; ".join(f"{k} {_opt(wi['before'][k])} -> {_opt(wi['after'][k])}" for k in wi["after"])
-        render.lines([
-            f"what if: {change}",
-            f"machine-wide min watermarks (reserve for atomic/emergency allocations): {_b(mp['before'], ps)} -> "
-            f"{_b(mp['after'], ps)} ({'+' if mp['change'] >= 0 else '-'}{_b(abs(mp['change']), ps)}, "
-            f"{wi['min_share_of_ram']:.1%} of RAM)",
-            f"high watermarks (what kswapd keeps free): {_b(hp['before'], ps)} -> {_b(hp['after'], ps)} "
-            f"({'+' if hp['change'] >= 0 else '-'}{_b(abs(hp['change']), ps)}, "
-            f"{wi['high_share_of_ram']:.1%} of RAM)"])
+        render.lines(
+            [
+                f"what if: {change}",
+                f"machine-wide min watermarks (reserve for atomic/emergency allocations): {_b(mp['before'], ps)} -> "
+                f"{_b(mp['after'], ps)} ({'+' if mp['change'] >= 0 else '-'}{_b(abs(mp['change']), ps)}, "
+                f"{wi['min_share_of_ram']:.1%} of RAM)",
+                f"high watermarks (what kswapd keeps free): {_b(hp['before'], ps)} -> {_b(hp['after'], ps)} "
+                f"({'+' if hp['change'] >= 0 else '-'}{_b(abs(hp['change']), ps)}, "
+                f"{wi['high_share_of_ram']:.1%} of RAM)",
+            ]
+        )
         return
-    cols = [Column("NODE"), Column("ZONE"), Column("STATE", drop=1), Column("FREE", right=True),
-            Column("MIN", right=True), Column("LOW", right=True), Column("HIGH", right=True),
-            *(Column(name, right=True, wide=True) for name in ("PROMO", "BOOST", "MANAGED", "PRESENT", "SPANNED")),
-            Column("PROTECTION", wide=True)]
+    cols = [
+        Column("NODE"),
+        Column("ZONE"),
+        Column("STATE", drop=1),
+        Column("FREE", right=True),
+        Column("MIN", right=True),
+        Column("LOW", right=True),
+        Column("HIGH", right=True),
+        *(Column(name, right=True, wide=True) for name in ("PROMO", "BOOST", "MANAGED", "PRESENT", "SPANNED")),
+        Column("PROTECTION", wide=True),
+    ]
     rows = []
     for z in zones:
-        rows.append(Row([z["node"], z["zone"], _STATE_SHORT[z["state"]], z["free"], z["min"], z["low"], z["high"],
-                         _opt(z["promo"]), _opt(z["boost"]), z["managed"], z["present"], z["spanned"],
-                         "(" + ",".join(map(str, z["protection"])) + ")"]))
+        rows.append(
+            Row(
+                [
+                    z["node"],
+                    z["zone"],
+                    _STATE_SHORT[z["state"]],
+                    z["free"],
+                    z["min"],
+                    z["low"],
+                    z["high"],
+                    _opt(z["promo"]),
+                    _opt(z["boost"]),
+                    z["managed"],
+                    z["present"],
+                    z["spanned"],
+                    "(" + ",".join(map(str, z["protection"])) + ")",
+                ]
+            )
+        )
         if z["managed"] or z["spanned"]:
-            rows.append(Row(["", "", ""] + [_b(z[k], ps) for k in ("free", "min", "low", "high")]
-                            + [_b(z["promo"], ps), _b(z["boost"], ps)]
-                            + [_b(z[k], ps) for k in ("managed", "present", "spanned")]
-                            + ["max " + _b(max(z["protection"] or [0]), ps)], detail=True))
+            rows.append(
+                Row(
+                    ["", "", ""]
+                    + [_b(z[k], ps) for k in ("free", "min", "low", "high")]
+                    + [_b(z["promo"], ps), _b(z["boost"], ps)]
+                    + [_b(z[k], ps) for k in ("managed", "present", "spanned")]
+                    + ["max " + _b(max(z["protection"] or [0]), ps)],
+                    detail=True,
+                )
+            )
     caption = f"{hidden} empty zone{'s' if hidden != 1 else ''} not shown (-o wide shows them)" if hidden else None
     render.table("zones (pages; binary units below)", cols, rows, caption=caption)
     trows = []
@@ -101,8 +147,11 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
         name = "machine" if n["node"] is None else f"node {n['node']}"
         trows.append(Row([name, *(n[k] for k in ("free", "min", "low", "high", "managed"))]))
         trows.append(Row(["", *(_b(n[k], ps) for k in ("free", "min", "low", "high", "managed"))], detail=True))
-    tcols = [Column(""), *(Column(h, right=True) for h in ("FREE", "MIN", "LOW", "HIGH")),
-             Column("MANAGED", right=True, drop=1)]
+    tcols = [
+        Column(""),
+        *(Column(h, right=True) for h in ("FREE", "MIN", "LOW", "HIGH")),
+        Column("MANAGED", right=True, drop=1),
+    ]
     render.table("totals (pages; binary units below)", tcols, trows)
 
 
@@ -110,9 +159,13 @@ def _watermarks_table(doc: dict[str, Any]) -> None:
 def watermarks(
     ctx: typer.Context,
     node: str = typer.Option(None, "--node", "-n", metavar="N", help="Show only NUMA node N."),
-    what_if: list[str] = typer.Option(None, "--what-if", metavar="KEY=VALUE",
-                                      help="Predict the watermarks for min_free_kbytes=N and/or "
-                                           "watermark_scale_factor=N (repeat the option for both)."),
+    what_if: list[str] = typer.Option(
+        None,
+        "--what-if",
+        metavar="KEY=VALUE",
+        help="Predict the watermarks for min_free_kbytes=N and/or "
+        "watermark_scale_factor=N (repeat the option for both).",
+    ),
 ) -> None:
     """Show the watermarks of every node and zone; predict new ones.
 
@@ -156,18 +209,43 @@ def _numa_table(doc: dict[str, Any]) -> None:
     rows = []
     for n in d["nodes"]:
         zones = ", ".join(f"{name} {_STATE_SHORT[state]}" for name, state in n["zones"].items()) or "-"
-        rows.append([n["node"], format_bytes(n["mem_total"]), format_bytes(n["mem_free"]),
-                     _b(n["low_pages"], ps), _b(n["high_pages"], ps),
-                     ",".join(map(str, n["distances"] or [])) or "-",
-                     "-" if n["cpus"] is None else _ranges(n["cpus"]) or "none", zones])
-    render.table("nodes", [Column("NODE"), Column("TOTAL", right=True), Column("FREE", right=True),
-                           Column("LOW", right=True, drop=1), Column("HIGH", right=True, drop=2),
-                           Column("DISTANCES", drop=3), Column("CPUS", drop=4), Column("ZONES", kind="text")], rows)
+        rows.append(
+            [
+                n["node"],
+                format_bytes(n["mem_total"]),
+                format_bytes(n["mem_free"]),
+                _b(n["low_pages"], ps),
+                _b(n["high_pages"], ps),
+                ",".join(map(str, n["distances"] or [])) or "-",
+                "-" if n["cpus"] is None else _ranges(n["cpus"]) or "none",
+                zones,
+            ]
+        )
+    render.table(
+        "nodes",
+        [
+            Column("NODE"),
+            Column("TOTAL", right=True),
+            Column("FREE", right=True),
+            Column("LOW", right=True, drop=1),
+            Column("HIGH", right=True, drop=2),
+            Column("DISTANCES", drop=3),
+            Column("CPUS", drop=4),
+            Column("ZONES", kind="text"),
+        ],
+        rows,
+    )
     z = d["zone_reclaim_mode"]
-    render.lines([f"zone_reclaim_mode {_opt(z['value'])}"
-                  + (f" ({', '.join(z['flags'])})" if z["flags"] else "") + f": {z['meaning']}",
-                  "", "why does this machine swap while memory is free?"]
-                 + [f"  {line}" for line in d["why_swap_while_free"]])
+    render.lines(
+        [
+            f"zone_reclaim_mode {_opt(z['value'])}"
+            + (f" ({', '.join(z['flags'])})" if z["flags"] else "")
+            + f": {z['meaning']}",
+            "",
+            "why does this machine swap while memory is free?",
+        ]
+        + [f"  {line}" for line in d["why_swap_while_free"]]
+    )
 
 
 def _ranges(ids: list[int]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -21,8 +22,9 @@ class SwapctlError(Exception):
 
     code: ExitCode = ExitCode.FAILED
 
-    def __init__(self, message: str, *, hint: str | None = None, code: ExitCode | None = None,
-                 data: dict | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, code: ExitCode | None = None, data: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -29,9 +29,16 @@ def encodable(v: str) -> bool:
 def is_path(v: Any) -> bool:
     """An absolute, normalised in-machine path: no "..", no NUL, within PATH_MAX. Joined under --root it
     cannot leave the tree (links are resolved inside it)."""
-    return (isinstance(v, str) and v.startswith("/") and "\0" not in v and encodable(v)
-            and len(v.encode("utf-8", "surrogateescape")) < 4096 and posixpath.normpath(v) == v
-            and ".." not in v.split("/") and v != "/")
+    return (
+        isinstance(v, str)
+        and v.startswith("/")
+        and "\0" not in v
+        and encodable(v)
+        and len(v.encode("utf-8", "surrogateescape")) < 4096
+        and posixpath.normpath(v) == v
+        and ".." not in v.split("/")
+        and v != "/"
+    )
 
 
 def is_int(lo: int, hi: int) -> Check:

@@ -40,8 +40,18 @@ class TxStep:
 
 
 class Transaction:
-    def __init__(self, id: str, command: str, time: float, boot_id: str, kernel: str, meta: dict[str, Any],
-                 *, rollback_of: str | None = None, line: int = 0) -> None:
+    def __init__(
+        self,
+        id: str,
+        command: str,
+        time: float,
+        boot_id: str,
+        kernel: str,
+        meta: dict[str, Any],
+        *,
+        rollback_of: str | None = None,
+        line: int = 0,
+    ) -> None:
         self.id, self.command, self.time = id, command, time
         self.boot_id, self.kernel, self.meta = boot_id, kernel, meta
         self.steps: list[TxStep] = []
@@ -90,18 +100,23 @@ class Journal:
             st = os.stat(self.dir)
         except FileNotFoundError:
             if os.path.lexists(self.dir):
-                raise Refused(f"the state dir {self.dir} is a link to nothing",
-                              hint="remove the link, or give --state-dir a real directory") from None
+                raise Refused(
+                    f"the state dir {self.dir} is a link to nothing",
+                    hint="remove the link, or give --state-dir a real directory",
+                ) from None
             return False
         if not stat.S_ISDIR(st.st_mode):
-            raise Refused(f"the state dir {self.dir} is not a directory",
-                          hint="give --state-dir a directory only root can write, or remove what is there")
+            raise Refused(
+                f"the state dir {self.dir} is not a directory",
+                hint="give --state-dir a directory only root can write, or remove what is there",
+            )
         if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
-            raise Refused(f"the state dir {self.dir} can be written by other users (mode "
-                          f"{stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}): swapctl keeps its journal "
-                          "only where no one else can forge it",
-                          hint=f"use a directory only root can write (e.g. chmod 700 {self.dir}), or another "
-                               "--state-dir")
+            raise Refused(
+                f"the state dir {self.dir} can be written by other users (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}): swapctl keeps its journal "
+                "only where no one else can forge it",
+                hint=f"use a directory only root can write (e.g. chmod 700 {self.dir}), or another --state-dir",
+            )
         return True
 
     def _ensure_dir(self) -> None:
@@ -135,8 +150,10 @@ class Journal:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(fd)
-                    raise Refused(f"another swapctl has held {lock} for over {wait_s:.0f} s",
-                                  hint=f"wait for it to finish, or find it with: fuser -v {lock}") from None
+                    raise Refused(
+                        f"another swapctl has held {lock} for over {wait_s:.0f} s",
+                        hint=f"wait for it to finish, or find it with: fuser -v {lock}",
+                    ) from None
                 time.sleep(0.05)
         self._lock_fd = fd
         try:
@@ -167,8 +184,10 @@ class Journal:
             if keep < len(data):
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
-                self._warn(f"{self.path}: dropped {len(data) - keep} bytes of a last line cut short "
-                                     "(a crash during a write; the entry never took effect)")
+                self._warn(
+                    f"{self.path}: dropped {len(data) - keep} bytes of a last line cut short "
+                    "(a crash during a write; the entry never took effect)"
+                )
         finally:
             os.close(fd)
 
@@ -178,8 +197,9 @@ class Journal:
         try:
             fd = self._open(os.O_WRONLY | os.O_APPEND)
         except FileNotFoundError:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-                         | os.O_NOFOLLOW, 0o600)
+            fd = os.open(
+                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+            )
         try:
             os.write(fd, line)  # one write of one line: O_APPEND keeps it whole
             if sync:
@@ -190,8 +210,15 @@ class Journal:
     def begin(self, command: str, meta: dict[str, Any], *, rollback_of: str | None = None) -> str:
         # os.urandom, as secrets.token_hex does, without importing secrets (hashlib, hmac: start-up, issue 8).
         tx = time.strftime("%Y%m%dT%H%M%S", time.localtime()) + "-" + os.urandom(2).hex()
-        entry = {"t": "begin", "tx": tx, "command": command, "time": time.time(), "boot_id": self.boot_id,
-                 "kernel": self.kernel, "meta": meta}
+        entry = {
+            "t": "begin",
+            "tx": tx,
+            "command": command,
+            "time": time.time(),
+            "boot_id": self.boot_id,
+            "kernel": self.kernel,
+            "meta": meta,
+        }
         if rollback_of:
             entry["rollback_of"] = rollback_of
         # Not fsync'd on its own: the first intent's fsync carries it to disk.
@@ -243,14 +270,15 @@ class Journal:
         finally:
             os.close(fd)
         if len(data) > MAX_BYTES:
-            raise JournalCorrupt(f"{self.path} is larger than {MAX_BYTES >> 20} MiB: not a journal swapctl wrote",
-                                 hint=f"check the machine by hand, then move {self.path} aside")
+            raise JournalCorrupt(
+                f"{self.path} is larger than {MAX_BYTES >> 20} MiB: not a journal swapctl wrote",
+                hint=f"check the machine by hand, then move {self.path} aside",
+            )
         keep = data.rfind(b"\n") + 1
         if keep < len(data):
             tail = data[keep:]
             what = "a tail of NUL bytes" if not tail.strip(b"\0") else "a last line cut short"
-            self._warn(f"{self.path} ends in {what} (a crash during a write): ignored; the next change "
-                                 "drops it")
+            self._warn(f"{self.path} ends in {what} (a crash during a write): ignored; the next change drops it")
         out = []
         n, pos = 1, 0
         for m in re.finditer(rb"[^\n]+", data[:keep]):  # blank lines (a million of them) cost nothing
@@ -262,8 +290,11 @@ class Journal:
             try:
                 value = _decode(raw)
             except (ValueError, RecursionError) as exc:
-                what = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else (
-                    "is nested too deeply" if isinstance(exc, RecursionError) else "is not a JSON entry")
+                what = (
+                    "is not valid UTF-8"
+                    if isinstance(exc, UnicodeDecodeError)
+                    else ("is nested too deeply" if isinstance(exc, RecursionError) else "is not a JSON entry")
+                )
                 raise self.corrupt(n, what) from None
             if not isinstance(value, dict):
                 raise self.corrupt(n, f"is a JSON {type(value).__name__}, not an entry")
@@ -271,9 +302,11 @@ class Journal:
         return out
 
     def corrupt(self, line: int, what: str) -> JournalCorrupt:
-        return JournalCorrupt(f"{self.path} line {line} {what}",
-                              hint=f"the journal is damaged or was edited: check the machine by hand, then move "
-                                   f"{self.path} aside (swapctl starts a new one)")
+        return JournalCorrupt(
+            f"{self.path} line {line} {what}",
+            hint=f"the journal is damaged or was edited: check the machine by hand, then move "
+            f"{self.path} aside (swapctl starts a new one)",
+        )
 
     def transactions(self) -> list[Transaction]:
         """Every transaction, each entry checked: a malformed one is a JournalCorrupt naming its line; an entry
@@ -307,8 +340,12 @@ class Journal:
                 raise self.corrupt(n, "has no valid step number (seq)")
             if kind == "intent":
                 step, undo = e.get("step"), e.get("undo", {})
-                if not isinstance(step, dict) or not isinstance(step.get("kind"), str) \
-                        or not isinstance(step.get("params"), dict) or not isinstance(undo, dict):
+                if (
+                    not isinstance(step, dict)
+                    or not isinstance(step.get("kind"), str)
+                    or not isinstance(step.get("params"), dict)
+                    or not isinstance(undo, dict)
+                ):
                     raise self.corrupt(n, "holds a step that is not {kind, params} with an undo record")
                 tx.steps.append(TxStep(seq, step, undo, n))
                 continue
@@ -322,8 +359,10 @@ class Journal:
                     else:
                         s.undone = True
         if orphans:
-            self._warn(f"{self.path}: {orphans} entr{'y' if orphans == 1 else 'ies'} of transactions "
-                                 "the journal no longer begins were ignored")
+            self._warn(
+                f"{self.path}: {orphans} entr{'y' if orphans == 1 else 'ies'} of transactions "
+                "the journal no longer begins were ignored"
+            )
         ordered = list(txs.values())
         for tx in ordered:
             if not tx.rollback_of:
@@ -332,8 +371,10 @@ class Journal:
             if target is None:
                 # Its target was pruned from the journal: nothing is left that it could finish.
                 if tx.blocking:
-                    self._warn(f"rollback {tx.id} ({self.path} line {tx.line}) undoes {tx.rollback_of}, "
-                                         "which is no longer in the journal: ignored")
+                    self._warn(
+                        f"rollback {tx.id} ({self.path} line {tx.line}) undoes {tx.rollback_of}, "
+                        "which is no longer in the journal: ignored"
+                    )
                     tx.status = "orphaned"
             elif tx.status == "committed":
                 target.status = "rolled-back"
@@ -352,8 +393,16 @@ class Journal:
             raise self.corrupt(n, "has a meta that is not an object")
         if rollback_of is not None and not (isinstance(rollback_of, str) and TX_ID.fullmatch(rollback_of)):
             raise self.corrupt(n, "names no valid transaction in rollback_of")
-        return Transaction(tid, e.get("command", "?"), float(t), e.get("boot_id", ""), e.get("kernel", ""), meta,
-                           rollback_of=rollback_of, line=n)
+        return Transaction(
+            tid,
+            e.get("command", "?"),
+            float(t),
+            e.get("boot_id", ""),
+            e.get("kernel", ""),
+            meta,
+            rollback_of=rollback_of,
+            line=n,
+        )
 
     def pending(self) -> Transaction | None:
         for tx in reversed(self.transactions()):
@@ -385,6 +434,8 @@ class Journal:
             with self.locked():
                 tx = self.pending()
         if tx is not None:
-            raise Refused(f"transaction {tx.id} ({tx.command}) was left {tx.status}; nothing else may change "
-                          "until it is finished",
-                          hint=f"run: swapctl rollback {tx.id}   (see: swapctl history)")
+            raise Refused(
+                f"transaction {tx.id} ({tx.command}) was left {tx.status}; nothing else may change "
+                "until it is finished",
+                hint=f"run: swapctl rollback {tx.id}   (see: swapctl history)",
+            )

@@ -25,6 +25,7 @@ class Host(Protocol):
 
     def signals_held(self) -> AbstractContextManager[Any]: ...
 
+
 STEP_KINDS: dict[str, type[Step]] = {}
 
 
@@ -100,8 +101,9 @@ class Step:
     def invalid(cls, params: dict[str, Any], record: dict[str, Any] | None) -> str | None:
         """Why a journal entry of this kind cannot be a step swapctl wrote, or None (record None: the params
         alone). Subclasses add the rules that tie fields together."""
-        return fields.problem(params, cls.params_schema, "params") or \
-            (None if record is None else fields.problem(record, cls.record_schema, "its undo record"))
+        return fields.problem(params, cls.params_schema, "params") or (
+            None if record is None else fields.problem(record, cls.record_schema, "its undo record")
+        )
 
     @staticmethod
     def from_record(step: dict[str, Any], record: dict[str, Any] | None = None) -> Step:
@@ -122,8 +124,13 @@ class StepRecordError(Refused):
 
 
 class Plan:
-    def __init__(self, command: str, steps: list[Step] | None = None, data: dict[str, Any] | None = None,
-                 warnings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        steps: list[Step] | None = None,
+        data: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
         self.command = command
         self.steps: list[Step] = steps if steps is not None else []
         self.data: dict[str, Any] = data if data is not None else {}  # what the command reports besides actions
@@ -145,8 +152,16 @@ class Plan:
 class Outcome:
     """What execute() did: the envelope's changed, dry_run, transaction, actions, data and warnings."""
 
-    def __init__(self, command: str, changed: bool, dry_run: bool, transaction: str | None,
-                 actions: list[dict[str, str]], data: dict[str, Any], warnings: list[str]) -> None:
+    def __init__(
+        self,
+        command: str,
+        changed: bool,
+        dry_run: bool,
+        transaction: str | None,
+        actions: list[dict[str, str]],
+        data: dict[str, Any],
+        warnings: list[str],
+    ) -> None:
         self.command, self.changed, self.dry_run, self.transaction = command, changed, dry_run, transaction
         self.actions, self.data, self.warnings = actions, data, warnings
 
@@ -155,9 +170,15 @@ def _actions(plan: Plan, status: str) -> list[dict[str, str]]:
     return [{"step": s.kind, "description": s.describe(), "status": status} for s in plan.steps]
 
 
-def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
-            meta: dict[str, Any] | None = None,
-            fault: Callable[[str, int, str], None] | None = None) -> Outcome:
+def execute(
+    plan: Plan,
+    host: Host,
+    journal: Journal,
+    *,
+    dry_run: bool = False,
+    meta: dict[str, Any] | None = None,
+    fault: Callable[[str, int, str], None] | None = None,
+) -> Outcome:
     """Run every check, then (unless dry-run) apply each step with its intent journaled first; on any
     failure or interrupt, undo the finished steps in reverse so the machine is as it was."""
     if dry_run or not plan.steps:
@@ -165,8 +186,15 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             journal.refuse_if_pending()  # a dry run predicts the real run, this refusal included
         for step in plan.steps:
             step.check(host)
-        return Outcome(plan.command, bool(plan.steps), dry_run, None,
-                       _actions(plan, "planned" if dry_run else "done"), plan.data, plan.warnings)
+        return Outcome(
+            plan.command,
+            bool(plan.steps),
+            dry_run,
+            None,
+            _actions(plan, "planned" if dry_run else "done"),
+            plan.data,
+            plan.warnings,
+        )
     with journal.locked():
         journal.refuse_if_pending()
         for step in plan.steps:
@@ -200,8 +228,11 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
             if isinstance(exc, Refused):
                 # A refusal discovered mid-plan still leaves the machine as it was.
                 raise Refused(message, hint=hint, data=failure) from exc
-            raise OperationFailed(f"{plan.steps[failed_at].describe()} failed: {message}; "
-                                  "every change was rolled back", hint=hint, data=failure) from exc
+            raise OperationFailed(
+                f"{plan.steps[failed_at].describe()} failed: {message}; every change was rolled back",
+                hint=hint,
+                data=failure,
+            ) from exc
         journal.commit(tx)
     for report in plan.after_run:
         report(plan)
@@ -209,16 +240,25 @@ def execute(plan: Plan, host: Host, journal: Journal, *, dry_run: bool = False,
     return Outcome(plan.command, changed, False, tx, actions, plan.data, plan.warnings)
 
 
-def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int, Step, dict[str, Any]]],
-               ctx: UndoContext, *, by: str | None = None,
-               mark: Callable[[int, str], None] | None = None) -> list[str]:
+def undo_steps(
+    host: Host,
+    journal: Journal,
+    target: str,
+    items: list[tuple[int, Step, dict[str, Any]]],
+    ctx: UndoContext,
+    *,
+    by: str | None = None,
+    mark: Callable[[int, str], None] | None = None,
+) -> list[str]:
     """Undo (seq, step, record) items in the order given, journaling each as undone in transaction `target`;
     keep going past a failure and return every failure's text. Used after a failed apply and by rollback."""
     errors = []
     for seq, step, record in items:
         if step.runtime and not ctx.same_boot:
-            ctx.notes.append(f"skipped ({step.describe()}): it was a runtime value of an earlier boot, "
-                             "which the reboot already reset")
+            ctx.notes.append(
+                f"skipped ({step.describe()}): it was a runtime value of an earlier boot, "
+                "which the reboot already reset"
+            )
             journal.undone(target, seq, by=by)
             if mark:
                 mark(seq, "skipped")
@@ -235,11 +275,13 @@ def undo_steps(host: Host, journal: Journal, target: str, items: list[tuple[int,
     return errors
 
 
-def _undo_after_failure(host: Host, journal: Journal, tx: str,
-                        done: list[tuple[Step, dict[str, Any]]], failure: dict[str, Any]) -> None:
+def _undo_after_failure(
+    host: Host, journal: Journal, tx: str, done: list[tuple[Step, dict[str, Any]]], failure: dict[str, Any]
+) -> None:
     """Undo what was done, with Ctrl-C and SIGTERM held until the transaction is closed (users press Ctrl-C
     twice). `failure` is the error's data (transaction, actions, warnings); the actions' statuses are updated
     as the undo goes."""
+
     def mark(seq: int, status: str) -> None:
         failure["actions"][seq]["status"] = status
 
@@ -252,6 +294,8 @@ def _undo_after_failure(host: Host, journal: Journal, tx: str,
     except KeyboardInterrupt:
         pass  # the run ends right after anyway, and says what it ends with: the first cause, not this
     if errors:
-        raise RollbackFailed(f"undo failed in transaction {tx}: " + "; ".join(errors),
-                             hint=f"inspect the machine, then run: swapctl rollback {tx}",
-                             data=failure)
+        raise RollbackFailed(
+            f"undo failed in transaction {tx}: " + "; ".join(errors),
+            hint=f"inspect the machine, then run: swapctl rollback {tx}",
+            data=failure,
+        )

@@ -29,8 +29,10 @@ def parse_size(text: str, *, what: str = "size") -> int:
     elif unit in _DECIMAL:
         factor = _DECIMAL[unit]
     else:
-        raise UsageError(f"{what} {text!r} has an unknown unit {m.group(2)!r}",
-                         hint="units: K, M, G, T (powers of 1024), KiB..TiB, KB..TB (powers of 1000)")
+        raise UsageError(
+            f"{what} {text!r} has an unknown unit {m.group(2)!r}",
+            hint="units: K, M, G, T (powers of 1024), KiB..TiB, KB..TB (powers of 1000)",
+        )
     try:
         value = Decimal(number) * factor
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals

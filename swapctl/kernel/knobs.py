@@ -73,45 +73,90 @@ class Knob(NamedTuple):
         return max(lo, self.policy[0]), min(hi, self.policy[1])
 
 
-_NO_NEGATIVE = ("before Linux 5.12 a stable update may refuse a negative value (3b3376f222e3, March 2021); "
-                "the release does not say which")
+_NO_NEGATIVE = (
+    "before Linux 5.12 a stable update may refuse a negative value (3b3376f222e3, March 2021); "
+    "the release does not say which"
+)
 
-KNOBS: dict[str, Knob] = {k.name: k for k in (
-    # min_free_kbytes_sysctl_handler: proc_dointvec_minmax, extra1 = 0, no upper bound. Too large a value
-    # panics the kernel; the safety policy (kernel/mm.py min_free_facts) refuses that, not the range.
-    Knob("min_free_kbytes", "memory the kernel keeps free for atomic allocations and reclaim (kB)",
-         (((0, 0, 0), 0, INT_MAX),)),
-    # 0..100 until 5.7; 5.8 raised the ceiling to 200 (SYSCTL_TWO_HUNDRED) for fast swap devices.
-    Knob("swappiness", "how readily anonymous memory is swapped rather than page cache dropped",
-         (((0, 0, 0), 0, 100), ((5, 8, 0), 0, 200)), default=60),
-    # proc_dointvec took any int (negative too) until 3b3376f222e3 "mm/vmscan: fix underflow value setting
-    # risk in vm_table" (5.12; sent to the stable series in March 2021, so an older build may refuse it too);
-    # it is a bit mask of three bits, so swapctl takes 0-7 only.
-    Knob("zone_reclaim_mode", "reclaim on the local NUMA node before allocating from another (bit mask)",
-         (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)), policy=(0, 7),
-         policy_reason="only bits 1, 2 and 4 mean anything", default=0, needs="CONFIG_NUMA",
-         uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),)),
-    # New in 4.6 with 1..1000; 39c65a94cd96 raised the ceiling to 3000 in 5.17, and 5.15's stable series took
-    # it in 2022 (the 5.15.16 tree has 1000, the 5.15.100 tree 3000), so 5.15 and 5.16 builds differ.
-    Knob("watermark_scale_factor", "gap between the min, low and high watermarks, in 1/10000 of memory",
-         (((4, 6, 0), 1, 1000), ((5, 17, 0), 1, 3000)), since=(4, 6, 0), default=10,
-         uncertain=(((5, 15, 0), (5, 17, 0), 1, 3000,
-                     "Linux 5.15 and 5.16 take up to 3000 only with the 2022 stable update (before it, 1000; "
-                     "mainline 5.17); the release does not say which"),)),
-    # New in 5.0; proc_dointvec_minmax with extra1 = 0.
-    Knob("watermark_boost_factor", "temporary watermark boost after fragmentation events, in 1/10000",
-         (((5, 0, 0), 0, INT_MAX),), since=(5, 0, 0), default=15000),
-    # Same 5.12 fix as zone_reclaim_mode: negative values were accepted before and could crash reclaim.
-    Knob("vfs_cache_pressure", "how hard the dentry and inode caches are reclaimed (100 = fair)",
-         (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)), policy=(0, INT_MAX),
-         policy_reason="a negative pressure is meaningless", default=100,
-         uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),)),
-    # A shift count: 6.2 capped it at 31 (page_cluster_max) because larger values overflow; swapctl keeps
-    # that cap on older kernels too.
-    Knob("page-cluster", "swap readahead: 2^N pages read in one attempt (0 disables readahead)",
-         (((0, 0, 0), 0, INT_MAX), ((6, 2, 0), 0, 31)), policy=(0, 31),
-         policy_reason="it is a shift count; 2^31 pages is already beyond any swap device", default=3),
-)}
+KNOBS: dict[str, Knob] = {
+    k.name: k
+    for k in (
+        # min_free_kbytes_sysctl_handler: proc_dointvec_minmax, extra1 = 0, no upper bound. Too large a value
+        # panics the kernel; the safety policy (kernel/mm.py min_free_facts) refuses that, not the range.
+        Knob(
+            "min_free_kbytes",
+            "memory the kernel keeps free for atomic allocations and reclaim (kB)",
+            (((0, 0, 0), 0, INT_MAX),),
+        ),
+        # 0..100 until 5.7; 5.8 raised the ceiling to 200 (SYSCTL_TWO_HUNDRED) for fast swap devices.
+        Knob(
+            "swappiness",
+            "how readily anonymous memory is swapped rather than page cache dropped",
+            (((0, 0, 0), 0, 100), ((5, 8, 0), 0, 200)),
+            default=60,
+        ),
+        # proc_dointvec took any int (negative too) until 3b3376f222e3 "mm/vmscan: fix underflow value setting
+        # risk in vm_table" (5.12; sent to the stable series in March 2021, so an older build may refuse it too);
+        # it is a bit mask of three bits, so swapctl takes 0-7 only.
+        Knob(
+            "zone_reclaim_mode",
+            "reclaim on the local NUMA node before allocating from another (bit mask)",
+            (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)),
+            policy=(0, 7),
+            policy_reason="only bits 1, 2 and 4 mean anything",
+            default=0,
+            needs="CONFIG_NUMA",
+            uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),),
+        ),
+        # New in 4.6 with 1..1000; 39c65a94cd96 raised the ceiling to 3000 in 5.17, and 5.15's stable series took
+        # it in 2022 (the 5.15.16 tree has 1000, the 5.15.100 tree 3000), so 5.15 and 5.16 builds differ.
+        Knob(
+            "watermark_scale_factor",
+            "gap between the min, low and high watermarks, in 1/10000 of memory",
+            (((4, 6, 0), 1, 1000), ((5, 17, 0), 1, 3000)),
+            since=(4, 6, 0),
+            default=10,
+            uncertain=(
+                (
+                    (5, 15, 0),
+                    (5, 17, 0),
+                    1,
+                    3000,
+                    "Linux 5.15 and 5.16 take up to 3000 only with the 2022 stable update (before it, 1000; "
+                    "mainline 5.17); the release does not say which",
+                ),
+            ),
+        ),
+        # New in 5.0; proc_dointvec_minmax with extra1 = 0.
+        Knob(
+            "watermark_boost_factor",
+            "temporary watermark boost after fragmentation events, in 1/10000",
+            (((5, 0, 0), 0, INT_MAX),),
+            since=(5, 0, 0),
+            default=15000,
+        ),
+        # Same 5.12 fix as zone_reclaim_mode: negative values were accepted before and could crash reclaim.
+        Knob(
+            "vfs_cache_pressure",
+            "how hard the dentry and inode caches are reclaimed (100 = fair)",
+            (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)),
+            policy=(0, INT_MAX),
+            policy_reason="a negative pressure is meaningless",
+            default=100,
+            uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),),
+        ),
+        # A shift count: 6.2 capped it at 31 (page_cluster_max) because larger values overflow; swapctl keeps
+        # that cap on older kernels too.
+        Knob(
+            "page-cluster",
+            "swap readahead: 2^N pages read in one attempt (0 disables readahead)",
+            (((0, 0, 0), 0, INT_MAX), ((6, 2, 0), 0, 31)),
+            policy=(0, 31),
+            policy_reason="it is a shift count; 2^31 pages is already beyond any swap device",
+            default=3,
+        ),
+    )
+}
 
 
 def knob_named(text: str) -> Knob:
@@ -169,14 +214,22 @@ def parse_assignment(text: str) -> Assignment:
         raise UsageError(f"{knob.key}={raw[:40]!r} is not a decimal integer", hint=f"write {knob.key}=N")
     if len(raw.lstrip("+-").lstrip("0")) > 19:
         # Past any int the kernel takes (and past what int() reads: 4300 digits), whatever the knob.
-        raise UsageError(f"{knob.key}={raw[:20]}... is out of range: it has {len(raw.lstrip('+-'))} digits",
-                         hint=f"give a value in {_range_text(*knob.kernel_range(None))}")
+        raise UsageError(
+            f"{knob.key}={raw[:20]}... is out of range: it has {len(raw.lstrip('+-'))} digits",
+            hint=f"give a value in {_range_text(*knob.kernel_range(None))}",
+        )
     return Assignment(knob, int(raw), mode)
 
 
-def check_assignments(texts: Iterable[str], version: Version | None, release: str = "", *,
-                      keys: tuple[str, ...] | None = None, outside: str = "cannot be given here",
-                      values_only: bool = False) -> Iterator[Assignment | UsageError]:
+def check_assignments(
+    texts: Iterable[str],
+    version: Version | None,
+    release: str = "",
+    *,
+    keys: tuple[str, ...] | None = None,
+    outside: str = "cannot be given here",
+    values_only: bool = False,
+) -> Iterator[Assignment | UsageError]:
     """For each text in turn, its Assignment or what is wrong with it: not an assignment, a key outside `keys`,
     `=>N`/`=<N` where `values_only`, a key given twice, a knob this kernel does not have yet, or a value out of
     the range this kernel (and swapctl) accepts. One reading for every command that takes assignments."""
@@ -187,14 +240,17 @@ def check_assignments(texts: Iterable[str], version: Version | None, release: st
             if keys is not None and a.knob.name not in keys:
                 raise UsageError(f"{a.knob.key} {outside}", hint=f"keys: {', '.join(keys)}")
             if values_only and a.mode != SET:
-                raise UsageError(f"{a.text} only raises or lowers: this needs a value",
-                                 hint=f"write {a.knob.key}={a.value}")
+                raise UsageError(
+                    f"{a.text} only raises or lowers: this needs a value", hint=f"write {a.knob.key}={a.value}"
+                )
             if a.knob.name in seen:
                 raise UsageError(f"{a.knob.key} is assigned more than once", hint="give each key once")
             seen.add(a.knob.name)
             if a.knob.since is not None and version is not None and version < a.knob.since:
-                raise UsageError(f"{a.knob.key} does not exist before Linux {'.'.join(map(str, a.knob.since))}"
-                                 f" ({'this kernel is ' + release if release else 'this kernel is older'})")
+                raise UsageError(
+                    f"{a.knob.key} does not exist before Linux {'.'.join(map(str, a.knob.since))}"
+                    f" ({'this kernel is ' + release if release else 'this kernel is older'})"
+                )
             check_range(a.knob, a.value, version, release)
         except UsageError as exc:
             yield exc
@@ -202,9 +258,15 @@ def check_assignments(texts: Iterable[str], version: Version | None, release: st
         yield a
 
 
-def parse_assignments(texts: list[str], version: Version | None, release: str = "", *,
-                      keys: tuple[str, ...] | None = None, outside: str = "cannot be given here",
-                      values_only: bool = False) -> list[Assignment]:
+def parse_assignments(
+    texts: list[str],
+    version: Version | None,
+    release: str = "",
+    *,
+    keys: tuple[str, ...] | None = None,
+    outside: str = "cannot be given here",
+    values_only: bool = False,
+) -> list[Assignment]:
     """Every assignment parsed and range-checked before anything else; the first bad one fails them all."""
     if not texts:
         raise UsageError("nothing to set", hint="swapctl vm set KEY=VALUE..., e.g. vm.swappiness=10")
@@ -224,10 +286,14 @@ def check_range(knob: Knob, value: int, version: Version | None, release: str = 
     where = f"Linux {release}" if release else "this kernel"
     if klo <= value <= khi:
         # The kernel would take it; swapctl does not.
-        raise UsageError(f"{knob.key}={value} is out of range: swapctl accepts {lo}-{hi} "
-                         f"({knob.policy_reason})", hint=f"give a value in {lo}-{hi}")
-    raise UsageError(f"{knob.key}={value} is out of range: {where} accepts {_range_text(lo, hi)}",
-                     hint=f"give a value in {_range_text(lo, hi)}")
+        raise UsageError(
+            f"{knob.key}={value} is out of range: swapctl accepts {lo}-{hi} ({knob.policy_reason})",
+            hint=f"give a value in {lo}-{hi}",
+        )
+    raise UsageError(
+        f"{knob.key}={value} is out of range: {where} accepts {_range_text(lo, hi)}",
+        hint=f"give a value in {_range_text(lo, hi)}",
+    )
 
 
 def _range_text(lo: int, hi: int) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from swapctl.kernel.version import Version, rules_version
 
@@ -72,6 +72,7 @@ SWAP_CLUSTER_MAX = 32  # include/linux/swap.h: the floor of a capped (HighMem/Mo
 # Default lowmem_reserve_ratio per zone type (mm/page_alloc.c); zones absent from the table get 0.
 DEFAULT_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, HIGHMEM: 0, MOVABLE: 0}
 
+
 def mult_frac(x: int, numer: int, denom: int) -> int:
     """include/linux/math.h mult_frac(): (x / d) * n + ((x % d) * n) / d, in integers."""
     return (x // denom) * numer + ((x % denom) * numer) // denom
@@ -111,9 +112,14 @@ def pageblock_pages(page_size: int) -> int:
     return page_size // 8
 
 
-def default_min_free_kbytes(zones: Sequence[Zone], page_size: int, thp_enabled: bool | None,
-                            nr_nodes: int | None = None, *,
-                            kernel_version: str | Version | None = None) -> MinFreeDefaults:
+def default_min_free_kbytes(
+    zones: Sequence[Zone],
+    page_size: int,
+    thp_enabled: bool | None,
+    nr_nodes: int | None = None,
+    *,
+    kernel_version: str | Version | None = None,
+) -> MinFreeDefaults:
     """The min_free_kbytes the kernel picks itself, from the zones it has now.
 
     kernel: calculate_min_free_kbytes() (split out of init_per_zone_wmark_min() in 6.1; the same formula):
@@ -165,9 +171,14 @@ def rule_name(kernel_version: str | Version | None) -> str:
     return text
 
 
-def predict(zones: Sequence[Zone], min_free_kbytes: int, watermark_scale_factor: int,
-            kernel_version: str | Version | None, page_size: int,
-            managed: Sequence[int] | None = None) -> list[Marks]:
+def predict(
+    zones: Sequence[Zone],
+    min_free_kbytes: int,
+    watermark_scale_factor: int,
+    kernel_version: str | Version | None,
+    page_size: int,
+    managed: Sequence[int] | None = None,
+) -> list[Marks]:
     """The watermarks __setup_per_zone_wmarks will give every zone, in the order of `zones`.
 
     `zones` must be every zone of every online node (the kernel's for_each_zone), empty ones included:
@@ -206,8 +217,9 @@ def predict(zones: Sequence[Zone], min_free_kbytes: int, watermark_scale_factor:
     return out
 
 
-def lowmem_reserve(zones: Sequence[Zone], ratios: Sequence[int] | None = None,
-                   managed: Sequence[int] | None = None) -> list[tuple[int, ...]]:
+def lowmem_reserve(
+    zones: Sequence[Zone], ratios: Sequence[int] | None = None, managed: Sequence[int] | None = None
+) -> list[tuple[int, ...]]:
     """setup_per_zone_lowmem_reserve(): for zone i of a node and each higher zone j of that node,
     sum(managed(i+1..j)) // ratio[i]; 0 when ratio[i] is 0 or zone i has no managed pages (docs/KERNEL.md;
     every step of the 6.1 and 6.12 recordings after the first write matches it; older kernels raised a ratio
@@ -223,8 +235,9 @@ def lowmem_reserve(zones: Sequence[Zone], ratios: Sequence[int] | None = None,
     out: list[tuple[int, ...]] = []
     for z, m in zip(zones, counts, strict=True):
         width = len(z.protection) or (max(by_node[z.node]) + 1)
-        ratio = (ratios[z.index] if ratios is not None and z.index < len(ratios)
-                 else DEFAULT_RESERVE_RATIO.get(z.name, 0))
+        ratio = (
+            ratios[z.index] if ratios is not None and z.index < len(ratios) else DEFAULT_RESERVE_RATIO.get(z.name, 0)
+        )
         node = by_node[z.node]
         row = []
         running = 0
@@ -272,7 +285,7 @@ def zone_state(z: Zone) -> str:
 RECLAIM_BITS = {1: "zone reclaim on", 2: "write out dirty pages", 4: "swap / unmap pages"}
 
 
-def decode_zone_reclaim_mode(mode: int | None) -> dict:
+def decode_zone_reclaim_mode(mode: int | None) -> dict[str, Any]:
     if mode is None:
         return {"value": None, "flags": [], "meaning": "unknown (no proc/sys/vm/zone_reclaim_mode)"}
     flags = [text for bit, text in RECLAIM_BITS.items() if mode & bit]
@@ -280,12 +293,14 @@ def decode_zone_reclaim_mode(mode: int | None) -> dict:
     if unknown:
         flags.append(f"unknown bits 0x{unknown:x}")
     if mode == 0:
-        meaning = ("off: when a node runs short, allocations fall back to other nodes before any local "
-                   "reclaim")
+        meaning = "off: when a node runs short, allocations fall back to other nodes before any local reclaim"
     else:
-        meaning = ("on: when a node runs short the kernel reclaims that node's memory before using another "
-                   "node" + (", writing dirty pages" if mode & 2 else "")
-                   + (", swapping and unmapping pages" if mode & 4 else ""))
+        meaning = (
+            "on: when a node runs short the kernel reclaims that node's memory before using another "
+            "node"
+            + (", writing dirty pages" if mode & 2 else "")
+            + (", swapping and unmapping pages" if mode & 4 else "")
+        )
     return {"value": mode, "flags": flags, "meaning": meaning}
 
 
@@ -310,8 +325,9 @@ class MinFreeFacts(NamedTuple):
 SAFE_SHARE_PERCENT = 5
 
 
-def min_free_facts(zones: Sequence[Zone], page_size: int, thp: str | None, mem_total_kb: int,
-                   version: Version | None) -> MinFreeFacts:
+def min_free_facts(
+    zones: Sequence[Zone], page_size: int, thp: str | None, mem_total_kb: int, version: Version | None
+) -> MinFreeFacts:
     """The kernel's own min_free_kbytes for this memory, khugepaged's raise of it, and swapctl's safe limit."""
     page_kb = page_size // 1024
     on = None if thp is None else thp != "never"

@@ -25,12 +25,12 @@ def read_int(text: str) -> int | str:
         i += 1
     if i == len(data):
         return "the value is empty"
-    tmp = data[i:i + TMPBUFLEN - 1]  # what proc_get_long copies: the sign counts among its 21 characters
+    tmp = data[i : i + TMPBUFLEN - 1]  # what proc_get_long copies: the sign counts among its 21 characters
     neg = tmp[0] == "-"
     start = 1 if neg else 0
-    if not tmp[start:start + 1].isascii() or not tmp[start:start + 1].isdigit():
+    if not tmp[start : start + 1].isascii() or not tmp[start : start + 1].isdigit():
         return f"{text.strip()[:24]!r} does not start with a digit"
-    if tmp[start:start + 2] in ("0x", "0X") and tmp[start + 2:start + 3] in tuple("0123456789abcdefABCDEF"):
+    if tmp[start : start + 2] in ("0x", "0X") and tmp[start + 2 : start + 3] in tuple("0123456789abcdefABCDEF"):
         digits, base, end = "0123456789abcdefABCDEF", 16, start + 2
     elif tmp[start] == "0":
         digits, base, end = "01234567", 8, start + 1
@@ -42,7 +42,7 @@ def read_int(text: str) -> int | str:
         return "the number is too long"
     if data[i + end] not in _AFTER:
         return f"{text.strip()[:24]!r} is not a number the kernel reads"
-    body = tmp[start + 2:end] if base == 16 else tmp[start:end]
+    body = tmp[start + 2 : end] if base == 16 else tmp[start:end]
     value = int(body, base) if body else 0
     value = -value if neg else value
     if not INT_MIN <= value <= INT_MAX:

@@ -62,14 +62,17 @@ def raise_all(problems: list[UsageError], source: str) -> None:
     """One error for every problem of the file: one line, the problems in file order, each with its line."""
     if not problems:
         return
-    problems = sorted(problems, key=lambda p: int(m.group(1)) if (m := re.match(
-        re.escape(source) + r":(\d+):", p.message)) else 0)
+    problems = sorted(
+        problems, key=lambda p: int(m.group(1)) if (m := re.match(re.escape(source) + r":(\d+):", p.message)) else 0
+    )
     if len(problems) == 1:
         raise problems[0]
     hints = [p.hint for p in problems if p.hint]
-    raise UsageError(f"{source}: {len(problems)} problems: " + "; ".join(p.message for p in problems),
-                     hint=hints[0] if len(set(hints)) == 1 else None,
-                     data={"problems": [{"message": p.message, "hint": p.hint} for p in problems]})
+    raise UsageError(
+        f"{source}: {len(problems)} problems: " + "; ".join(p.message for p in problems),
+        hint=hints[0] if len(set(hints)) == 1 else None,
+        data={"problems": [{"message": p.message, "hint": p.hint} for p in problems]},
+    )
 
 
 def _construct(where: _Where, node: Any) -> Any:
@@ -113,8 +116,11 @@ def _plain_decimal(where: _Where, node: Any, what: str) -> None:
     written as the decimal it is, so what the file says and what the machine gets cannot differ."""
     text = str(node.value)
     if node.style is None and not _DECIMAL.fullmatch(text):
-        raise where.fail(node, f"{what} {text[:40]!r} is not a plain decimal number",
-                         hint="write it in decimal without leading zeros, _ or :, e.g. 10")
+        raise where.fail(
+            node,
+            f"{what} {text[:40]!r} is not a plain decimal number",
+            hint="write it in decimal without leading zeros, _ or :, e.g. 10",
+        )
 
 
 def _mapping(where: _Where, node: Any, what: str, allowed: set[str]) -> list[tuple[str, Any, Any]]:
@@ -128,8 +134,9 @@ def _mapping(where: _Where, node: Any, what: str, allowed: set[str]) -> list[tup
         if key is None:
             continue
         if allowed and key not in allowed:
-            where.problems.append(where.fail(knode, f"unknown key {key!r} in {what}",
-                                             hint="allowed: " + ", ".join(sorted(allowed))))
+            where.problems.append(
+                where.fail(knode, f"unknown key {key!r} in {what}", hint="allowed: " + ", ".join(sorted(allowed)))
+            )
             continue
         if key in seen:
             where.problems.append(where.fail(knode, f"{key!r} is given twice in {what}"))
@@ -150,11 +157,13 @@ def load(text: str, source: str) -> Desired:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         # `min_free_kbytes: >=65536` unquoted: ">" starts a folded block in YAML, "<" and "|" are reserved.
-        bare = mark is not None and any(f": {c}" in row for row in text.split("\n")[max(mark.line - 1, 0):mark.line + 1]
-                                        for c in "<>")
-        raise UsageError(f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})",
-                         hint='quote a value that starts with > or <, e.g. min_free_kbytes: ">=65536"' if bare
-                         else None) from None
+        bare = mark is not None and any(
+            f": {c}" in row for row in text.split("\n")[max(mark.line - 1, 0) : mark.line + 1] for c in "<>"
+        )
+        raise UsageError(
+            f"{source}{line}: not valid YAML ({getattr(exc, 'problem', exc)})",
+            hint='quote a value that starts with > or <, e.g. min_free_kbytes: ">=65536"' if bare else None,
+        ) from None
     except RecursionError:
         raise UsageError(f"{source}: nested too deeply to be a swapctl state file") from None
     desired = Desired()
@@ -192,7 +201,7 @@ def _vm_assignment(where: _Where, key: str, node: Any) -> str:
 
     value = _construct(where, node) if isinstance(node, yaml.ScalarNode) else None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise where.fail(node, f"vm {key} must be an integer or a string like \">=N\"")
+        raise where.fail(node, f'vm {key} must be an integer or a string like ">=N"')
     if isinstance(value, int):
         _plain_decimal(where, node, f"vm {key}")
     text = str(value).strip()
@@ -240,10 +249,21 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
         before = _swap_state(host, spec.path)
         try:
             if spec.state == "present":
-                sub = swapfile.plan_create(host, journal, spec.path, spec.size or "", priority=spec.priority,
-                                           discard=spec.discard, persist=desired.persist, method=spec.method)
-                after = {"state": "present", "size": sub.data["size"],
-                         "priority": spec.priority if spec.priority is not None else before.get("priority")}
+                sub = swapfile.plan_create(
+                    host,
+                    journal,
+                    spec.path,
+                    spec.size or "",
+                    priority=spec.priority,
+                    discard=spec.discard,
+                    persist=desired.persist,
+                    method=spec.method,
+                )
+                after = {
+                    "state": "present",
+                    "size": sub.data["size"],
+                    "priority": spec.priority if spec.priority is not None else before.get("priority"),
+                }
             else:
                 sub = swapfile.plan_remove(host, journal, spec.path)
                 after = {"state": "absent"}
@@ -251,15 +271,23 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
             problems.append(_at_line(spec.line, source, exc))
             continue
         plan.merge(sub)
-        items.append({"kind": "swapfile", "path": spec.path, "before": before, "after": after,
-                      "changed": bool(sub.steps)})
+        items.append(
+            {"kind": "swapfile", "path": spec.path, "before": before, "after": after, "changed": bool(sub.steps)}
+        )
     raise_all(problems, source)
     if desired.vm:
         vm_plan = vm_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
         plan.merge(vm_plan)
         for row in vm_plan.data["settings"]:
-            items.append({"kind": "sysctl", "key": row["key"], "before": row["old"], "after": row["new"],
-                          "changed": row["changed"]})
+            items.append(
+                {
+                    "kind": "sysctl",
+                    "key": row["key"],
+                    "before": row["old"],
+                    "after": row["new"],
+                    "changed": row["changed"],
+                }
+            )
     plan.data = {"items": items, "persist": desired.persist}
     return plan
 

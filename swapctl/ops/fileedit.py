@@ -84,13 +84,17 @@ class FileEdit(Step):
         link = host.readlink(path)
         if not self.follows_links:
             what = "masked (a link to /dev/null)" if link == "/dev/null" else f"a symbolic link to {link}"
-            raise Refused(f"{path} is {what}; swapctl edits only its own regular file there",
-                          hint=f"remove {path} if swapctl may manage it, or leave these settings to that file")
+            raise Refused(
+                f"{path} is {what}; swapctl edits only its own regular file there",
+                hint=f"remove {path} if swapctl may manage it, or leave these settings to that file",
+            )
         real = host.resolve(path)
         tst = host.lstat(real)
         if tst is None or not stat.S_ISREG(tst.st_mode):
-            raise Refused(f"{path} is a link to {real}, which is {'missing' if tst is None else 'not a regular file'}",
-                          hint=f"fix the link {path}, or replace it with the file itself")
+            raise Refused(
+                f"{path} is a link to {real}, which is {'missing' if tst is None else 'not a regular file'}",
+                hint=f"fix the link {path}, or replace it with the file itself",
+            )
         return real
 
     def _read(self, host: Host, path: str | None = None) -> str | None:
@@ -122,8 +126,9 @@ class FileEdit(Step):
         if text is None:
             host.unlink(path)
         else:
-            host.write_atomic(path, text.encode("utf-8", "surrogateescape"), mode=None
-                              if host.lstat(path) else self.file_mode)
+            host.write_atomic(
+                path, text.encode("utf-8", "surrogateescape"), mode=None if host.lstat(path) else self.file_mode
+            )
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         target = record.get("target", self.params["path"])
@@ -156,8 +161,10 @@ class FileEdit(Step):
         if why is not None:
             if ctx.force:
                 return
-            raise Refused(f"{why}: rollback would leave {self.params['path']} as it is and undo the rest",
-                          hint="put the file back as it was, or pass --force to undo the rest and leave it")
+            raise Refused(
+                f"{why}: rollback would leave {self.params['path']} as it is and undo the rest",
+                hint="put the file back as it was, or pass --force to undo the rest and leave it",
+            )
         assert target is not None
         self._read(host, target)  # unreadable or too large: refused here (exit 3), not half way
 

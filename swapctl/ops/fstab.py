@@ -36,7 +36,7 @@ def escape(path: str) -> str:
 class Entry(NamedTuple):
     """A line libmount parses as a mount entry (comments, blank and malformed lines are none)."""
 
-    index: int  # position in split_lines(text)
+    line: int  # its place in split_lines(text)
     source: str  # unmangled
     fstype: str
     options: tuple[str, ...]
@@ -134,7 +134,7 @@ def swap_options(options: tuple[str, ...] | None) -> tuple[int | None, str | Non
 def rewrite(text: str, entry: Entry, priority: int | None, discard: str | None) -> str:
     """The entry's line with its options asking for this priority and discard and to be swapped on at boot;
     its other options, fields and spacing kept as they are."""
-    raw = split_lines(text)[entry.index]
+    raw = split_lines(text)[entry.line]
     body = _body(raw)
     cr = "\r" if raw.rstrip("\n").endswith("\r") else ""  # a CRLF line keeps its CR
     spans = [m.span() for m in _FIELD.finditer(body)]
@@ -163,7 +163,7 @@ def names(host: Host, entry: Entry, area: str, kind: str) -> bool:
         if host.lstat(link) is not None:
             return host.resolve(link) == area
         header = host.swap_signature(area) if tag in ("UUID", "LABEL") else None
-        return bool(header) and header.get(tag.lower()) == value
+        return header is not None and header.get(tag.lower()) == value
     if not entry.source.startswith("/"):
         return False
     if entry.source == area:
@@ -207,7 +207,7 @@ def set_line(text: str | None, sources: list[str] | str, line: str | None) -> st
     names_ = {sources} if isinstance(sources, str) else set(sources)
     text = text or ""
     pieces = split_lines(text)
-    ours = {e.index for e in parse(text) if e.is_swap and e.source in names_}
+    ours = {e.line for e in parse(text) if e.is_swap and e.source in names_}
     out: list[str] = []
     placed = False
     for i, raw in enumerate(pieces):
@@ -234,7 +234,7 @@ def find_line(text: str | None, sources: list[str] | str) -> str | None:
     pieces = split_lines(text or "")
     for e in parse(text):
         if e.is_swap and e.source in names_:
-            return _body(pieces[e.index])
+            return _body(pieces[e.line])
     return None
 
 
@@ -272,8 +272,11 @@ class FstabSet(FileEdit):
 
     def undo_description(self) -> str:
         swap = q(self.params["swap"])
-        what = (f"put back the line for {swap}" if self.params["line"] is None
-                else f"remove the line for {swap}, or put back the one it replaced")
+        what = (
+            f"put back the line for {swap}"
+            if self.params["line"] is None
+            else f"remove the line for {swap}, or put back the one it replaced"
+        )
         return f"restore {self.params['path']} ({what})"
 
     def undo_description_for(self, record: dict[str, Any]) -> str:
@@ -286,8 +289,11 @@ class FstabSet(FileEdit):
 
     def revert(self, current: str, record: dict[str, Any]) -> str | None:
         old_line = find_line(record["old"], self.sources)
-        return set_line(current, [*self.sources, *([] if self.params["line"] is None else
-                                                     [unescape_octal(fields(self.params["line"])[0])])], old_line)
+        return set_line(
+            current,
+            [*self.sources, *([] if self.params["line"] is None else [unescape_octal(fields(self.params["line"])[0])])],
+            old_line,
+        )
 
 
 def fstab_set(swap: str, line: str | None, sources: list[str] | None = None) -> FstabSet:

@@ -65,11 +65,15 @@ class BootValue(NamedTuple):
     rejected: tuple[tuple[Write, str], ...] = ()  # writes the kernel refuses, with why
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "writes": [w.as_dict() for w in self.writes], "value": self.value,
-                "file": self.source.file if self.source else None,
-                "line": self.source.line if self.source else None,
-                "text": self.source.text if self.source else None,
-                "rejected": [{**w.as_dict(), "reason": why} for w, why in self.rejected]}
+        return {
+            "tool": self.tool,
+            "writes": [w.as_dict() for w in self.writes],
+            "value": self.value,
+            "file": self.source.file if self.source else None,
+            "line": self.source.line if self.source else None,
+            "text": self.source.text if self.source else None,
+            "rejected": [{**w.as_dict(), "reason": why} for w, why in self.rejected],
+        }
 
 
 class Setting(NamedTuple):
@@ -80,6 +84,7 @@ class Setting(NamedTuple):
 
 
 # --- shared -------------------------------------------------------------------------------------------------
+
 
 def swap_separators(key: str) -> str:
     """Both tools: when the first separator is ".", dots become slashes and slashes dots (slashdot,
@@ -105,8 +110,17 @@ def _name_key(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")  # strcmp order
 
 
-_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-            "space": r" \t\n\r\f\v", "xdigit": "0-9A-Fa-f", "punct": r"!-/:-@\[-`{-~", "blank": r" \t"}
+_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "xdigit": "0-9A-Fa-f",
+    "punct": r"!-/:-@\[-`{-~",
+    "blank": r" \t",
+}
 
 
 def fnmatch_regex(pattern: str) -> re.Pattern[str]:
@@ -133,8 +147,8 @@ def fnmatch_regex(pattern: str) -> re.Pattern[str]:
                 first = False
                 if pattern.startswith("[:", j):
                     end = pattern.find(":]", j + 2)
-                    if end > 0 and pattern[j + 2:end] in _CLASSES:
-                        members.append(_CLASSES[pattern[j + 2:end]])
+                    if end > 0 and pattern[j + 2 : end] in _CLASSES:
+                        members.append(_CLASSES[pattern[j + 2 : end]])
                         j = end + 2
                         continue
                 members.append(re.escape(pattern[j]) if pattern[j] != "-" else "-")
@@ -170,7 +184,7 @@ def expand_braces(pattern: str) -> list[str]:
         elif c == "}" and depth:
             depth -= 1
             if depth == 0:
-                body, parts, level, last = pattern[start + 1:i], [], 0, 0
+                body, parts, level, last = pattern[start + 1 : i], [], 0, 0
                 for k, b in enumerate(body):
                     level += (b == "{") - (b == "}")
                     if b == "," and level == 0:
@@ -179,7 +193,7 @@ def expand_braces(pattern: str) -> list[str]:
                 if not parts:
                     continue
                 parts.append(body[last:])
-                rest = pattern[i + 1:]
+                rest = pattern[i + 1 :]
                 return [x for p in parts for x in expand_braces(pattern[:start] + p + rest)]
     return [pattern]
 
@@ -208,7 +222,7 @@ def knob_of(files: BootFiles, path: str, knobs: set[str], *, simplify_dots: bool
     lookup resolves "." and "..", and repeated slashes; a trailing "/" on a file fails (ENOTDIR)."""
     if not path.startswith(PROC):
         return None
-    rel = path[len(PROC):]
+    rel = path[len(PROC) :]
     if rel.endswith("/"):
         return None
     comps: list[str] = []
@@ -231,19 +245,20 @@ class Reader:
     """The files' bytes as the appliers see them, with simulated edits (`overrides`) and the files that could
     not be read (said in `warnings`: the boot, as root, reads them)."""
 
-    def __init__(self, files: BootFiles, overrides: Overrides | None = None,
-                 warnings: list[str] | None = None) -> None:
+    def __init__(self, files: BootFiles, overrides: Overrides | None = None, warnings: list[str] | None = None) -> None:
         self.files, self.overrides = files, overrides or {}
         self.warnings = warnings if warnings is not None else []
 
     def names(self, directory: str) -> list[str] | None:
         names = self.files.list_dir(directory)
-        extra = {p.rsplit("/", 1)[1] for p, t in self.overrides.items()
-                 if p.rsplit("/", 1)[0] == directory and t is not None}
+        extra = {
+            p.rsplit("/", 1)[1] for p, t in self.overrides.items() if p.rsplit("/", 1)[0] == directory and t is not None
+        }
         if names is None and not extra:
             return None
-        gone = {p.rsplit("/", 1)[1] for p, t in self.overrides.items() if p.rsplit("/", 1)[0] == directory
-                and t is None}
+        gone = {
+            p.rsplit("/", 1)[1] for p, t in self.overrides.items() if p.rsplit("/", 1)[0] == directory and t is None
+        }
         return sorted((set(names or []) | extra) - gone)
 
     def data(self, path: str) -> bytes | None:
@@ -288,6 +303,7 @@ def apply_kernel(tool: str, writes: list[Write], accepts: Callable[[str], int | 
 
 # --- procps sysctl --system ----------------------------------------------------------------------------------
 
+
 def procps_files(reader: Reader) -> list[str]:
     chosen: dict[str, str] = {}
     for d in DIRS:
@@ -310,8 +326,11 @@ def _preload_glob(reader: Reader, path: str) -> list[str]:
     found: list[str] = []
     for alt in expand_braces(name):
         if is_glob(alt):
-            found.extend(sorted((f"{directory}/{n}" for n in reader.names(directory) or [] if name_matches(n, alt)),
-                                key=_name_key))
+            found.extend(
+                sorted(
+                    (f"{directory}/{n}" for n in reader.names(directory) or [] if name_matches(n, alt)), key=_name_key
+                )
+            )
         elif reader.files.lstat(f"{directory}/{alt}") is not None or f"{directory}/{alt}" in reader.overrides:
             found.append(f"{directory}/{alt}")
     return found or [path]
@@ -379,6 +398,7 @@ def procps_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
 
 
 # --- systemd-sysctl ----------------------------------------------------------------------------------------
+
 
 def systemd_dirs(reader: Reader) -> list[str]:
     """CONF_PATHS("sysctl.d") with links resolved and duplicates dropped (path_strv_resolve_uniq)."""
@@ -472,7 +492,7 @@ def systemd_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
         if is_glob(s.key):
             for alt in expand_braces(PROC + s.key):
                 for match in glob_paths(reader.files, alt, sort=False):
-                    if match[len(PROC):].lstrip("/") not in options:
+                    if match[len(PROC) :].lstrip("/") not in options:
                         targets.append(match)
         else:
             targets.append(PROC + s.key)
@@ -487,14 +507,24 @@ def systemd_writes(reader: Reader, knobs: set[str]) -> dict[str, list[Write]]:
 
 # --- the answer ----------------------------------------------------------------------------------------------
 
-def next_boot(files: BootFiles, ranges: dict[str, tuple[int, int]], *, overrides: Overrides | None = None,
-              warnings: list[str] | None = None) -> dict[str, dict[str, BootValue]]:
+
+def next_boot(
+    files: BootFiles,
+    ranges: dict[str, tuple[int, int]],
+    *,
+    overrides: Overrides | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, dict[str, BootValue]]:
     """tool -> knob -> BootValue for the knobs in `ranges` (name -> the range this kernel accepts)."""
     reader = Reader(files, overrides, warnings)
     knobs = set(ranges)
     per_tool = {PROCPS: procps_writes(reader, knobs), SYSTEMD: systemd_writes(reader, knobs)}
-    return {tool: {k: apply_kernel(tool, writes[k], lambda text, k=k: procsys.accepts(text, *ranges[k]))
-                   for k in knobs} for tool, writes in per_tool.items()}
+
+    def kept(tool: str, knob: str, writes: list[Write]) -> BootValue:
+        lo, hi = ranges[knob]
+        return apply_kernel(tool, writes, lambda text: procsys.accepts(text, lo, hi))
+
+    return {tool: {k: kept(tool, k, writes[k]) for k in knobs} for tool, writes in per_tool.items()}
 
 
 def detect_applier(files: BootFiles) -> tuple[str, str]:

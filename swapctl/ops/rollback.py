@@ -44,7 +44,7 @@ def history(journal: Journal, limit: int | None = None) -> tuple[list[dict[str, 
     txs = journal.transactions()
     commands = {tx.id: tx.command for tx in txs}
     out, warnings = [], []
-    for tx in list(reversed(txs))[:limit or None]:
+    for tx in list(reversed(txs))[: limit or None]:
         steps = []
         for ts in tx.steps:
             try:
@@ -52,14 +52,21 @@ def history(journal: Journal, limit: int | None = None) -> tuple[list[dict[str, 
             except Refused as exc:
                 steps.append(f"? {str(ts.step.get('kind'))[:40]}")
                 warnings.append(exc.message)
-        out.append({
-            "id": tx.id, "command": tx.command,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(tx.time)),
-            "status": tx.status, "boot_id": tx.boot_id, "kernel": tx.kernel,
-            "rollback_of": tx.rollback_of, "rolled_back_by": tx.rolled_back_by, "steps": steps,
-            # A rollback journals no steps of its own (its undos are marked in its target's): say what it undid.
-            "rollback_of_command": commands.get(tx.rollback_of) if tx.rollback_of else None,
-        })
+        out.append(
+            {
+                "id": tx.id,
+                "command": tx.command,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(tx.time)),
+                "status": tx.status,
+                "boot_id": tx.boot_id,
+                "kernel": tx.kernel,
+                "rollback_of": tx.rollback_of,
+                "rolled_back_by": tx.rolled_back_by,
+                "steps": steps,
+                # A rollback journals no steps of its own (its undos are marked in its target's): say what it undid.
+                "rollback_of_command": commands.get(tx.rollback_of) if tx.rollback_of else None,
+            }
+        )
     return out, warnings
 
 
@@ -76,8 +83,13 @@ class RollbackPlan:
             if step.undo_is_noop:
                 continue
             skipped = step.runtime and not self.ctx.same_boot
-            out.append({"step": step.kind, "description": step.undo_description_for(ts.record),
-                        "status": "skipped" if skipped else status})
+            out.append(
+                {
+                    "step": step.kind,
+                    "description": step.undo_description_for(ts.record),
+                    "status": "skipped" if skipped else status,
+                }
+            )
         return out
 
 
@@ -93,21 +105,26 @@ def _choose(journal: Journal, tx_id: str | None) -> tuple[Transaction, Transacti
         if pending.rollback_of:
             target = by_id[pending.rollback_of]  # present: the journal orphans a rollback whose target is gone
             if tx_id and tx_id not in (pending.id, target.id):
-                raise Refused(f"rollback {pending.id} of {target.id} was left unfinished; finish it first",
-                              hint=f"run: swapctl rollback {target.id}")
+                raise Refused(
+                    f"rollback {pending.id} of {target.id} was left unfinished; finish it first",
+                    hint=f"run: swapctl rollback {target.id}",
+                )
             return target, pending
         if tx_id and tx_id != pending.id:
-            raise Refused(f"transaction {pending.id} ({pending.command}) was left {pending.status}; "
-                          "roll it back first", hint=f"run: swapctl rollback {pending.id}")
+            raise Refused(
+                f"transaction {pending.id} ({pending.command}) was left {pending.status}; roll it back first",
+                hint=f"run: swapctl rollback {pending.id}",
+            )
         return pending, None
     if tx_id:
-        target = by_id.get(tx_id)
-        if target is None:
+        chosen = by_id.get(tx_id)
+        if chosen is None:
             raise UsageError(f"no transaction {tx_id} in the journal", hint="see: swapctl history")
-        if target.rollback_of:
-            raise Refused(f"{tx_id} is itself a rollback; a rollback is not undone",
-                          hint="run the original command again instead")
-        return target, None
+        if chosen.rollback_of:
+            raise Refused(
+                f"{tx_id} is itself a rollback; a rollback is not undone", hint="run the original command again instead"
+            )
+        return chosen, None
     for tx in reversed(txs):
         if tx.status == "committed" and not tx.rollback_of:
             return tx, None
@@ -127,8 +144,9 @@ def plan_rollback(host: Host, journal: Journal, tx_id: str | None, *, force: boo
         return None
     if target.status in ("aborted", "rolled-back"):
         return RollbackPlan(target, [], resumes)
-    ctx = UndoContext(same_boot=(target.boot_id == journal.boot_id), force=force,
-                      committed=target.status == "committed")
+    ctx = UndoContext(
+        same_boot=(target.boot_id == journal.boot_id), force=force, committed=target.status == "committed"
+    )
     # A committed step was applied; in a crashed transaction, the in-flight one may have been: undo both.
     todo = [ts for ts in target.steps if not ts.undone]
     steps = [(ts, rebuild(journal, ts)) for ts in reversed(todo)]
@@ -149,15 +167,16 @@ def run_rollback(host: Host, journal: Journal, plan: RollbackPlan) -> str:
     errors = undo_steps(host, journal, plan.target.id, items, plan.ctx, by=tx)
     if errors:
         journal.end(tx, "undo-failed")
-        raise RollbackFailed(f"rollback {tx} of {plan.target.id} failed: " + "; ".join(errors),
-                             hint=f"inspect the machine, then run: swapctl rollback {plan.target.id}",
-                             data={"transaction": tx})
+        raise RollbackFailed(
+            f"rollback {tx} of {plan.target.id} failed: " + "; ".join(errors),
+            hint=f"inspect the machine, then run: swapctl rollback {plan.target.id}",
+            data={"transaction": tx},
+        )
     journal.commit(tx)
     return tx
 
 
-def rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = False,
-             dry_run: bool = False) -> Outcome:
+def rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = False, dry_run: bool = False) -> Outcome:
     """`swapctl rollback`: plan under the journal's lock (a dry run only reads), undo, and say what was done."""
     if dry_run:
         return _outcome(plan_rollback(host, journal, tx_id, force=force), None, dry_run=True)
@@ -165,7 +184,7 @@ def rollback(host: Host, journal: Journal, tx_id: str | None, *, force: bool = F
         plan = plan_rollback(host, journal, tx_id, force=force)
         # A half-done transaction is closed even when it has nothing to undo (a crash before its first step).
         needed = plan is not None and bool(plan.steps or plan.resumes or plan.target.blocking)
-        tx = run_rollback(host, journal, plan) if needed else None
+        tx = run_rollback(host, journal, plan) if plan is not None and needed else None
     return _outcome(plan, tx, dry_run=False)
 
 
@@ -176,5 +195,6 @@ def _outcome(plan: RollbackPlan | None, tx: str | None, *, dry_run: bool) -> Out
     if not plan.steps:
         warnings.append(f"transaction {plan.target.id} has nothing left to undo ({plan.target.status})")
     data = {"target": plan.target.id, "target_command": plan.target.command, "notes": plan.ctx.notes}
-    return Outcome("rollback", bool(plan.steps), dry_run, tx, plan.actions("planned" if dry_run else "done"),
-                   data, warnings)
+    return Outcome(
+        "rollback", bool(plan.steps), dry_run, tx, plan.actions("planned" if dry_run else "done"), data, warnings
+    )

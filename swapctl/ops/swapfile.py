@@ -47,8 +47,21 @@ SUPPORTED_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs
 REPLACED = ".swapctl-replaced"  # where create --force moves the file it replaces
 # Directories that hold the system's own files (and the kernel's): no place for a swap file. A journal entry
 # naming a file there is refused as damaged or forged, so a rollback never makes or deletes one.
-SYSTEM_DIRS = ("/etc", "/usr", "/boot", "/dev", "/proc", "/sys", "/run", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-               "/libx32")
+SYSTEM_DIRS = (
+    "/etc",
+    "/usr",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+)
 
 
 def off_limits(path: str) -> str | None:
@@ -67,17 +80,20 @@ def off_limits(path: str) -> str | None:
 def is_swap_path(v: Any) -> bool:
     return fields.is_path(v) and off_limits(v) is None
 
+
 # What the steps' journal entries hold (core/fields.py): checked before rollback rebuilds a step.
 PATH = fields.Field(fields.is_path, "an absolute path")
 SWAP_PATH = fields.Field(is_swap_path, "a path a swap file may have (not under a system directory, not hidden)")
 SIZE = fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes")
 PRIORITY = fields.Field(fields.optional(fields.is_int(-1, 32767)), "a priority", required=False)
 FLAG = fields.Field(fields.is_bool, "true or false", required=False)
-DISCARD = fields.Field(lambda v: isinstance(v, bool) or v is None or v in fstab.DISCARD_POLICIES,
-                       "a discard policy", required=False)
+DISCARD = fields.Field(
+    lambda v: isinstance(v, bool) or v is None or v in fstab.DISCARD_POLICIES, "a discard policy", required=False
+)
 
 
 # --- steps -------------------------------------------------------------------------------------------
+
 
 def _make_swap_file(host: Host, path: str, size: int, *, nocow: bool, method: str) -> None:
     """Create, allocate and mkswap a file; used by create and by the undo of a delete."""
@@ -161,8 +177,11 @@ def _explain_swapon(host: Host, path: str, error: str) -> str:
         # Only the refusals the swapon paths print ("swapon: swapfile has holes", "swapon: file has
         # unallocated extents", btrfs "swapfile must not be copy-on-write"): a bare "swap" also matches OOM
         # reports' memcg stats and the "Adding ... swap on" line of another area.
-        lines = [ln for ln in log.stdout.splitlines()
-                 if "swapon: " in ln or "swapfile must" in ln or "swap-space signature" in ln]
+        lines = [
+            ln
+            for ln in log.stdout.splitlines()
+            if "swapon: " in ln or "swapfile must" in ln or "swap-space signature" in ln
+        ]
         if lines:
             reasons.append("kernel: " + lines[-1].split("] ", 1)[-1].strip())
     mount = host.mount_of(os.path.dirname(path) or "/")
@@ -170,8 +189,9 @@ def _explain_swapon(host: Host, path: str, error: str) -> str:
     if fs == "btrfs":
         reasons.append("btrfs needs the file NOCOW, uncompressed, on a single device with a single data profile")
     elif not reasons:
-        reasons.append(f"the file may have holes or unwritten extents the {fs} kernel driver rejects "
-                       "(try --method zero)")
+        reasons.append(
+            f"the file may have holes or unwritten extents the {fs} kernel driver rejects (try --method zero)"
+        )
     return f"{error} ({'; '.join(reasons)})"
 
 
@@ -181,8 +201,11 @@ class CreateFile(Step):
     with mode 0600 from its first instant (O_EXCL|O_NOFOLLOW)."""
 
     kind = "create-file"
-    params_schema = {"path": fields.Field(is_swap_path, "a path a swap file may have"), "nocow": FLAG,
-                     "size": fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes", required=False)}
+    params_schema = {
+        "path": fields.Field(is_swap_path, "a path a swap file may have"),
+        "nocow": FLAG,
+        "size": fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes", required=False),
+    }
 
     def describe(self) -> str:
         extra = ", NOCOW" if self.params.get("nocow") else ""
@@ -241,8 +264,9 @@ class Allocate(Step):
     params_schema = {"path": SWAP_PATH, "size": SIZE, "method": fields.Field(fields.one_of(*METHODS), "a method")}
 
     def describe(self) -> str:
-        how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(self.params["method"],
-                                                                              "with fallocate (zeros if refused)")
+        how = {"zero": "by writing zeros", "fallocate": "with fallocate"}.get(
+            self.params["method"], "with fallocate (zeros if refused)"
+        )
         return f"allocate {format_bytes(self.params['size'])} for {q(self.params['path'])} {how}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
@@ -276,14 +300,20 @@ class SwapOn(Step):
     when swapon rejects fallocate'd extents, as ext4 did around 5.7-5.9)."""
 
     kind = "swapon"
-    params_schema = {"path": PATH, "priority": PRIORITY, "discard": DISCARD,
-                     "refill": fields.Field(fields.optional(fields.is_int(1, MAX_SIZE)), "a size", required=False)}
+    params_schema = {
+        "path": PATH,
+        "priority": PRIORITY,
+        "discard": DISCARD,
+        "refill": fields.Field(fields.optional(fields.is_int(1, MAX_SIZE)), "a size", required=False),
+    }
 
     def describe(self) -> str:
         prio = self.params.get("priority")
-        opts = (f" priority {prio}" if prio is not None and prio >= 0 else "") + \
-               ({None: "", "both": " with discard"}.get(p := discard_policy(self.params.get("discard")),
-                                                          f" with discard={p}"))
+        opts = (f" priority {prio}" if prio is not None and prio >= 0 else "") + (
+            {None: "", "both": " with discard"}.get(
+                p := discard_policy(self.params.get("discard")), f" with discard={p}"
+            )
+        )
         return f"swapon {q(self.params['path'])}{opts}"
 
     def check(self, host: Host) -> None:
@@ -394,8 +424,7 @@ class DeleteFile(Step):
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         path = self.params["path"]
         if host.lstat(path) is None:
-            _make_swap_file(host, path, self.params["size"], nocow=self.params.get("nocow", False),
-                            method="auto")
+            _make_swap_file(host, path, self.params["size"], nocow=self.params.get("nocow", False), method="auto")
 
     def undo_description(self) -> str:
         return f"recreate {q(self.params['path'])} ({format_bytes(self.params['size'])})"
@@ -427,6 +456,7 @@ class DiscardReplaced(Step):
 
 
 # --- who made what -------------------------------------------------------------------------------------
+
 
 def area_priority(area: SwapArea) -> int | None:
     """The priority to swap an area on again with: its own (at most 32767, as swapon clamps), or automatic."""
@@ -470,6 +500,7 @@ def managed_paths(journal: Journal) -> set[str]:
 
 # --- checks shared by the plans ----------------------------------------------------------------------------
 
+
 class Target(NamedTuple):
     path: str
     area: SwapArea | None
@@ -510,8 +541,10 @@ def validate_priority(priority: int | None) -> int | None:
 def validate_size(text: str, page_size: int) -> int:
     size = round_up_pages(parse_size(text), page_size)
     if size < MIN_PAGES * page_size:
-        raise UsageError(f"size {text} is below the minimum of {MIN_PAGES} pages "
-                         f"({format_bytes(MIN_PAGES * page_size)}) that mkswap accepts")
+        raise UsageError(
+            f"size {text} is below the minimum of {MIN_PAGES} pages "
+            f"({format_bytes(MIN_PAGES * page_size)}) that mkswap accepts"
+        )
     return size
 
 
@@ -527,8 +560,9 @@ def examine(host: Host, path: str) -> Target:
     """What is at `path` now: its active area, its lstat, the fstab text and the fstab lines that name it."""
     area = active_area(host, path)
     text = host.read_text_or_none(fstab.FSTAB)
-    return Target(path, area, host.lstat(path), text,
-                  fstab.lines_for(host, text, path, area.type if area is not None else "file"))
+    return Target(
+        path, area, host.lstat(path), text, fstab.lines_for(host, text, path, area.type if area is not None else "file")
+    )
 
 
 def check_location(host: Host, path: str, *, force: bool) -> str:
@@ -540,27 +574,39 @@ def check_location(host: Host, path: str, *, force: bool) -> str:
     fs = mount.fstype if mount else "unknown"
     base = fs.split(".")[0]
     if base in UNSUPPORTED_FS:
-        raise Refused(f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
-                      hint="choose a directory on ext4, xfs or btrfs")
+        raise Refused(
+            f"{path} is on {fs}, which cannot hold swap: {UNSUPPORTED_FS[base]}",
+            hint="choose a directory on ext4, xfs or btrfs",
+        )
     why = off_limits(path)
     if why is not None:
-        raise Refused(f"{path} is {why}: no place for a swap file",
-                      hint="put it at / or in a directory of its own, such as /var/lib/swap")
+        raise Refused(
+            f"{path} is {why}: no place for a swap file",
+            hint="put it at / or in a directory of its own, such as /var/lib/swap",
+        )
     if base not in SUPPORTED_FS and not force:
-        raise Refused(f"{path} is on {fs}, which swapctl does not know to hold swap files",
-                      hint="use ext4, xfs or btrfs, or --force to try anyway")
+        raise Refused(
+            f"{path} is on {fs}, which swapctl does not know to hold swap files",
+            hint="use ext4, xfs or btrfs, or --force to try anyway",
+        )
     pst = host.lstat(parent)
     if pst is None or not stat.S_ISDIR(pst.st_mode):
         if pst is not None and stat.S_ISLNK(pst.st_mode):
-            raise Refused(f"{parent} is a symbolic link; swapctl does not follow links it did not make",
-                          hint="give the real path of the directory")
+            raise Refused(
+                f"{parent} is a symbolic link; swapctl does not follow links it did not make",
+                hint="give the real path of the directory",
+            )
         raise Refused(f"the directory {parent} does not exist", hint=f"create it first: mkdir -p {parent}")
     if host.has_symlink_in(parent):
-        raise Refused(f"{parent} goes through a symbolic link; swapctl does not follow links it did not make",
-                      hint="give the real path of the directory")
+        raise Refused(
+            f"{parent} goes through a symbolic link; swapctl does not follow links it did not make",
+            hint="give the real path of the directory",
+        )
     if pst.st_mode & 0o022 or not host.owned_by_root_or_self(pst):
-        raise Refused(f"{parent} is writable by other users, who could swap the file for a link",
-                      hint="put the swap file in a directory only root can write, such as / or /var/lib")
+        raise Refused(
+            f"{parent} is writable by other users, who could swap the file for a link",
+            hint="put the swap file in a directory only root can write, such as / or /var/lib",
+        )
     return base
 
 
@@ -570,9 +616,11 @@ def check_space(host: Host, path: str, size: int) -> None:
     total = host.total_bytes(parent)
     reserve = min(total // 20, 1 << 30)  # leave 5% of the filesystem, at most 1 GiB, for everything else
     if size + reserve > free:
-        raise Refused(f"{format_bytes(size)} at {path} would leave {format_bytes(max(free - size, 0))} free "
-                      f"on its filesystem ({format_bytes(free)} free now; swapctl keeps {format_bytes(reserve)})",
-                      hint="choose a smaller size or another filesystem")
+        raise Refused(
+            f"{format_bytes(size)} at {path} would leave {format_bytes(max(free - size, 0))} free "
+            f"on its filesystem ({format_bytes(free)} free now; swapctl keeps {format_bytes(reserve)})",
+            hint="choose a smaller size or another filesystem",
+        )
 
 
 def swapoff_margin(mem: dict[str, int]) -> int:
@@ -589,17 +637,29 @@ def check_swapoff_fits(host: Host, area: SwapArea, extra_swap: int = 0) -> None:
     other_free = sum(a.size - a.used for a in host.swaps() if a.path != area.path) + extra_swap
     margin = swapoff_margin(mem)
     if area.used + margin > available + other_free:
-        raise Refused(f"swapoff {area.path} would need {format_bytes(area.used)} back in memory plus a margin of "
-                      f"{format_bytes(margin)}, but only {format_bytes(available)} is available "
-                      f"(and {format_bytes(other_free)} free in other swap areas)",
-                      hint="free memory first, or add another swap area before removing this one")
+        raise Refused(
+            f"swapoff {area.path} would need {format_bytes(area.used)} back in memory plus a margin of "
+            f"{format_bytes(margin)}, but only {format_bytes(available)} is available "
+            f"(and {format_bytes(other_free)} free in other swap areas)",
+            hint="free memory first, or add another swap area before removing this one",
+        )
 
 
 # --- plans ---------------------------------------------------------------------------------------------
 
-def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, priority: int | None = None,
-                discard: bool | None = None, persist: bool = True, method: str = "auto",
-                force: bool = False) -> Plan:
+
+def plan_create(
+    host: Host,
+    journal: Journal,
+    path: str,
+    size_text: str,
+    *,
+    priority: int | None = None,
+    discard: bool | None = None,
+    persist: bool = True,
+    method: str = "auto",
+    force: bool = False,
+) -> Plan:
     """priority/discard None: as the area runs now and its fstab line says (off for a new area), so running the
     same create again changes nothing."""
     path = validate_path(path)
@@ -611,8 +671,10 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     plan = Plan("create", data={"path": path, "size": size, "priority": priority, "persisted": persist})
     target = examine(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
-        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
-                      hint="give the path of the file itself (see: readlink -f), or remove the link")
+        raise Refused(
+            f"{path} is a symbolic link; swapctl does not follow links it did not make",
+            hint="give the path of the file itself (see: readlink -f), or remove the link",
+        )
     fs = check_location(host, path, force=force)
     plan.data["filesystem"] = fs
     entry = target.entry
@@ -648,22 +710,31 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
         # The file's own size decides: the kernel's count drops the header page and, where the block size is
         # below the page size (ext4 with 1 KiB blocks), the pages that straddle unaligned extents.
         same_size = (target.st.st_size if target.st is not None else target.area.size + host.page_size) == size
-        same_prio = priority is None or priority == target.area.priority or \
-            (priority == -1 and target.area.priority < 0)
+        same_prio = (
+            priority is None or priority == target.area.priority or (priority == -1 and target.area.priority < 0)
+        )
         if not (same_size and same_prio):
-            hint = (f"use 'swapctl resize {path} --size {size_text}' to change its size" if not same_size else
-                    f"to change its priority: swapctl remove --keep-file {path}, then swapctl create {path} "
-                    f"--size {size_text} --priority {priority}")
-            raise Refused(f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
-                          f"at priority {target.area.priority}", hint=hint)
+            hint = (
+                f"use 'swapctl resize {path} --size {size_text}' to change its size"
+                if not same_size
+                else f"to change its priority: swapctl remove --keep-file {path}, then swapctl create {path} "
+                f"--size {size_text} --priority {priority}"
+            )
+            raise Refused(
+                f"{path} is already active with {format_bytes(target.area.size + host.page_size)} "
+                f"at priority {target.area.priority}",
+                hint=hint,
+            )
         runs = running_discard(journal, path, entry)
         if asked_discard is not None and asked_discard != (runs is not None):
             # Like the priority: the kernel takes discard at swapon only, so the running area cannot change it;
             # persisting it alone would make fstab and the running area disagree silently.
             flag = "--discard" if asked_discard else "--no-discard"
-            raise Refused(f"{path} is already active {'with' if runs else 'without'} discard",
-                          hint=f"to change discard: swapctl remove --keep-file {path}, then swapctl create {path} "
-                               f"--size {size_text} {flag}")
+            raise Refused(
+                f"{path} is already active {'with' if runs else 'without'} discard",
+                hint=f"to change discard: swapctl remove --keep-file {path}, then swapctl create {path} "
+                f"--size {size_text} {flag}",
+            )
         persist_step()
         return plan
     if target.st is not None:
@@ -676,8 +747,10 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
             return plan
         if not force:
             what = "a swap area of another size" if header else "not a swap area"
-            raise Refused(f"{path} exists and is {what}; swapctl will not overwrite it",
-                          hint="choose another path, or --force to replace the file")
+            raise Refused(
+                f"{path} exists and is {what}; swapctl will not overwrite it",
+                hint="choose another path, or --force to replace the file",
+            )
         aside = path + REPLACED
         if host.lstat(aside) is not None:
             raise Refused(f"{aside} exists (left by an earlier --force?)", hint="remove it first")
@@ -693,25 +766,27 @@ def plan_create(host: Host, journal: Journal, path: str, size_text: str, *, prio
     return plan
 
 
-def _add_make_steps(plan: Plan, path: str, size: int, fs: str, method: str, priority: int | None,
-                    discard: str | None) -> None:
+def _add_make_steps(
+    plan: Plan, path: str, size: int, fs: str, method: str, priority: int | None, discard: str | None
+) -> None:
     plan.add(CreateFile(path=path, nocow=fs == "btrfs", size=size))
     plan.add(Allocate(path=path, size=size, method=method))
     plan.add(MkSwap(path=path))
-    plan.add(SwapOn(path=path, priority=priority, discard=discard,
-                    refill=size if method == "auto" else None))
+    plan.add(SwapOn(path=path, priority=priority, discard=discard, refill=size if method == "auto" else None))
 
 
-def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = False,
-                force: bool = False) -> Plan:
+def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = False, force: bool = False) -> Plan:
     path = validate_path(path)
     require_root(host, journal)
     plan = Plan("remove", data={"path": path})
     target = examine(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
-        raise Refused(f"{path} is a symbolic link; swapctl does not follow links it did not make",
-                      hint="give the path of the file itself (see: readlink -f), or remove the link")
-    is_file = target.st is not None and stat.S_ISREG(target.st.st_mode)
+        raise Refused(
+            f"{path} is a symbolic link; swapctl does not follow links it did not make",
+            hint="give the path of the file itself (see: readlink -f), or remove the link",
+        )
+    file_st = target.st if target.st is not None and stat.S_ISREG(target.st.st_mode) else None
+    is_file = file_st is not None
     header = host.swap_signature(path) if is_file else None
     managed = path in managed_paths(journal)
     if target.area is None and not target.entries:
@@ -720,23 +795,25 @@ def plan_remove(host: Host, journal: Journal, path: str, *, keep_file: bool = Fa
         if not is_file or header is None:
             raise Refused(f"{path} is not a swap area; swapctl will not delete it")
         if not managed and not force:
-            raise Refused(f"{path} is a swap file that swapctl did not make; not deleting it",
-                          hint="delete it by hand, or use --force")
+            raise Refused(
+                f"{path} is a swap file that swapctl did not make; not deleting it",
+                hint="delete it by hand, or use --force",
+            )
     discard = running_discard(journal, path, target.entry)
     if target.area is not None:
         check_swapoff_fits(host, target.area)
-        plan.add(SwapOff(path=path, priority=area_priority(target.area),
-                         discard=discard))
+        plan.add(SwapOff(path=path, priority=area_priority(target.area), discard=discard))
     if target.entries:
         plan.add(fstab.fstab_set(path, None, sources=target.sources))
-    if is_file and not keep_file:
+    if file_st is not None and not keep_file:
         if header is None and target.area is None and not force:
             raise Refused(f"{path} is not a swap area; swapctl will not delete it")
         if off_limits(path) is not None:
-            plan.warnings.append(f"{path} is {off_limits(path)}: swapctl never deletes a file there, "
-                                 "so it was kept (delete it by hand)")
+            plan.warnings.append(
+                f"{path} is {off_limits(path)}: swapctl never deletes a file there, so it was kept (delete it by hand)"
+            )
         elif managed or force:
-            plan.add(DeleteFile(path=path, size=target.st.st_size, nocow=host.is_nocow(path)))
+            plan.add(DeleteFile(path=path, size=file_st.st_size, nocow=host.is_nocow(path)))
         else:
             plan.warnings.append(f"{path} was not made by swapctl, so it was kept (delete it by hand, or --force)")
     return plan
@@ -749,10 +826,13 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     target = examine(host, path)
     if target.area is not None and target.area.type == "partition":
         zram = path.startswith("/dev/zram")
-        raise Refused(f"{path} is an active {'zram device' if zram else 'swap partition'}, not a swap file: resize "
-                      "remakes swap files only",
-                      hint="use 'swapctl zram resize' for zram" if zram else
-                      "resize the partition with your partitioning tools, then mkswap and swapon it")
+        raise Refused(
+            f"{path} is an active {'zram device' if zram else 'swap partition'}, not a swap file: resize "
+            "remakes swap files only",
+            hint="use 'swapctl zram resize' for zram"
+            if zram
+            else "resize the partition with your partitioning tools, then mkswap and swapon it",
+        )
     if target.area is None or target.st is None or not stat.S_ISREG(target.st.st_mode):
         what = "does not exist" if target.st is None else "is not an active swap file"
         raise Refused(f"{path} {what}", hint=f"use 'swapctl create {q(path)} --size {size_text}' to make it")
@@ -780,4 +860,3 @@ def plan_resize(host: Host, journal: Journal, path: str, size_text: str) -> Plan
     plan.add(SwapOff(path=bridge, priority=prio, discard=discard))
     plan.add(DeleteFile(path=bridge, size=bridge_size, nocow=nocow))
     return plan
-

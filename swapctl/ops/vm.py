@@ -96,17 +96,22 @@ def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
         boot, source, estimated = boot_value(knob, state)
         lo, hi = knob.accepted_range(state.version)
         klo, khi = knob.possible_range(state.version)
-        available = value is not None and (knob.since is None or state.version is None
-                                           or state.version >= knob.since)
+        available = value is not None and (knob.since is None or state.version is None or state.version >= knob.since)
         row: dict[str, Any] = {
-            "key": knob.key, "value": value, "available": available,
-            "range": [lo, hi], "kernel_range": [klo, khi],
-            "boot_value": boot, "boot_source": source,
-            "boot_line": chosen.source.line if chosen.source else None, "boot_tool": state.boot_tool,
+            "key": knob.key,
+            "value": value,
+            "available": available,
+            "range": [lo, hi],
+            "kernel_range": [klo, khi],
+            "boot_value": boot,
+            "boot_source": source,
+            "boot_line": chosen.source.line if chosen.source else None,
+            "boot_tool": state.boot_tool,
             "boot_estimated": estimated,
             "drift": _drift(knob, value, boot, estimated),
             "persisted": {tool: state.boot[tool][knob.name].as_dict() for tool in nextboot.TOOLS},
-            "summary": knob.summary, "notes": [],
+            "summary": knob.summary,
+            "notes": [],
         }
         if knob.doubt(state.version):
             row["notes"].append(f"range: {knob.doubt(state.version)}")
@@ -117,8 +122,10 @@ def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
         keeps = f"{boot} from {source}:{chosen.source.line}" if chosen.source else f"its default {boot}"
         for w, why in chosen.rejected:
             if chosen.writes.index(w) > last:
-                row["notes"].append(f"{w.file}:{w.line} sets {w.text[:40]!r}, which the kernel rejects at boot "
-                                    f"({why}): it keeps {keeps}")
+                row["notes"].append(
+                    f"{w.file}:{w.line} sets {w.text[:40]!r}, which the kernel rejects at boot "
+                    f"({why}): it keeps {keeps}"
+                )
         if knob.name == "zone_reclaim_mode" and value is not None:
             decoded = mm.decode_zone_reclaim_mode(value)
             row.update(bits=decoded["flags"], meaning=decoded["meaning"])
@@ -126,11 +133,19 @@ def describe(state: VmState, knobs: list[Knob]) -> list[dict[str, Any]]:
                 row["notes"].append("this machine has one NUMA node: zone_reclaim_mode has no effect")
         if knob.name == "min_free_kbytes":
             mf = state.min_free
-            row.update({"kernel_default": mf.kernel_default, "thp": mf.thp,
-                        "khugepaged_raises": mf.khugepaged is not None, "khugepaged_value": mf.khugepaged,
-                        "safe_limit": mf.safe_limit})
+            row.update(
+                {
+                    "kernel_default": mf.kernel_default,
+                    "thp": mf.thp,
+                    "khugepaged_raises": mf.khugepaged is not None,
+                    "khugepaged_value": mf.khugepaged,
+                    "safe_limit": mf.safe_limit,
+                }
+            )
             if mf.khugepaged is not None:
-                row["notes"].append(f"khugepaged (transparent hugepages: {mf.thp}) raises it to {mf.khugepaged} "
-                                    f"kB, above the kernel default {mf.kernel_default} kB")
+                row["notes"].append(
+                    f"khugepaged (transparent hugepages: {mf.thp}) raises it to {mf.khugepaged} "
+                    f"kB, above the kernel default {mf.kernel_default} kB"
+                )
         rows.append(row)
     return rows

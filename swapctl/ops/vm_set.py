@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from swapctl.system.host import Host
 
 PERSIST_FILE = "/etc/sysctl.d/90-swapctl.conf"
-PERSIST_HEADER = ("# vm sysctls set by `swapctl vm set --persist`. swapctl keeps other lines as they are.\n")
+PERSIST_HEADER = "# vm sysctls set by `swapctl vm set --persist`. swapctl keeps other lines as they are.\n"
 _INT = fields.is_int(-(2**31), 2**31 - 1)
 
 
@@ -30,12 +30,13 @@ def check_policy(assignments: list[Assignment], state: VmState, *, force: bool) 
     """Refuse (exit 3) what the kernel would take but could hurt the machine; warn about the merely odd."""
     warnings: list[str] = []
     for a in assignments:
-        if state.values.get(a.knob.name) is None:
+        current = state.values.get(a.knob.name)
+        if current is None:
             needs = f" (it needs {a.knob.needs})" if a.knob.needs else ""
             raise UsageError(f"{a.knob.key} does not exist on this kernel ({state.release or 'unknown'}){needs}")
         if a.knob.name == "min_free_kbytes":
             # Judge what would be in force: `=<N` never raises the value, `=>N` never lowers it.
-            warnings.extend(judge_min_free(a.target(state.values[a.knob.name]), state, force=force))
+            warnings.extend(judge_min_free(a.target(current), state, force=force))
         doubt = a.knob.doubt_about(a.value, state.version)
         if doubt:
             warnings.append(doubt + " (a refused write is undone)")
@@ -48,17 +49,24 @@ def judge_min_free(value: int, state: VmState, *, force: bool) -> list[str]:
     """Refuse a min_free_kbytes above the safe limit (unless --force); warn below the kernel's own default."""
     mf, warnings = state.min_free, []
     if value > mf.safe_limit:
-        what = (f"vm.min_free_kbytes={value} is above the safe limit of {mf.safe_limit} kB "
-                f"({mm.SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})")
+        what = (
+            f"vm.min_free_kbytes={value} is above the safe limit of {mf.safe_limit} kB "
+            f"({mm.SAFE_SHARE_PERCENT}% of the {mf.basis_kb} kB of {mf.basis})"
+        )
         if not force:
-            raise Refused(what, hint="so large a reserve can leave the kernel deadlocked on memory "
-                          "(a panic); pass --force if you are sure")
+            raise Refused(
+                what,
+                hint="so large a reserve can leave the kernel deadlocked on memory "
+                "(a panic); pass --force if you are sure",
+            )
         warnings.append(what + "; writing it because of --force")
     # The default is our estimate of the kernel's (give it slack); 128 kB is the kernel's own floor.
     low = mf.kernel_default - mm.estimate_slack(mf.kernel_default) if mf.kernel_default else 128
     if value < low:
-        warnings.append(f"vm.min_free_kbytes={value} is below the kernel's own default for this machine "
-                        f"({mf.kernel_default or 128} kB): atomic allocations may fail and reclaim starts late")
+        warnings.append(
+            f"vm.min_free_kbytes={value} is below the kernel's own default for this machine "
+            f"({mf.kernel_default or 128} kB): atomic allocations may fail and reclaim starts late"
+        )
     return warnings
 
 
@@ -131,8 +139,11 @@ class SysctlWrite(Step):
         if ctx.force:
             return
         if current not in (self.params["value"], record["old"]):
-            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
-                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+            raise Refused(
+                f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                "someone changed it since",
+                hint=f"pass --force to restore {record['old']} anyway",
+            )
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         if not ctx.same_boot:
@@ -142,8 +153,11 @@ class SysctlWrite(Step):
         if current == record["old"]:
             return  # never applied, skipped as already raised/lowered, or already undone
         if current != self.params["value"] and not ctx.force:
-            raise Refused(f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
-                          "someone changed it since", hint=f"pass --force to restore {record['old']} anyway")
+            raise Refused(
+                f"{self.key} is now {current}, not {self.params['value']} as swapctl wrote it; "
+                "someone changed it since",
+                hint=f"pass --force to restore {record['old']} anyway",
+            )
         got = self._write(host, record["old"])
         if got != record["old"]:
             raise OperationFailed(f"restored {self.key} to {record['old']} but it reads back {got}")
@@ -165,7 +179,7 @@ def _own_lines(text: str, settings: dict[str, int | None]) -> list[str]:
     """The file's lines; one that systemd-sysctl reads as several (it also ends lines at "\\r" and NUL) and that
     sets a key being changed is split into real lines first, so both tools read what systemd read, and the
     change touches only its own key."""
-    out = []
+    out: list[str] = []
     for raw in split_lines(text):
         body = raw.rstrip("\n").rstrip("\r")
         pieces = re.split(r"[\r\0]+", body)
@@ -217,9 +231,14 @@ class SysctlPersist(FileEdit):
     kind = "sysctl-persist"
     params_schema = {
         "path": fields.Field(fields.is_path, "an absolute path"),
-        "settings": fields.Field(lambda v: isinstance(v, dict) and len(v) <= len(KNOBS) and all(
-            k in {knob.key for knob in KNOBS.values()} and fields.optional(_INT)(x) for k, x in v.items()),
-            "vm keys swapctl manages with int values"),
+        "settings": fields.Field(
+            lambda v: (
+                isinstance(v, dict)
+                and len(v) <= len(KNOBS)
+                and all(k in {knob.key for knob in KNOBS.values()} and fields.optional(_INT)(x) for k, x in v.items())
+            ),
+            "vm keys swapctl manages with int values",
+        ),
     }
 
     allowed_paths = (PERSIST_FILE,)  # its own file, never another package's
@@ -247,8 +266,9 @@ class SysctlPersist(FileEdit):
 
 
 # --- the plan -------------------------------------------------------------------------------------------
-def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
-                   path: str = PERSIST_FILE, applier: str | None = None) -> Plan:
+def build_set_plan(
+    host: Host, texts: list[str], *, persist: bool, force: bool, path: str = PERSIST_FILE, applier: str | None = None
+) -> Plan:
     """Parse and validate every assignment, apply the safety policy, and plan one write per key whose
     value changes (plus one persist step); a value already in force gets no step."""
     state = read_state(host, applier=applier)  # read once: every decision below is made from it
@@ -265,31 +285,48 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool,
         change = target != current
         if change:
             plan.add(SysctlWrite(name=a.knob.name, value=a.value, mode=a.mode, planned_old=current))
-        rows.append({"key": a.knob.key, "old": current, "new": target, "requested": a.value, "mode": a.mode,
-                     "changed": change, "read_back": None, "adjusted": False})
+        rows.append(
+            {
+                "key": a.knob.key,
+                "old": current,
+                "new": target,
+                "requested": a.value,
+                "mode": a.mode,
+                "changed": change,
+                "read_back": None,
+                "adjusted": False,
+            }
+        )
     if persist:
         settings = _to_persist(assignments, state, targets)
         if "vm.min_free_kbytes" in settings and settings["vm.min_free_kbytes"] != targets["vm.min_free_kbytes"]:
             # `=<N`/`=>N` persist N itself: it is what the next boot will apply, so it meets the same limit.
-            plan.warnings.extend(w for w in judge_min_free(settings["vm.min_free_kbytes"], state, force=force)
-                                 if w not in plan.warnings)
+            plan.warnings.extend(
+                w for w in judge_min_free(settings["vm.min_free_kbytes"], state, force=force) if w not in plan.warnings
+            )
         if settings:
             step = SysctlPersist(path=path, settings=settings)
             if step.needed(host):
                 plan.add(step)
-            plan.warnings.extend(f"{file} also sets {key} = {value} and is applied after {path} (by {tools}), "
-                                 "so it wins at boot"
-                                 for key, file, value, tools in _later_files_win(host, path, step, state))
+            plan.warnings.extend(
+                f"{file} also sets {key} = {value} and is applied after {path} (by {tools}), so it wins at boot"
+                for key, file, value, tools in _later_files_win(host, path, step, state)
+            )
     else:
         # Advice only where --persist would write something: a boot value that already meets `=>N` is fine.
         wanted = _to_persist(assignments, state, targets)
-        later = {key: file for key, file, _, _ in _later_files_win(
-            host, path, SysctlPersist(path=path, settings=wanted), state)}
+        later = {
+            key: file
+            for key, file, _, _ in _later_files_win(host, path, SysctlPersist(path=path, settings=wanted), state)
+        }
         for a in assignments:
             boot = state.boot[state.boot_tool][a.knob.name]
             if a.knob.key in wanted and boot.source is not None and boot.value != wanted[a.knob.key]:
-                fix = (f"--persist would not win over it: edit {later[a.knob.key]}" if a.knob.key in later
-                       else "add --persist to keep the new value across reboots")
+                fix = (
+                    f"--persist would not win over it: edit {later[a.knob.key]}"
+                    if a.knob.key in later
+                    else "add --persist to keep the new value across reboots"
+                )
                 plan.warnings.append(f"{boot.source.file} sets {a.knob.key} = {boot.source.text} at boot; {fix}")
     plan.data = {"settings": rows, "persist": path if persist else None, "kernel": state.release}
     plan.after_run.append(report_read_backs)
@@ -310,8 +347,7 @@ def _to_persist(assignments: list[Assignment], state: VmState, targets: dict[str
     return settings
 
 
-def _later_files_win(host: Host, path: str, step: SysctlPersist,
-                     state: VmState) -> list[tuple[str, str, str, str]]:
+def _later_files_win(host: Host, path: str, step: SysctlPersist, state: VmState) -> list[tuple[str, str, str, str]]:
     """(key, file, value, tools) for each key whose boot value, with our file edited, still comes from another
     file (applied after ours, or winning by the tools' rules), under either applier."""
     new_text = step.transform(host.read_text_or_none(path))
@@ -345,5 +381,6 @@ def report_read_backs(plan: Plan) -> None:
             if step.read_back != step.params["value"]:
                 row["adjusted"] = True
                 item["after"] = step.read_back
-                plan.warnings.append(f"the kernel adjusted {step.key}: wrote {step.params['value']}, "
-                                     f"reads back {step.read_back}")
+                plan.warnings.append(
+                    f"the kernel adjusted {step.key}: wrote {step.params['value']}, reads back {step.read_back}"
+                )

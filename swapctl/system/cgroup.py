@@ -126,10 +126,11 @@ class TransientCgroup:
 
     def limits(self) -> dict[str, int | None]:
         if self.version == 1:
-            return {"memory": _read_int(self.path / "memory.limit_in_bytes"),
-                    "memsw": _read_int(self.path / "memory.memsw.limit_in_bytes")}
-        return {"memory": _read_int(self.path / "memory.max"),
-                "swap": _read_int(self.path / "memory.swap.max")}
+            return {
+                "memory": _read_int(self.path / "memory.limit_in_bytes"),
+                "memsw": _read_int(self.path / "memory.memsw.limit_in_bytes"),
+            }
+        return {"memory": _read_int(self.path / "memory.max"), "swap": _read_int(self.path / "memory.swap.max")}
 
     def add_pid(self, pid: int) -> None:
         _write(self.path / "cgroup.procs", str(pid))
@@ -148,16 +149,23 @@ class TransientCgroup:
         out: dict[str, int] = {}
         if self.version == 2:
             out.update(_read_kv(self.path / "memory.events"))
-            for key, fname in (("current", "memory.current"), ("swap_current", "memory.swap.current"),
-                               ("peak", "memory.peak")):
+            for key, fname in (
+                ("current", "memory.current"),
+                ("swap_current", "memory.swap.current"),
+                ("peak", "memory.peak"),
+            ):
                 value = _read_int(self.path / fname)
                 if value is not None:
                     out[key] = value
             return out
-        for key, fname in (("failcnt", "memory.failcnt"), ("memsw_failcnt", "memory.memsw.failcnt"),
-                           ("usage", "memory.usage_in_bytes"), ("max_usage", "memory.max_usage_in_bytes"),
-                           ("memsw_usage", "memory.memsw.usage_in_bytes"),
-                           ("memsw_max_usage", "memory.memsw.max_usage_in_bytes")):
+        for key, fname in (
+            ("failcnt", "memory.failcnt"),
+            ("memsw_failcnt", "memory.memsw.failcnt"),
+            ("usage", "memory.usage_in_bytes"),
+            ("max_usage", "memory.max_usage_in_bytes"),
+            ("memsw_usage", "memory.memsw.usage_in_bytes"),
+            ("memsw_max_usage", "memory.memsw.max_usage_in_bytes"),
+        ):
             value = _read_int(self.path / fname)
             if value is not None:
                 out[key] = value
@@ -209,7 +217,7 @@ class TransientCgroup:
 
 def stale_groups(controller: MemoryController) -> list[TransientCgroup]:
     """Groups an earlier swapctl left behind (it was SIGKILLed): named for a pid that no longer runs."""
-    out = []
+    out: list[TransientCgroup] = []
     try:
         entries = list(controller.mount.iterdir())
     except OSError:
@@ -217,7 +225,7 @@ def stale_groups(controller: MemoryController) -> list[TransientCgroup]:
     for entry in entries:
         if not entry.name.startswith(PREFIX) or not entry.is_dir():
             continue
-        pid_text = entry.name[len(PREFIX):].split("-", 1)[0]
+        pid_text = entry.name[len(PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and not pid_alive(int(pid_text)):
             out.append(TransientCgroup(controller, entry))
     return out

@@ -17,8 +17,13 @@ from swapctl.core.errors import Refused
 CONFIG_LIMIT = 1 << 20
 PROC_LIMIT = 64 << 20
 
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
 
 
 class NotRegularFile(Refused):
@@ -29,8 +34,9 @@ def check_regular(fd: int, shown: str) -> os.stat_result:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise NotRegularFile(f"{shown} is {kind}, not a regular file: swapctl does not read or write it",
-                             hint="put the real file there")
+        raise NotRegularFile(
+            f"{shown} is {kind}, not a regular file: swapctl does not read or write it", hint="put the real file there"
+        )
     return st
 
 
@@ -50,8 +56,10 @@ def read_regular(path: Path, limit: int, shown: str | None = None) -> bytes:
     finally:
         os.close(fd)
     if size > limit:
-        raise Refused(f"{shown or path} is larger than {limit >> 20} MiB: not a file swapctl expects there",
-                      hint="check what the file is")
+        raise Refused(
+            f"{shown or path} is larger than {limit >> 20} MiB: not a file swapctl expects there",
+            hint="check what the file is",
+        )
     return b"".join(chunks)
 
 
@@ -101,6 +109,7 @@ def write_regular(path: Path, data: bytes, shown: str | None = None) -> None:
     finally:
         os.close(fd)
 
+
 # linux/fs.h: the inode flags ioctl and the no-copy-on-write flag btrfs needs for a swapfile.
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -130,7 +139,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -155,7 +164,7 @@ def _remove_stale_temps(path: Path) -> None:
     """A swapctl killed between writing its temp file and the rename leaves .NAME.swapctl-PID.tmp beside the
     file; the next edit removes those whose writer is gone (the real file was never touched)."""
     for tmp in path.parent.glob(f".{path.name}.swapctl-*.tmp"):
-        pid = tmp.name[len(path.name) + 10:-4]
+        pid = tmp.name[len(path.name) + 10 : -4]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         if not pid_alive(int(pid)):
@@ -213,8 +222,7 @@ def fallocate(path: Path, size: int) -> None:
 ZERO_FILL_LAG = 64 << 20  # how far behind the writes zero_fill drops the file's pages from the cache
 
 
-def zero_fill(path: Path, size: int, progress: Callable[[int], None] | None = None,
-              chunk: int = 8 << 20) -> None:
+def zero_fill(path: Path, size: int, progress: Callable[[int], None] | None = None, chunk: int = 8 << 20) -> None:
     """Write zeros over the whole file (works on every filesystem that can hold swap)."""
     fd = _open_nofollow(path, os.O_WRONLY)
     try:
@@ -254,7 +262,6 @@ def unlink_if_exists(path: Path) -> bool:
         return False
 
 
-
 def read_swap_signature(path: Path, page_size: int) -> dict | None:
     """The swap header mkswap writes (linux/swap.h union swap_header): signature at the end of page 0,
     version and last_page after 1024 boot bytes. None when the file is not a swap area."""
@@ -266,7 +273,7 @@ def read_swap_signature(path: Path, page_size: int) -> dict | None:
         head = os.pread(fd, page_size, 0)
     finally:
         os.close(fd)
-    if len(head) < page_size or head[page_size - 10:] != b"SWAPSPACE2":
+    if len(head) < page_size or head[page_size - 10 :] != b"SWAPSPACE2":
         return None
     version, last_page = struct.unpack_from("<II", head, 1024)
     # sws_uuid[16] and sws_volume[16] follow version, last_page and nr_badpages (what blkid reads).

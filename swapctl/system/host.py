@@ -27,9 +27,15 @@ class MachineFileError(Refused):
 
 
 class Host:
-    def __init__(self, paths: SysPaths | None = None, runner: Runner | None = None, uid: int | None = None,
-                 page_size: int | None = None,
-                 progress: Callable[[str, int], Any] | None = None, live: bool | None = None) -> None:
+    def __init__(
+        self,
+        paths: SysPaths | None = None,
+        runner: Runner | None = None,
+        uid: int | None = None,
+        page_size: int | None = None,
+        progress: Callable[[str, int], Any] | None = None,
+        live: bool | None = None,
+    ) -> None:
         self.paths = paths if paths is not None else SysPaths()
         # at_root: the files are this machine's own (root "/"): paths are shown as they are and the kernel
         # resolves links. live: a kernel stands behind the files, so swapon, swapoff and a load in a cgroup act
@@ -52,8 +58,10 @@ class Host:
         """Refuse (exit 3) what only the running kernel can do (swapon, swapoff, a load in a cgroup) when the
         files are a --root tree: a test tree or an image, whose swap file the live kernel would really use."""
         if not self.live:
-            raise Refused(f"{what}: --root {self.paths.root} is a file tree, not the running machine",
-                          hint="run it on the machine itself, without --root")
+            raise Refused(
+                f"{what}: --root {self.paths.root} is a file tree, not the running machine",
+                hint="run it on the machine itself, without --root",
+            )
 
     def signals_held(self):
         """A context in which SIGINT/SIGTERM wait (undo and cleanup run to the end; see system/signals.py)."""
@@ -193,8 +201,9 @@ class Host:
         try:
             return procfs.parse_int(text.split()[0] if text.split() else "", INT_MIN, INT_MAX)
         except ValueError:
-            raise MachineFileError(f"{self.shown(path)} holds {text.strip()[:40]!r}, not an integer the "
-                                   "kernel would show") from None
+            raise MachineFileError(
+                f"{self.shown(path)} holds {text.strip()[:40]!r}, not an integer the kernel would show"
+            ) from None
 
     def vm_values(self, name: str) -> list[int] | None:
         """A vector sysctl (lowmem_reserve_ratio); None when absent or not a list of ints."""

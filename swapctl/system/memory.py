@@ -62,11 +62,18 @@ def read_memory(host: Host, names: Iterable[str] = WATERMARK_VALUES) -> MemoryRe
     zones, problem = _read_zones(host)
     page_size, source = machine_page_size(host, zones)
     return MemoryReading(
-        release=release, version=parse_release(release),
+        release=release,
+        version=parse_release(release),
         values={name: host.vm_value(name) for name in dict.fromkeys(names)},
         lowmem_reserve_ratio=host.vm_values("lowmem_reserve_ratio"),
-        zones=zones, zones_problem=problem, nodes_with_memory=numa.node_state(host, "has_memory"),
-        page_size=page_size, page_size_source=source, thp=thp_mode(host), mem_total_kb=_mem_total_kb(host))
+        zones=zones,
+        zones_problem=problem,
+        nodes_with_memory=numa.node_state(host, "has_memory"),
+        page_size=page_size,
+        page_size_source=source,
+        thp=thp_mode(host),
+        mem_total_kb=_mem_total_kb(host),
+    )
 
 
 def _read_zones(host: Host) -> tuple[list[mm.Zone], SwapctlError | None]:
@@ -76,22 +83,27 @@ def _read_zones(host: Host) -> tuple[list[mm.Zone], SwapctlError | None]:
     try:
         text = host.read_text(paths.ZONEINFO)
     except FileNotFoundError:
-        return [], Refused(f"{path} does not exist: no zone watermarks to read",
-                           hint="a --root snapshot needs proc/zoneinfo (copy /proc/zoneinfo of that machine)")
+        return [], Refused(
+            f"{path} does not exist: no zone watermarks to read",
+            hint="a --root snapshot needs proc/zoneinfo (copy /proc/zoneinfo of that machine)",
+        )
     except OSError as exc:
         return [], Refused(f"cannot read {path}: {exc.strerror or exc}")
     try:
         zones = parse_zoneinfo(text)
     except ZoneinfoError as exc:
-        return [], UsageError(f"{path}: {str(exc).removeprefix('zoneinfo: ')}",
-                              hint="the file is not a whole /proc/zoneinfo; capture it again with "
-                                   "'cat /proc/zoneinfo > zoneinfo'")
+        return [], UsageError(
+            f"{path}: {str(exc).removeprefix('zoneinfo: ')}",
+            hint="the file is not a whole /proc/zoneinfo; capture it again with 'cat /proc/zoneinfo > zoneinfo'",
+        )
     with_memory = numa.node_state(host, "has_memory")
     missing = sorted(set(with_memory or []) - {z.node for z in zones})
     if missing:
         # A file cut at a node boundary parses cleanly; the node list in sysfs shows what is gone.
-        return zones, UsageError(f"{path} lists no zones for node {missing[0]}, which has memory (truncated?)",
-                                 hint="capture /proc/zoneinfo again, whole")
+        return zones, UsageError(
+            f"{path} lists no zones for node {missing[0]}, which has memory (truncated?)",
+            hint="capture /proc/zoneinfo again, whole",
+        )
     return zones, None
 
 

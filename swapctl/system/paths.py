@@ -26,7 +26,6 @@ BOOT_ID = "/proc/sys/kernel/random/boot_id"
 NODES = "/sys/devices/system/node"
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 FSTAB = "/etc/fstab"
-SYSCTL_D = "/etc/sysctl.d"
 
 
 def vm_sysctl(name: str) -> str:

@@ -26,8 +26,9 @@ def unescape_octal(text: str) -> str:
     if "\\" not in text:
         return text
     raw = text.encode("utf-8", "surrogateescape")
-    out = _OCTAL_BYTES.sub(lambda m: bytes([(64 * int(m.group(1)) + 8 * int(m.group(2)) + int(m.group(3))) & 0xFF]),
-                           raw)
+    out = _OCTAL_BYTES.sub(
+        lambda m: bytes([(64 * int(m.group(1)) + 8 * int(m.group(2)) + int(m.group(3))) & 0xFF]), raw
+    )
     return out.decode("utf-8", "surrogateescape")
 
 
@@ -123,8 +124,9 @@ def parse_mountinfo(text: str) -> list[Mount]:
         lf, rf = fields(left), fields(right)
         if len(lf) < 6 or len(rf) < 2:
             continue
-        mounts.append(Mount(unescape_octal(lf[4]), rf[0], unescape_octal(rf[1]),
-                            lf[5] + ("," + rf[2] if len(rf) > 2 else "")))
+        mounts.append(
+            Mount(unescape_octal(lf[4]), rf[0], unescape_octal(rf[1]), lf[5] + ("," + rf[2] if len(rf) > 2 else ""))
+        )
     return mounts
 
 

@@ -46,8 +46,14 @@ class Runner:
         path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
         return shutil.which(name, path=path)
 
-    def run(self, argv: list[str], *, check: bool = False, timeout: float | None = None,
-            watch: Callable[[], None] | None = None) -> Result:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        check: bool = False,
+        timeout: float | None = None,
+        watch: Callable[[], None] | None = None,
+    ) -> Result:
         """Run argv to its end; `watch` (a progress display) is called every WATCH_S while it runs."""
         if argv[0] in KERNEL_TOOLS and not self.live:  # the last guard; steps refuse before anything changes
             raise Refused(f"{argv[0]} is not run under --root: the files there are not the running machine")
@@ -59,8 +65,15 @@ class Runner:
         limit = timeout or self.timeout
         try:
             if watch is None:
-                proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, env=env, timeout=limit,
-                                      stdin=subprocess.DEVNULL, check=False)
+                proc = subprocess.run(
+                    [exe, *argv[1:]],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=limit,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
                 returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
             else:
                 returncode, stdout, stderr = self._watched([exe, *argv[1:]], env, limit, watch)
@@ -72,10 +85,10 @@ class Runner:
         return result
 
     @staticmethod
-    def _watched(argv: list[str], env: dict[str, str], limit: float,
-                 watch: Callable[[], None]) -> tuple[int, str, str]:
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                              stdin=subprocess.DEVNULL) as proc:
+    def _watched(argv: list[str], env: dict[str, str], limit: float, watch: Callable[[], None]) -> tuple[int, str, str]:
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL
+        ) as proc:
             deadline = time.monotonic() + limit
             while True:
                 try:

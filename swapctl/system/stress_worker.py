@@ -31,18 +31,36 @@ class WorkerProcess:
         os.set_blocking(proc.stdout.fileno(), False)
 
     @classmethod
-    def spawn(cls, *, size: int, pattern: str, file_size: int, file_dir: str, max_seconds: float,
-              report_interval: float = 0.2) -> WorkerProcess:
+    def spawn(
+        cls, *, size: int, pattern: str, file_size: int, file_dir: str, max_seconds: float, report_interval: float = 0.2
+    ) -> WorkerProcess:
         import swapctl
 
         package_parent = str(Path(swapctl.__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        argv = [sys.executable, "-m", "swapctl.system.stress_worker", "--size", str(size), "--pattern", pattern,
-                "--file-size", str(file_size), "--file-dir", file_dir, "--max-seconds", f"{max_seconds:.3f}",
-                "--report-interval", str(report_interval), "--parent", str(os.getpid())]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, close_fds=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "swapctl.system.stress_worker",
+            "--size",
+            str(size),
+            "--pattern",
+            pattern,
+            "--file-size",
+            str(file_size),
+            "--file-dir",
+            file_dir,
+            "--max-seconds",
+            f"{max_seconds:.3f}",
+            "--report-interval",
+            str(report_interval),
+            "--parent",
+            str(os.getpid()),
+        ]
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True
+        )
         return cls(proc)
 
     @property
@@ -186,7 +204,7 @@ def _fill(mem: mmap.mmap, pattern: str, page: int, report: _Reporter) -> None:
             if pattern == "mixed":
                 zero = bytes(page)
                 for i in range(first | 1, last, 2):
-                    mem[i * page:(i + 1) * page] = zero
+                    mem[i * page : (i + 1) * page] = zero
     words.release()
     report(event="filled", pages=npages)
 

@@ -11,9 +11,11 @@ _HEADER = re.compile(r"^Node\s+(\d{1,5}),\s+zone\s+(\S+)[ \t]*$", re.MULTILINE) 
 
 # The lines under "pages free" that are the zone's watermarks and sizes (not vm counters).
 # `scanned`/`node_scanned` existed up to 4.x; `boost` from 5.16/5.17; `promo` from 6.12; `cma` from 5.12.
-_ZONE_FIELDS = frozenset({"min", "low", "high", "promo", "boost", "spanned", "present", "managed", "cma",
-                          "scanned", "node_scanned"})
+_ZONE_FIELDS = frozenset(
+    {"min", "low", "high", "promo", "boost", "spanned", "present", "managed", "cma", "scanned", "node_scanned"}
+)
 _REQUIRED = ("min", "low", "high", "spanned", "present", "managed")
+
 
 class ZoneinfoError(ValueError):
     """/proc/zoneinfo text that is not zoneinfo, or is cut short."""
@@ -85,10 +87,24 @@ def _parse_zone(node: int, name: str, index: int, chunk: str) -> Zone:
         raise ZoneinfoError(f"zoneinfo: {label}: missing {', '.join(missing)} (truncated?)")
     if protection is None:
         raise ZoneinfoError(f"zoneinfo: {label}: no protection line (truncated?)")
-    zone = Zone(node=node, name=name, index=index, free=free, min=values["min"], low=values["low"],
-                high=values["high"], spanned=values["spanned"], present=values["present"],
-                managed=values["managed"], promo=values.get("promo"), boost=values.get("boost"),
-                cma=values.get("cma"), protection=protection, stats=stats, node_stats=node_stats)
+    zone = Zone(
+        node=node,
+        name=name,
+        index=index,
+        free=free,
+        min=values["min"],
+        low=values["low"],
+        high=values["high"],
+        spanned=values["spanned"],
+        present=values["present"],
+        managed=values["managed"],
+        promo=values.get("promo"),
+        boost=values.get("boost"),
+        cma=values.get("cma"),
+        protection=protection,
+        stats=stats,
+        node_stats=node_stats,
+    )
     for k in ("scanned", "node_scanned"):
         if k in values:
             zone.extra[k] = values[k]
@@ -107,8 +123,12 @@ def _parse_tail(zone: Zone, chunk: str, cut: int, label: str) -> None:
     # The tail is a handful of two-space-indented "key: value" lines after the last CPU block: walk back.
     tail_lines = chunk.rstrip("\n").rsplit("\n", 6)
     for line in reversed(tail_lines):
-        if not line.startswith("  ") or line.startswith("   ") or line.startswith("  vm stats") \
-                or line.startswith("  pagesets"):
+        if (
+            not line.startswith("  ")
+            or line.startswith("   ")
+            or line.startswith("  vm stats")
+            or line.startswith("  pagesets")
+        ):
             break
         key, sep, rest = line.strip().partition(":")
         if not sep:
@@ -133,8 +153,10 @@ def parse_zoneinfo(text: str) -> list[Zone]:
     if not headers:
         raise ZoneinfoError("zoneinfo: no 'Node N, zone NAME' line: not /proc/zoneinfo, or empty")
     if text[: headers[0].start()].strip():
-        raise ZoneinfoError(f"zoneinfo: unexpected text before the first zone: "
-                            f"{text[: headers[0].start()].strip().splitlines()[0][:60]!r}")
+        raise ZoneinfoError(
+            f"zoneinfo: unexpected text before the first zone: "
+            f"{text[: headers[0].start()].strip().splitlines()[0][:60]!r}"
+        )
     # A zone's index (its slot in every protection array) is its place among the kernel's zone types.
     # Kernels before about 4.12 leave empty zones out, so file order inside one node is not enough:
     # order every name seen in the file by the kernel's enum zone_type order.
@@ -147,7 +169,7 @@ def parse_zoneinfo(text: str) -> list[Zone]:
     for i, m in enumerate(headers):
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
         name = m.group(2)
-        zones.append(_parse_zone(int(m.group(1)), name, index[name], text[m.end(): end]))
+        zones.append(_parse_zone(int(m.group(1)), name, index[name], text[m.end() : end]))
     _check_complete(zones)
     return zones
 
@@ -161,9 +183,9 @@ def _check_complete(zones: list[Zone]) -> None:
     for z in zones:
         per_node[z.node] = per_node.get(z.node, 0) + 1
     lists_all = any(n == width for n in per_node.values()) or any(
-        z.present == 0 or z.cma is not None or z.boost is not None or z.promo is not None for z in zones)
+        z.present == 0 or z.cma is not None or z.boost is not None or z.promo is not None for z in zones
+    )
     if width and lists_all:
         short = [n for n, count in per_node.items() if count < width]
         if short:
-            raise ZoneinfoError(f"zoneinfo: node {short[-1]} lists {per_node[short[-1]]} of {width} zones "
-                                "(truncated)")
+            raise ZoneinfoError(f"zoneinfo: node {short[-1]} lists {per_node[short[-1]]} of {width} zones (truncated)")

@@ -92,22 +92,26 @@ def test_a_failure_anywhere_undoes_everything(machine, tmp_path: Path) -> None:
     assert (root / "proc/sys/vm/swappiness").read_text().strip() == "60" and not (root / "swapfile").exists()
 
 
-@pytest.mark.parametrize("text,line,words", [
-    ("swapfiles:\n  - path: /s\n    size: 16M\n    colour: red\n", 4, "unknown key 'colour'"),
-    ("swapfiles:\n  - path: /s\n    size: 16M\n    priority: high\n", 4, "must be an integer"),
-    ("swapfiles:\n  - path: /s\n", 2, "needs a size"),
-    ("swapfiles:\n  - path: /s\n    size: 16M\n    state: gone\n", 4, "present or absent"),
-    ("vm:\n  swappiness: 10\n  swapiness: 3\n", 3, "swapiness"),
-    ("vm:\n  swappiness: 500\n", 2, "swappiness"),
-    ("persist: maybe\nvm: {}\n", 1, "true or false"),
-    ("swapfiles: [\n", 2, "not valid YAML"),
-    ("extra: 1\n", 1, "unknown key 'extra'"),
-    ("swapfiles:\n  - path: relative\n    size: 16M\n", 2, "absolute"),
-    ("swapfiles:\n  - {path: /s, size: 16M}\n  - {path: /s, size: 32M}\n", 3, "more than once"),
-    ("vm:\n  swappiness: 10\n  vm.swappiness: 20\n", 3, "more than once"),
-])
-def test_bad_files_are_refused_whole_with_the_line_number(machine, tmp_path: Path, text: str, line: int,
-                                                          words: str) -> None:
+@pytest.mark.parametrize(
+    "text,line,words",
+    [
+        ("swapfiles:\n  - path: /s\n    size: 16M\n    colour: red\n", 4, "unknown key 'colour'"),
+        ("swapfiles:\n  - path: /s\n    size: 16M\n    priority: high\n", 4, "must be an integer"),
+        ("swapfiles:\n  - path: /s\n", 2, "needs a size"),
+        ("swapfiles:\n  - path: /s\n    size: 16M\n    state: gone\n", 4, "present or absent"),
+        ("vm:\n  swappiness: 10\n  swapiness: 3\n", 3, "swapiness"),
+        ("vm:\n  swappiness: 500\n", 2, "swappiness"),
+        ("persist: maybe\nvm: {}\n", 1, "true or false"),
+        ("swapfiles: [\n", 2, "not valid YAML"),
+        ("extra: 1\n", 1, "unknown key 'extra'"),
+        ("swapfiles:\n  - path: relative\n    size: 16M\n", 2, "absolute"),
+        ("swapfiles:\n  - {path: /s, size: 16M}\n  - {path: /s, size: 32M}\n", 3, "more than once"),
+        ("vm:\n  swappiness: 10\n  vm.swappiness: 20\n", 3, "more than once"),
+    ],
+)
+def test_bad_files_are_refused_whole_with_the_line_number(
+    machine, tmp_path: Path, text: str, line: int, words: str
+) -> None:
     root, host, invoke = machine
     result = invoke("apply", write(tmp_path, text))
     assert result.exit_code == 2, result.output

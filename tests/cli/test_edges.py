@@ -17,8 +17,9 @@ from tests.fakes import FIXTURES, make_root
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swapctl", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "swapctl", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
 
 
 def test_a_dry_run_with_a_pending_transaction_refuses_like_the_real_run_and_writes_nothing(cli, host, root):
@@ -37,17 +38,22 @@ def test_a_dry_run_with_a_pending_transaction_refuses_like_the_real_run_and_writ
 
 
 def test_a_swap_name_with_brackets_is_shown_as_written(cli, root: Path) -> None:
-    (root / "proc/swaps").write_text((root / "proc/swaps").read_text()
-                                     + "/swap[/]file                             file\t\t1020\t\t0\t\t-2\n")
+    (root / "proc/swaps").write_text(
+        (root / "proc/swaps").read_text() + "/swap[/]file                             file\t\t1020\t\t0\t\t-2\n"
+    )
     result = cli("list")
     assert result.exit_code == 0 and "/swap[/]file" in result.stdout
 
 
 def test_a_table_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     snapshot = FIXTURES / "kernel-recordings/6.12/n2-1g-1g/step0/root"
-    proc = subprocess.run(f"{sys.executable} -m swapctl --root {snapshot} watermarks | head -c 10 >/dev/null; "
-                          "echo ${PIPESTATUS[0]}",
-                          shell=True, capture_output=True, text=True, executable="/bin/bash")
+    proc = subprocess.run(
+        f"{sys.executable} -m swapctl --root {snapshot} watermarks | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        capture_output=True,
+        text=True,
+        executable="/bin/bash",
+    )
     assert proc.stdout.strip() == "0" and "Traceback" not in proc.stderr
 
 
@@ -90,19 +96,24 @@ def kernel_tool_shims(tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 
 @privileged
-@pytest.mark.parametrize("argv", [
-    ["create", "/swapfile", "--size", "16M"],
-    ["create", "/swapfile", "--size", "16M", "--dry-run"],
-    ["remove", "/active.swap"],
-    ["stress", "--duration", "1"],
-], ids=" ".join)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "/swapfile", "--size", "16M"],
+        ["create", "/swapfile", "--size", "16M", "--dry-run"],
+        ["remove", "/active.swap"],
+        ["stress", "--duration", "1"],
+    ],
+    ids=" ".join,
+)
 def test_a_root_tree_is_files_not_the_running_kernel(tmp_path: Path, kernel_tool_shims, argv: list[str]) -> None:
     # --root points at a test tree or an image: swapon there would make the live kernel swap to its file.
     env, log = kernel_tool_shims
     root = make_root(tmp_path / "root")
     (root / "active.swap").write_bytes(b"\0" * 4096)
-    (root / "proc/swaps").write_text((root / "proc/swaps").read_text()
-                                     + "/active.swap                             file\t\t1020\t\t0\t\t-2\n")
+    (root / "proc/swaps").write_text(
+        (root / "proc/swaps").read_text() + "/active.swap                             file\t\t1020\t\t0\t\t-2\n"
+    )
     before = sorted(str(p) for p in root.rglob("*"))
     proc = run("--root", str(root), "--state-dir", str(tmp_path / "state"), *argv, env=env)
     assert proc.returncode == 3, proc.stderr

@@ -31,13 +31,21 @@ EXAMPLES = int(os.environ.get("SWAPCTL_FUZZ_EXAMPLES", "30"))
 
 # --- the fake machine (tests/hostile.py) -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_template(tmp_path_factory.mktemp("hostile"))
 
 
-def run(template: Path, argv: list[str], *, stdin: bytes | None = None, files: dict[str, bytes] | None = None,
-        host_class: type[Host] | None = None, uid: int = 0) -> Case:
+def run(
+    template: Path,
+    argv: list[str],
+    *,
+    stdin: bytes | None = None,
+    files: dict[str, bytes] | None = None,
+    host_class: type[Host] | None = None,
+    uid: int = 0,
+) -> Case:
     """One invocation on a fresh copy of the fake machine; `files` are written under the root first."""
     with tree(template) as t:
         for rel, data in (files or {}).items():
@@ -58,8 +66,14 @@ def one_line_error(case: Case) -> bool:
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield
-    report("hostile-input", inputs=TALLY["inputs"], crashes=TALLY["crashes"], classic=TALLY["classic"],
-           fuzzed=TALLY["fuzzed"], refused_untouched=TALLY["refused_untouched"])
+    report(
+        "hostile-input",
+        inputs=TALLY["inputs"],
+        crashes=TALLY["crashes"],
+        classic=TALLY["classic"],
+        fuzzed=TALLY["fuzzed"],
+        refused_untouched=TALLY["refused_untouched"],
+    )
 
 
 def check_fuzzed(case: Case) -> None:
@@ -154,28 +168,54 @@ CLASSIC: list[tuple[str, list[str], tuple[int, ...], dict[str, bytes] | None]] =
     ("apply a list at the top", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"- 1\n- 2\n"}),
     ("apply unknown key", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"swapfile: []\n"}),
     ("apply traversal sysctl", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"vm:\n  ../../kernel/panic: 1\n"}),
-    ("apply relative swapfile", ["apply", "@ROOT@/x.yaml"], (2,),
-     {"x.yaml": b"swapfiles:\n  - path: swapfile\n    size: 1G\n"}),
-    ("apply symlinked swapfile", ["apply", "@ROOT@/x.yaml"], (3,),
-     {"x.yaml": b"swapfiles:\n  - path: /var/tmp/link\n    size: 16M\n"}),
-    ("apply python tag", ["apply", "@ROOT@/x.yaml"], (2,),
-     {"x.yaml": b"vm: !!python/object/apply:os.system ['touch /tmp/swapctl-pwned']\n"}),
-    ("apply alias bomb", ["apply", "@ROOT@/x.yaml"], (2,),
-     {"x.yaml": b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nvm: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"}),
+    (
+        "apply relative swapfile",
+        ["apply", "@ROOT@/x.yaml"],
+        (2,),
+        {"x.yaml": b"swapfiles:\n  - path: swapfile\n    size: 1G\n"},
+    ),
+    (
+        "apply symlinked swapfile",
+        ["apply", "@ROOT@/x.yaml"],
+        (3,),
+        {"x.yaml": b"swapfiles:\n  - path: /var/tmp/link\n    size: 16M\n"},
+    ),
+    (
+        "apply python tag",
+        ["apply", "@ROOT@/x.yaml"],
+        (2,),
+        {"x.yaml": b"vm: !!python/object/apply:os.system ['touch /tmp/swapctl-pwned']\n"},
+    ),
+    (
+        "apply alias bomb",
+        ["apply", "@ROOT@/x.yaml"],
+        (2,),
+        {
+            "x.yaml": b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nvm: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        },
+    ),
     ("apply empty value", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"persist:\n"}),
     ("apply empty key", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"? \n"}),
     ("apply bad tagged int", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"vm:\n  swappiness: !!int x\n"}),
     ("apply bad tagged bool", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"persist: !!bool maybe\n"}),
     ("apply duplicate keys", ["apply", "@ROOT@/x.yaml"], (2,), {"x.yaml": b"vm:\n  swappiness: 1\n  swappiness: 2\n"}),
-    ("apply priority out of range", ["apply", "@ROOT@/x.yaml"], (2,),
-     {"x.yaml": b"swapfiles:\n  - path: /var/tmp/s\n    size: 16M\n    priority: 40000\n"}),
+    (
+        "apply priority out of range",
+        ["apply", "@ROOT@/x.yaml"],
+        (2,),
+        {"x.yaml": b"swapfiles:\n  - path: /var/tmp/s\n    size: 16M\n    priority: 40000\n"},
+    ),
     ("garbage zoneinfo", ["watermarks"], (2,), {"proc/zoneinfo": GARBAGE}),
     ("truncated zoneinfo", ["watermarks"], (2,), {"proc/zoneinfo": ZONEINFO[: len(ZONEINFO) // 3]}),
     ("zoneinfo cut mid-line", ["watermarks"], (2,), {"proc/zoneinfo": ZONEINFO[:100]}),
     ("empty zoneinfo", ["watermarks"], (2,), {"proc/zoneinfo": b""}),
-    ("zoneinfo with huge numbers", ["watermarks"], (0, 2),
-     {"proc/zoneinfo": ZONEINFO.replace(b"min ", b"min 99999999999999999999999999 #", 1)}),
+    (
+        "zoneinfo with huge numbers",
+        ["watermarks"],
+        (0, 2),
+        {"proc/zoneinfo": ZONEINFO.replace(b"min ", b"min 99999999999999999999999999 #", 1)},
+    ),
     ("garbage zoneinfo for numa", ["numa"], (2,), {"proc/zoneinfo": GARBAGE}),
     ("what-if traversal", ["watermarks", "--what-if", "../../kernel/panic=1"], (2,), None),
     ("what-if negative", ["watermarks", "--what-if", "min_free_kbytes=-1"], (2,), None),
@@ -186,7 +226,8 @@ CLASSIC: list[tuple[str, list[str], tuple[int, ...], dict[str, bytes] | None]] =
 
 @pytest.mark.parametrize("name,argv,codes,files", CLASSIC, ids=[c[0] for c in CLASSIC])
 def test_a_classic_bad_input_gets_one_clear_line_a_documented_code_and_changes_nothing(
-        template: Path, name: str, argv: list[str], codes: tuple[int, ...], files: dict | None) -> None:
+    template: Path, name: str, argv: list[str], codes: tuple[int, ...], files: dict | None
+) -> None:
     TALLY["classic"] += 1
     case = run(template, argv, files=files)
     assert not case.crashed, str(case)
@@ -241,9 +282,14 @@ def test_a_symlink_swapped_in_after_the_checks_is_never_followed(template: Path,
 
 
 def test_every_mutating_command_refuses_a_non_root_user_before_touching_the_fake_machine(template: Path) -> None:
-    for argv in (["create", "/var/tmp/s", *SIZE], ["remove", "/var/tmp/s"], ["resize", "/var/tmp/s", *SIZE],
-                 ["vm", "set", "swappiness=10"], ["rollback"],
-                 ["apply", "@ROOT@/x.yaml"]):
+    for argv in (
+        ["create", "/var/tmp/s", *SIZE],
+        ["remove", "/var/tmp/s"],
+        ["resize", "/var/tmp/s", *SIZE],
+        ["vm", "set", "swappiness=10"],
+        ["rollback"],
+        ["apply", "@ROOT@/x.yaml"],
+    ):
         case = run(template, argv, uid=1000, files={"x.yaml": b"vm:\n  swappiness: 10\n"})
         assert case.code == 3 and one_line_error(case) and "root" in case.stderr, str(case)
         assert not case.changed and not case.journal_written, str(case)
@@ -251,21 +297,74 @@ def test_every_mutating_command_refuses_a_non_root_user_before_touching_the_fake
 
 # --- fuzzing -------------------------------------------------------------------------------------------------
 
-HOSTILE_PATHS = ["/var/tmp/s", "/var/tmp/link", "/var/tmp/linkdir/s", "/var/tmp/dir", "/var/tmp/open/s",
-                 "/proc/swaps", "/sys/x", "/dev/shm/s", "/etc/passwd", "/", "relative", "", "/var/tmp/a b",
-                 "/var/tmp/\\134", "/var/tmp/" + "x" * 300, "//var//tmp//s", "/var/tmp/s/", "-", "--help"]
+HOSTILE_PATHS = [
+    "/var/tmp/s",
+    "/var/tmp/link",
+    "/var/tmp/linkdir/s",
+    "/var/tmp/dir",
+    "/var/tmp/open/s",
+    "/proc/swaps",
+    "/sys/x",
+    "/dev/shm/s",
+    "/etc/passwd",
+    "/",
+    "relative",
+    "",
+    "/var/tmp/a b",
+    "/var/tmp/\\134",
+    "/var/tmp/" + "x" * 300,
+    "//var//tmp//s",
+    "/var/tmp/s/",
+    "-",
+    "--help",
+]
 text = st.text(max_size=30)
 paths = st.one_of(st.sampled_from(HOSTILE_PATHS), text, text.map(lambda t: "/var/tmp/" + t))
-sizes = st.one_of(st.sampled_from(["16M", "40K", "1.5GiB", "0", "-1", "1e400", "nan", "16Q", "0x10", " 16 M ",
-                                   "9" * 40 + "T", "16MiBB", ""]), text, st.integers().map(str))
+sizes = st.one_of(
+    st.sampled_from(
+        ["16M", "40K", "1.5GiB", "0", "-1", "1e400", "nan", "16Q", "0x10", " 16 M ", "9" * 40 + "T", "16MiBB", ""]
+    ),
+    text,
+    st.integers().map(str),
+)
 ints = st.one_of(st.integers(-(2**70), 2**70).map(str), text)
-keys = st.sampled_from(["swappiness", "vm.swappiness", "watermark_scale_factor", "min_free_kbytes",
-                        "zone_reclaim_mode", "page-cluster", "vm.page-cluster", "../../kernel/panic",
-                        "kernel.panic", "vm.", "", "VM.SWAPPINESS"])
-assignments = st.one_of(st.builds(lambda k, op, v: f"{k}{op}{v}", keys, st.sampled_from(["=", "=>", "=<", "==", ":"]),
-                                  ints), text)
-flags = st.lists(st.sampled_from(["--dry-run", "--force", "--discard", "--persist", "--no-persist", "--keep-file",
-                                  "-o", "json", "yaml", "xml", "--bogus"]), max_size=4)
+keys = st.sampled_from(
+    [
+        "swappiness",
+        "vm.swappiness",
+        "watermark_scale_factor",
+        "min_free_kbytes",
+        "zone_reclaim_mode",
+        "page-cluster",
+        "vm.page-cluster",
+        "../../kernel/panic",
+        "kernel.panic",
+        "vm.",
+        "",
+        "VM.SWAPPINESS",
+    ]
+)
+assignments = st.one_of(
+    st.builds(lambda k, op, v: f"{k}{op}{v}", keys, st.sampled_from(["=", "=>", "=<", "==", ":"]), ints), text
+)
+flags = st.lists(
+    st.sampled_from(
+        [
+            "--dry-run",
+            "--force",
+            "--discard",
+            "--persist",
+            "--no-persist",
+            "--keep-file",
+            "-o",
+            "json",
+            "yaml",
+            "xml",
+            "--bogus",
+        ]
+    ),
+    max_size=4,
+)
 
 
 def _opt(name: str, strategy: st.SearchStrategy) -> st.SearchStrategy:
@@ -273,9 +372,14 @@ def _opt(name: str, strategy: st.SearchStrategy) -> st.SearchStrategy:
 
 
 COMMANDS = {
-    "create": st.builds(lambda p, s, pr, m, f: ["create", p, "--size", s, *pr, *m, *f], paths, sizes,
-                        _opt("-p", ints), _opt("--method", st.one_of(st.sampled_from(["auto", "zero", "fallocate"]),
-                                                                      text)), flags),
+    "create": st.builds(
+        lambda p, s, pr, m, f: ["create", p, "--size", s, *pr, *m, *f],
+        paths,
+        sizes,
+        _opt("-p", ints),
+        _opt("--method", st.one_of(st.sampled_from(["auto", "zero", "fallocate"]), text)),
+        flags,
+    ),
     "remove": st.builds(lambda p, f: ["remove", p, *f], paths, flags),
     "resize": st.builds(lambda p, s, f: ["resize", p, "--size", s, *f], paths, sizes, flags),
     "list": st.builds(lambda f: ["list", *f], flags),
@@ -283,37 +387,75 @@ COMMANDS = {
     "rollback": st.builds(lambda i, f: ["rollback", *i, *f], st.lists(text, max_size=1), flags),
     "vm get": st.builds(lambda k: ["vm", "get", *k], st.lists(st.one_of(keys, text), max_size=3)),
     "vm set": st.builds(lambda a, f: ["vm", "set", *a, *f], st.lists(assignments, max_size=3), flags),
-    "watermarks": st.builds(lambda n, w: ["watermarks", *n, *w], _opt("--node", ints),
-                            st.lists(assignments, max_size=2).map(lambda xs: [y for x in xs
-                                                                              for y in ("--what-if", x)])),
+    "watermarks": st.builds(
+        lambda n, w: ["watermarks", *n, *w],
+        _opt("--node", ints),
+        st.lists(assignments, max_size=2).map(lambda xs: [y for x in xs for y in ("--what-if", x)]),
+    ),
     "numa": st.builds(lambda f: ["numa", *f], flags),
-    "stress": st.builds(lambda o, d: ["stress", "--dry-run", *o, *d],
-                        st.lists(st.tuples(st.sampled_from(["--memory-limit", "--size", "--file-size", "--pattern",
-                                                            "--max-direct-reclaim", "--max-psi-full"]),
-                                           st.one_of(sizes, ints)), max_size=3).map(lambda xs: [y for x in xs
-                                                                                                for y in x]),
-                        _opt("--duration", ints)),
+    "stress": st.builds(
+        lambda o, d: ["stress", "--dry-run", *o, *d],
+        st.lists(
+            st.tuples(
+                st.sampled_from(
+                    ["--memory-limit", "--size", "--file-size", "--pattern", "--max-direct-reclaim", "--max-psi-full"]
+                ),
+                st.one_of(sizes, ints),
+            ),
+            max_size=3,
+        ).map(lambda xs: [y for x in xs for y in x]),
+        _opt("--duration", ints),
+    ),
 }
 
-TAGS = ["", "!!int ", "!!bool ", "!!float ", "!!str ", "!!null ", "!!timestamp ", "!!binary ", "!!set ",
-        "!!python/object/apply:os.system ", "&a ", "*a "]
+TAGS = [
+    "",
+    "!!int ",
+    "!!bool ",
+    "!!float ",
+    "!!str ",
+    "!!null ",
+    "!!timestamp ",
+    "!!binary ",
+    "!!set ",
+    "!!python/object/apply:os.system ",
+    "&a ",
+    "*a ",
+]
 yaml_docs = st.one_of(
     st.binary(max_size=200),
-    st.builds(lambda k, t, v: f"{k}: {t}{v}\n".encode(), st.sampled_from(["persist", "vm", "swapfiles"]),
-              st.sampled_from(TAGS), st.one_of(st.just(""), text)),
+    st.builds(
+        lambda k, t, v: f"{k}: {t}{v}\n".encode(),
+        st.sampled_from(["persist", "vm", "swapfiles"]),
+        st.sampled_from(TAGS),
+        st.one_of(st.just(""), text),
+    ),
     st.text(max_size=200).map(str.encode),
-    st.builds(lambda p, s, pr, k, v: (f"persist: true\nswapfiles:\n  - path: {p}\n    size: {s}\n    priority: {pr}\n"
-                                      f"vm:\n  {k}: {v}\n").encode(), paths, sizes, ints, keys, ints),
+    st.builds(
+        lambda p, s, pr, k, v: (
+            f"persist: true\nswapfiles:\n  - path: {p}\n    size: {s}\n    priority: {pr}\nvm:\n  {k}: {v}\n"
+        ).encode(),
+        paths,
+        sizes,
+        ints,
+        keys,
+        ints,
+    ),
 )
 zoneinfos = st.one_of(
     st.binary(max_size=300),
     st.integers(0, max(len(ZONEINFO) - 1, 0)).map(lambda n: ZONEINFO[:n]),
     st.tuples(st.integers(0, max(len(ZONEINFO) - 1, 0)), st.binary(min_size=1, max_size=8)).map(
-        lambda t: ZONEINFO[:t[0]] + t[1] + ZONEINFO[t[0] + len(t[1]):]),
+        lambda t: ZONEINFO[: t[0]] + t[1] + ZONEINFO[t[0] + len(t[1]) :]
+    ),
 )
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -338,8 +480,11 @@ def test_a_fuzzed_apply_file_never_crashes_and_a_refusal_changes_nothing(templat
     fuzz()
 
 
-@pytest.mark.parametrize("command", [["watermarks"], ["numa"], ["watermarks", "--what-if", "min_free_kbytes=8192"],
-                                     ["vm", "get"]], ids=["watermarks", "numa", "what-if", "vm-get"])
+@pytest.mark.parametrize(
+    "command",
+    [["watermarks"], ["numa"], ["watermarks", "--what-if", "min_free_kbytes=8192"], ["vm", "get"]],
+    ids=["watermarks", "numa", "what-if", "vm-get"],
+)
 def test_a_fuzzed_zoneinfo_never_crashes(template: Path, command: list[str]) -> None:
     @FUZZ
     @given(zoneinfos)

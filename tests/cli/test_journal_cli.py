@@ -56,5 +56,7 @@ def test_rolling_back_a_create_that_replaced_an_fstab_line_says_it_puts_the_old_
 def test_the_fstab_undo_is_described_without_its_journal_record_too() -> None:
     # Before a rollback has read the record (an undo failing while the plan itself is undone, say).
     assert fstab_set("/swapfile", None).undo_description() == "restore /etc/fstab (put back the line for /swapfile)"
-    assert FstabSet(path="/etc/fstab", swap="/swapfile", line="/swapfile none swap defaults 0 0").undo_description() \
+    assert (
+        FstabSet(path="/etc/fstab", swap="/swapfile", line="/swapfile none swap defaults 0 0").undo_description()
         == "restore /etc/fstab (remove the line for /swapfile, or put back the one it replaced)"
+    )

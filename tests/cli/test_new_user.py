@@ -17,8 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def swapctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swapctl", *args], capture_output=True, text=True, cwd=REPO,
-                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "80", "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "swapctl", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "80", "PYTHONPATH": str(REPO)},
+    )
 
 
 @pytest.mark.parametrize("typed, meant", [("lst", "list"), ("rmove", "remove"), ("histroy", "history")])
@@ -36,9 +41,14 @@ def test_help_gives_every_command_its_whole_summary_at_80_columns() -> None:
     assert all(len(line) <= 80 for line in lines)
 
 
-@pytest.mark.parametrize("argv, usage", [(["create"], "swapctl create [OPTIONS] PATH"),
-                                         (["rollback"], "swapctl rollback [OPTIONS] [ID]"),
-                                         (["vm", "set"], "swapctl vm set [OPTIONS] [KEY=VALUE...]")])
+@pytest.mark.parametrize(
+    "argv, usage",
+    [
+        (["create"], "swapctl create [OPTIONS] PATH"),
+        (["rollback"], "swapctl rollback [OPTIONS] [ID]"),
+        (["vm", "set"], "swapctl vm set [OPTIONS] [KEY=VALUE...]"),
+    ],
+)
 def test_usage_writes_arguments_as_man_pages_do(argv: list[str], usage: str) -> None:
     out = swapctl(*argv, "--help").stdout
     assert out.splitlines()[0] == f"Usage: {usage}" and "{" not in out.splitlines()[0]
@@ -62,13 +72,20 @@ def test_action_lines_quote_a_path_with_a_blank_or_an_odd_byte(cli, root: Path) 
 
 
 def test_apply_reports_every_problem_of_the_file_at_once_each_with_its_line(cli, root: Path) -> None:
-    (root / "x.yaml").write_text("vm:\n  swappiness: 300\n  bogus: 1\nswapfiles:\n  - path: relative\n"
-                                 "    size: 1G\n  - path: /var/tmp/s\n    size: 1Q\nextra: 1\n")
+    (root / "x.yaml").write_text(
+        "vm:\n  swappiness: 300\n  bogus: 1\nswapfiles:\n  - path: relative\n"
+        "    size: 1G\n  - path: /var/tmp/s\n    size: 1Q\nextra: 1\n"
+    )
     r = cli("-o", "json", "apply", str(root / "x.yaml"))
     assert r.exit_code == 2
     line = r.stderr.splitlines()[0]
-    for where in (":9: unknown key 'extra'", ":2: vm.swappiness=300 is out of range", ":3: 'bogus'",
-                  ":5: 'relative' is not an absolute path", ":7: size '1Q'"):
+    for where in (
+        ":9: unknown key 'extra'",
+        ":2: vm.swappiness=300 is out of range",
+        ":3: 'bogus'",
+        ":5: 'relative' is not an absolute path",
+        ":7: size '1Q'",
+    ):
         assert where in line, line
     assert len(json.loads(r.stdout)["error"]["message"]) == len(line) - len("swapctl: error: ")
 

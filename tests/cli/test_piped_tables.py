@@ -28,13 +28,17 @@ def test_list_in_a_pipe_keeps_the_caption_on_one_line(cli, root: Path) -> None:
     assert captions[0].startswith("total 16 MiB, used 0 B; memory: ") and captions[0].endswith(" available")
 
 
-@pytest.mark.parametrize("escaped,shown", [
-    (r"/var/tmp/cap\040swap\011tab", r"/var/tmp/cap swap\ttab"),
-    (r"/var/tmp/new\012line", r"/var/tmp/new\nline"),
-    ("/var/tmp/esc\x1b[31mred", r"/var/tmp/esc\x1b[31mred"),
-])
+@pytest.mark.parametrize(
+    "escaped,shown",
+    [
+        (r"/var/tmp/cap\040swap\011tab", r"/var/tmp/cap swap\ttab"),
+        (r"/var/tmp/new\012line", r"/var/tmp/new\nline"),
+        ("/var/tmp/esc\x1b[31mred", r"/var/tmp/esc\x1b[31mred"),
+    ],
+)
 def test_list_in_a_pipe_shows_a_control_character_in_a_path_escaped_on_its_own_row(
-        cli, root: Path, escaped: str, shown: str) -> None:
+    cli, root: Path, escaped: str, shown: str
+) -> None:
     with_swaps(root, escaped, "/var/tmp/plain")
     out = cli("list").stdout
     rows = [line for line in out.splitlines() if "file" in line]
@@ -59,8 +63,11 @@ def test_vm_get_in_a_pipe_prints_each_note_on_one_line(fixtures: Path, tmp_path:
 
     root = tmp_path / "root"
     shutil.copytree(fixtures / ONE_NODE, root)
-    make_root(root, osrelease=(root / "proc/sys/kernel/osrelease").read_text().strip(),
-              meminfo=(root / "proc/meminfo").read_text())
+    make_root(
+        root,
+        osrelease=(root / "proc/sys/kernel/osrelease").read_text().strip(),
+        meminfo=(root / "proc/meminfo").read_text(),
+    )
     host = fake_host(root)
     run = lambda *a: CliRunner().invoke(app, list(a), obj=Invocation(host=host), catch_exceptions=False)  # noqa: E731
     settings = envelope(run("-o", "json", "vm", "get").stdout)["data"]["settings"]

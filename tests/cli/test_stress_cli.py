@@ -13,10 +13,19 @@ def stress_host(tmp_path):
     return machine(tmp_path)
 
 
-@pytest.mark.parametrize("args", [
-    ["--size", "0"], ["--memory-limit", "-1M"], ["--duration", "0"], ["--duration", "-2"],
-    ["--pattern", "ones"], ["--file-size", "0"], ["--memory-limit", "lots"], ["--max-psi-full", "250"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--size", "0"],
+        ["--memory-limit", "-1M"],
+        ["--duration", "0"],
+        ["--duration", "-2"],
+        ["--pattern", "ones"],
+        ["--file-size", "0"],
+        ["--memory-limit", "lots"],
+        ["--max-psi-full", "250"],
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_no_traceback(cli, stress_host, args):
     result = cli("stress", *args, host_override=stress_host)
     assert result.exit_code == 2, result.output
@@ -50,8 +59,9 @@ def test_dry_run_prints_the_plan_and_creates_nothing(cli, stress_host):
     called = []
     stress_host.create_stress_cgroup = lambda *a, **k: called.append("cgroup")
     stress_host.spawn_stress_worker = lambda **k: called.append("worker")
-    result = cli("-o", "json", "stress", "--dry-run", "--memory-limit", "48M", "--size", "96M",
-                 host_override=stress_host)
+    result = cli(
+        "-o", "json", "stress", "--dry-run", "--memory-limit", "48M", "--size", "96M", host_override=stress_host
+    )
     assert result.exit_code == 0, result.output
     doc = envelope(result.stdout)
     assert doc["dry_run"] is True and doc["changed"] is False
@@ -64,8 +74,9 @@ def test_dry_run_prints_the_plan_and_creates_nothing(cli, stress_host):
 
 def test_a_passing_or_warning_run_exits_0_with_the_json_fields(cli, stress_host):
     wire(stress_host, FakeWorker())
-    result = cli("-o", "json", "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "0.6",
-                 host_override=stress_host)
+    result = cli(
+        "-o", "json", "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "0.6", host_override=stress_host
+    )
     doc = envelope(result.stdout)
     assert result.exit_code == (4 if doc["data"].get("verdict") == "fail" else 0), result.output
     data = doc["data"]
@@ -88,16 +99,28 @@ def test_a_failing_verdict_exits_4_and_keeps_the_data_in_the_error_envelope(cli,
 def test_allow_oom_turns_the_oom_failure_into_a_warning_and_exit_0(cli, stress_host):
     cg = wire(stress_host, FakeWorker())
     stress_host.spawn_stress_worker = lambda **kw: FakeWorker(crash_after=2, oom_cgroup=cg)
-    result = cli("-o", "json", "stress", "--memory-limit", "48M", "--duration", "3", "--allow-oom",
-                 "--max-psi-full", "100", host_override=stress_host)
+    result = cli(
+        "-o",
+        "json",
+        "stress",
+        "--memory-limit",
+        "48M",
+        "--duration",
+        "3",
+        "--allow-oom",
+        "--max-psi-full",
+        "100",
+        host_override=stress_host,
+    )
     assert result.exit_code == 0, result.output
     assert envelope(result.stdout)["data"]["verdict"] == "warn"
 
 
 def test_the_plain_report_names_the_verdict_and_the_reasons(cli, stress_host):
     wire(stress_host, FakeWorker())
-    result = cli("stress", "--memory-limit", "48M", "--duration", "0.3", "--max-psi-full", "100",
-                 host_override=stress_host)
+    result = cli(
+        "stress", "--memory-limit", "48M", "--duration", "0.3", "--max-psi-full", "100", host_override=stress_host
+    )
     assert result.exit_code == 0, result.output
     assert "stress: PASS" in result.stdout or "stress: WARN" in result.stdout
     assert "reclaim driven by" in result.stdout and "touch rate" in result.stdout

@@ -39,20 +39,23 @@ def test_dry_run_in_a_table_says_nothing_was_changed(cli) -> None:
     assert "dry run: nothing was changed" in result.stdout
 
 
-@pytest.mark.parametrize("args,code", [
-    (["create", "/swapfile", "--size", "zero"], 2),
-    (["create", "relative", "--size", "16M"], 2),
-    (["create", "/swapfile/", "--size", "16M"], 2),
-    (["--state-dir", "relative/state", "list"], 2),
-    (["create", "/swapfile", "--size", "16M", "--priority", "40000"], 2),
-    (["create", "/swapfile", "--size", "16M", "--method", "dd"], 2),
-    (["create", "/dev/shm/swapfile", "--size", "16M"], 3),
-    (["create", "/proc/swapfile", "--size", "16M"], 3),
-    (["create", "/nodir/swapfile", "--size", "16M"], 3),
-    (["remove", "/etc/fstab"], 3),
-    (["resize", "/swapfile", "--size", "32M"], 3),
-    (["rollback", "nosuchid"], 2),
-])
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["create", "/swapfile", "--size", "zero"], 2),
+        (["create", "relative", "--size", "16M"], 2),
+        (["create", "/swapfile/", "--size", "16M"], 2),
+        (["--state-dir", "relative/state", "list"], 2),
+        (["create", "/swapfile", "--size", "16M", "--priority", "40000"], 2),
+        (["create", "/swapfile", "--size", "16M", "--method", "dd"], 2),
+        (["create", "/dev/shm/swapfile", "--size", "16M"], 3),
+        (["create", "/proc/swapfile", "--size", "16M"], 3),
+        (["create", "/nodir/swapfile", "--size", "16M"], 3),
+        (["remove", "/etc/fstab"], 3),
+        (["resize", "/swapfile", "--size", "32M"], 3),
+        (["rollback", "nosuchid"], 2),
+    ],
+)
 def test_bad_input_gets_one_line_and_a_documented_exit_code(cli, args: list[str], code: int) -> None:
     result = cli(*args)
     assert result.exit_code == code, result.output
@@ -86,8 +89,15 @@ def test_list_shows_areas_with_bytes_and_management(cli) -> None:
     cli("create", "/swap file", "--size", "16M")
     doc = env_of(cli("list", "-o", "json"))
     (area,) = doc["data"]["areas"]
-    assert area == {"path": "/swap file", "type": "file", "size": 16 * 2**20 - 4096, "used": 0,
-                    "priority": -2, "managed": True, "persisted": True}
+    assert area == {
+        "path": "/swap file",
+        "type": "file",
+        "size": 16 * 2**20 - 4096,
+        "used": 0,
+        "priority": -2,
+        "managed": True,
+        "persisted": True,
+    }
     assert doc["data"]["mem_total"] > 0
 
 
@@ -178,7 +188,8 @@ def test_an_internal_error_prints_one_line_and_a_crash_log(cli, host, monkeypatc
 
 
 def test_list_as_a_user_who_cannot_read_the_journal_still_lists_and_says_why_managed_is_unknown(
-        cli, root: Path, monkeypatch) -> None:
+    cli, root: Path, monkeypatch
+) -> None:
     # The journal is 0600 in a 0700 directory: `swapctl list` is for everyone, the journal for root.
     from swapctl.core.journal import Journal
 

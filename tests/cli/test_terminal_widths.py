@@ -36,8 +36,14 @@ def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None) -> str
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_") and k != "COLUMNS"}
     run_env.update(PYTHONPATH=str(REPO), TERM="xterm", NO_COLOR="1", **(env or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "swapctl", *argv], stdin=slave, stdout=slave,
-                            stderr=subprocess.PIPE, env=run_env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swapctl", *argv],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=run_env,
+        close_fds=True,
+    )
     os.close(slave)
     chunks = []
     deadline = time.monotonic() + 30
@@ -62,21 +68,25 @@ def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None) -> str
 def json_of(argv: list[str]) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
     env["PYTHONPATH"] = str(REPO)
-    out = subprocess.run([sys.executable, "-m", "swapctl", "-o", "json", *argv], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "swapctl", "-o", "json", *argv], capture_output=True, text=True, env=env, check=True
+    ).stdout
     return json.loads(out)["data"]
 
 
 def whole_on_one_line(text: str, tokens: list[str]) -> bool:
     """The tokens stand whole (between blanks), in this order, on one line of the output; a token "…/NAME" is
     a path shortened in its middle, ending in /NAME."""
+
     def word(t: str) -> str:
         return r"\S*" + re.escape(t[1:]) if t.startswith("…/") else re.escape(t)
+
     pattern = r"(^|\s)" + r"\s+(\S+\s+)*?".join(word(t) for t in tokens) + r"($|\s)"
     return any(re.search(pattern, line) for line in text.split("\n"))
 
 
 # --- the machines -------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def machines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -94,9 +104,11 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (d / "meminfo").write_text(f"Node {n} MemTotal: {268435456 + n} kB\nNode {n} MemFree: {200000000 + n} kB\n")
         (d / "cpulist").write_text(f"{n * 32}-{n * 32 + 31}\n")
     swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
-    for name, kib, used, prio in (("/swapfile", 4194300, 1048576, 10),
-                                  ("/var/lib/swapctl-areas/a/rather/deep/directory/holding/swap-01", 1048572, 0, -2),
-                                  ("/dev/dm-1", 33554428, 2097152, -3)):
+    for name, kib, used, prio in (
+        ("/swapfile", 4194300, 1048576, 10),
+        ("/var/lib/swapctl-areas/a/rather/deep/directory/holding/swap-01", 1048572, 0, -2),
+        ("/dev/dm-1", 33554428, 2097152, -3),
+    ):
         pad = " " * max(40 - len(name), 1)  # swap_show(): padded to column 40, at least one blank
         swaps += f"{name}{pad}{'partition' if name.startswith('/dev') else 'file'}\t\t{kib}\t\t{used}\t\t{prio}\n"
     for root in (one, two, eight):
@@ -108,22 +120,50 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (root / "etc/fstab").write_text("/swapfile none swap sw,pri=10 0 0\n")
         state = root / "var/lib/swapctl"
         state.mkdir(parents=True, mode=0o700)
-        begin = {"t": "begin", "tx": TX, "command": "vm set", "time": 1764656000.0, "boot_id": "", "kernel": "6.1.0",
-                 "meta": {}}
-        intent = {"t": "intent", "tx": TX, "seq": 0, "undo": {"old": 60},
-                  "step": {"kind": "sysctl-write", "params": {"name": "swappiness", "value": 10, "mode": "set",
-                                                              "planned_old": 60}}}
-        (state / "journal.jsonl").write_text("\n".join(json.dumps(e) for e in (
-            begin, intent, {"t": "done", "tx": TX, "seq": 0}, {"t": "end", "tx": TX, "status": "committed"})) + "\n")
+        begin = {
+            "t": "begin",
+            "tx": TX,
+            "command": "vm set",
+            "time": 1764656000.0,
+            "boot_id": "",
+            "kernel": "6.1.0",
+            "meta": {},
+        }
+        intent = {
+            "t": "intent",
+            "tx": TX,
+            "seq": 0,
+            "undo": {"old": 60},
+            "step": {
+                "kind": "sysctl-write",
+                "params": {"name": "swappiness", "value": 10, "mode": "set", "planned_old": 60},
+            },
+        }
+        (state / "journal.jsonl").write_text(
+            "\n".join(
+                json.dumps(e)
+                for e in (
+                    begin,
+                    intent,
+                    {"t": "done", "tx": TX, "seq": 0},
+                    {"t": "end", "tx": TX, "status": "committed"},
+                )
+            )
+            + "\n"
+        )
         os.chmod(state / "journal.jsonl", 0o600)
     return {"one": one, "two": two, "eight": eight}
 
 
 # --- what each command must show whole -----------------------------------------------------------------------
 
+
 def zone_rows(data: dict) -> list[list[str]]:
-    return [[str(z["node"]), z["zone"], str(z["free"]), str(z["min"]), str(z["low"]), str(z["high"])]
-            for z in data["zones"] if z["managed"]]
+    return [
+        [str(z["node"]), z["zone"], str(z["free"]), str(z["min"]), str(z["low"]), str(z["high"])]
+        for z in data["zones"]
+        if z["managed"]
+    ]
 
 
 def what_if_rows(data: dict) -> list[list[str]]:
@@ -138,8 +178,9 @@ def what_if_rows(data: dict) -> list[list[str]]:
 
 def list_rows(data: dict) -> list[list[str]]:
     # A path may be shortened in its middle ("…"), never folded: its start and its file name stay whole.
-    return [["…/" + a["path"].rsplit("/", 1)[-1] if len(a["path"]) > 30 else a["path"], a["type"]]
-            for a in data["areas"]]
+    return [
+        ["…/" + a["path"].rsplit("/", 1)[-1] if len(a["path"]) > 30 else a["path"], a["type"]] for a in data["areas"]
+    ]
 
 
 def vm_rows(data: dict) -> list[list[str]]:
@@ -158,8 +199,11 @@ COMMANDS: dict[str, tuple[list[str], Callable[[dict], list[list[str]]], list[str
     "list": (["list"], list_rows, ["PATH", "TYPE", "SIZE", "USED", "PRIO"]),
     "vm get": (["vm", "get"], vm_rows, ["KEY", "VALUE", "BOOT", "SOURCE"]),
     "watermarks": (["watermarks"], zone_rows, ["NODE", "ZONE", "FREE", "MIN", "LOW", "HIGH"]),
-    "what-if": (["watermarks", "--what-if", "min_free_kbytes=90112", "--what-if", "watermark_scale_factor=150"],
-                what_if_rows, ["NODE", "ZONE", "MIN", "LOW", "HIGH"]),
+    "what-if": (
+        ["watermarks", "--what-if", "min_free_kbytes=90112", "--what-if", "watermark_scale_factor=150"],
+        what_if_rows,
+        ["NODE", "ZONE", "MIN", "LOW", "HIGH"],
+    ),
     "numa": (["numa"], numa_rows, ["NODE", "TOTAL", "FREE"]),
     "history": (["history"], history_rows, ["ID", "COMMAND", "STATUS"]),
 }
@@ -167,8 +211,9 @@ COMMANDS: dict[str, tuple[list[str], Callable[[dict], list[list[str]]], list[str
 
 @pytest.mark.parametrize("machine", ["one", "two", "eight"])
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_table_fits_the_terminal_and_never_splits_a_token(machines: dict[str, Path], machine: str,
-                                                            command: str) -> None:
+def test_a_table_fits_the_terminal_and_never_splits_a_token(
+    machines: dict[str, Path], machine: str, command: str
+) -> None:
     argv, rows_of, headers = COMMANDS[command]
     root = str(machines[machine])
     expected = rows_of(json_of(["--root", root, *argv]))
@@ -184,8 +229,24 @@ def test_a_table_fits_the_terminal_and_never_splits_a_token(machines: dict[str, 
 
 def test_wide_shows_every_column_and_the_empty_zones(machines: dict[str, Path]) -> None:
     text = on_pty(["--root", str(machines["two"]), "-o", "wide", "watermarks"], 200)
-    assert whole_on_one_line(text, ["NODE", "ZONE", "STATE", "FREE", "MIN", "LOW", "HIGH", "PROMO", "BOOST",
-                                    "MANAGED", "PRESENT", "SPANNED", "PROTECTION"]), text
+    assert whole_on_one_line(
+        text,
+        [
+            "NODE",
+            "ZONE",
+            "STATE",
+            "FREE",
+            "MIN",
+            "LOW",
+            "HIGH",
+            "PROMO",
+            "BOOST",
+            "MANAGED",
+            "PRESENT",
+            "SPANNED",
+            "PROTECTION",
+        ],
+    ), text
     assert whole_on_one_line(text, ["1", "Movable", "empty"]), text
 
 
@@ -195,8 +256,9 @@ def test_the_list_summary_is_one_line_and_a_piped_table_starts_with_its_header(m
     assert any(line.startswith("total ") and "available" in line for line in text.split("\n")), text
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
     env["PYTHONPATH"] = str(REPO)
-    piped = subprocess.run([sys.executable, "-m", "swapctl", "--root", root, "list"], capture_output=True, text=True,
-                           env=env, check=True).stdout
+    piped = subprocess.run(
+        [sys.executable, "-m", "swapctl", "--root", root, "list"], capture_output=True, text=True, env=env, check=True
+    ).stdout
     first = piped.split("\n")[0]
     assert first.split()[:2] == ["PATH", "TYPE"], piped
     assert all(len(line) < 1000 for line in piped.split("\n"))

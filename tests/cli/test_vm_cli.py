@@ -20,8 +20,11 @@ TWO_NODES = "kernel-recordings/6.12/n2-1g-1g/step0/root"
 def machine(fixtures: Path, tmp_path: Path, recording: str = TWO_NODES) -> Path:
     root = tmp_path / "root"
     shutil.copytree(fixtures / recording, root)
-    make_root(root, osrelease=(root / "proc/sys/kernel/osrelease").read_text().strip(),
-              meminfo=(root / "proc/meminfo").read_text())
+    make_root(
+        root,
+        osrelease=(root / "proc/sys/kernel/osrelease").read_text().strip(),
+        meminfo=(root / "proc/meminfo").read_text(),
+    )
     return root
 
 
@@ -51,9 +54,15 @@ def test_get_reports_every_key_with_value_range_and_boot_source(two) -> None:
     doc = envelope(r.stdout)
     assert doc["command"] == "vm get" and doc["ok"] and doc["changed"] is False
     s = settings(r)
-    assert list(s) == ["vm.min_free_kbytes", "vm.swappiness", "vm.zone_reclaim_mode",
-                       "vm.watermark_scale_factor", "vm.watermark_boost_factor", "vm.vfs_cache_pressure",
-                       "vm.page-cluster"]
+    assert list(s) == [
+        "vm.min_free_kbytes",
+        "vm.swappiness",
+        "vm.zone_reclaim_mode",
+        "vm.watermark_scale_factor",
+        "vm.watermark_boost_factor",
+        "vm.vfs_cache_pressure",
+        "vm.page-cluster",
+    ]
     for key, row in s.items():
         assert row["value"] == vm(root, key[3:])
     assert s["vm.swappiness"]["range"] == [0, 200]
@@ -137,12 +146,19 @@ def test_set_as_non_root_is_refused_before_anything_even_bad_input(two) -> None:
     assert vm(root, "swappiness") == 60
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["swappiness=201"], "0-200"), (["swappiness=10", "page-cluster=32"], "vm.page-cluster=32"),
-    (["zone_reclaim_mode=8"], "0-7"), (["swappiness="], "empty"), (["swappiness=ten"], "not a decimal"),
-    (["../../kernel/panic=1"], "not a vm sysctl"), ([], "nothing to set"),
-    (["watermark_scale_factor=0"], "1-3000"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["swappiness=201"], "0-200"),
+        (["swappiness=10", "page-cluster=32"], "vm.page-cluster=32"),
+        (["zone_reclaim_mode=8"], "0-7"),
+        (["swappiness="], "empty"),
+        (["swappiness=ten"], "not a decimal"),
+        (["../../kernel/panic=1"], "not a vm sysctl"),
+        ([], "nothing to set"),
+        (["watermark_scale_factor=0"], "1-3000"),
+    ],
+)
 def test_set_bad_input_exits_2_and_writes_nothing(two, args, needle) -> None:
     root, host = two
     r = invoke(host, "-o", "json", "vm", "set", *args)

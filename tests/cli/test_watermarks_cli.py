@@ -54,10 +54,29 @@ def test_json_zones_carry_the_issue_fields_in_pages(root: Path) -> None:
     zones = parse_zoneinfo((root / "proc/zoneinfo").read_text())
     assert len(data["zones"]) == len(zones)
     for row, z in zip(data["zones"], zones, strict=True):
-        assert set(row) == {"node", "zone", "free", "min", "low", "high", "promo", "boost", "managed", "present",
-                            "spanned", "protection", "state"}
-        assert (row["node"], row["zone"], row["free"], row["min"], row["high"], row["protection"]) == \
-            (z.node, z.name, z.free, z.min, z.high, list(z.protection))
+        assert set(row) == {
+            "node",
+            "zone",
+            "free",
+            "min",
+            "low",
+            "high",
+            "promo",
+            "boost",
+            "managed",
+            "present",
+            "spanned",
+            "protection",
+            "state",
+        }
+        assert (row["node"], row["zone"], row["free"], row["min"], row["high"], row["protection"]) == (
+            z.node,
+            z.name,
+            z.free,
+            z.min,
+            z.high,
+            list(z.protection),
+        )
     assert data["totals"]["managed_bytes"] == sum(z.managed for z in zones) * 4096
     assert sum(n["free"] for n in data["nodes"]) == data["totals"]["free"]
 
@@ -76,8 +95,14 @@ def test_what_if_through_the_cli_predicts_the_next_recorded_step_to_the_page() -
 
 
 def test_what_if_reports_the_change_in_reserved_memory_and_both_settings() -> None:
-    doc = run_json(N2 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=131072",
-                   "--what-if", "watermark_scale_factor=200")
+    doc = run_json(
+        N2 / "step0/root",
+        "watermarks",
+        "--what-if",
+        "min_free_kbytes=131072",
+        "--what-if",
+        "watermark_scale_factor=200",
+    )
     wi = doc["data"]["what_if"]
     assert wi["after"] == {"min_free_kbytes": 131072, "watermark_scale_factor": 200}
     assert wi["before"]["min_free_kbytes"] == 67584
@@ -101,18 +126,21 @@ def test_node_option_keeps_one_node() -> None:
     assert {z["node"] for z in doc["data"]["zones"]} == {1} and [n["node"] for n in doc["data"]["nodes"]] == [1]
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--what-if", "swappiness=10"], "does not set watermarks"),
-    (["--what-if", "min_free_kbytes"], "KEY=VALUE"),
-    (["--what-if", "min_free_kbytes=-1"], "out of range"),
-    (["--what-if", "min_free_kbytes=12k"], "not a decimal integer"),
-    (["--what-if", "min_free_kbytes=99999999999"], "out of range"),
-    (["--what-if", "min_free_kbytes=>4096"], "needs a value"),
-    (["--what-if", "watermark_scale_factor=0"], "out of range"),
-    (["--what-if", "watermark_scale_factor=3001"], "out of range"),
-    (["--what-if", "min_free_kbytes=1", "--what-if", "min_free_kbytes=2"], "more than once"),
-    (["--node", "7"], "node 7 does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--what-if", "swappiness=10"], "does not set watermarks"),
+        (["--what-if", "min_free_kbytes"], "KEY=VALUE"),
+        (["--what-if", "min_free_kbytes=-1"], "out of range"),
+        (["--what-if", "min_free_kbytes=12k"], "not a decimal integer"),
+        (["--what-if", "min_free_kbytes=99999999999"], "out of range"),
+        (["--what-if", "min_free_kbytes=>4096"], "needs a value"),
+        (["--what-if", "watermark_scale_factor=0"], "out of range"),
+        (["--what-if", "watermark_scale_factor=3001"], "out of range"),
+        (["--what-if", "min_free_kbytes=1", "--what-if", "min_free_kbytes=2"], "more than once"),
+        (["--node", "7"], "node 7 does not exist"),
+    ],
+)
 def test_invalid_what_if_or_node_exits_2_with_one_line(args: list[str], words: str) -> None:
     result = run(N2 / "step0/root", "watermarks", *args)
     assert result.exit_code == 2, result.output
@@ -145,17 +173,21 @@ def _original() -> str:
 
 
 @pytest.mark.parametrize("command", ["watermarks", "numa"])
-@pytest.mark.parametrize("case, content, code", [
-    ("missing", None, 3),
-    ("empty", "", 2),
-    ("garbage", "this is not zoneinfo\n", 2),
-    ("binary", bytes(range(256)) * 4, 2),
-    ("cut in pagesets", _original()[: _original().index("    cpu: 1")], 2),
-    ("cut at a node", _original()[: _original().index("Node 1, zone      DMA")], 2),
-    ("bad number", _original().replace("pages free     3776", "pages free     37x6"), 2),
-])
+@pytest.mark.parametrize(
+    "case, content, code",
+    [
+        ("missing", None, 3),
+        ("empty", "", 2),
+        ("garbage", "this is not zoneinfo\n", 2),
+        ("binary", bytes(range(256)) * 4, 2),
+        ("cut in pagesets", _original()[: _original().index("    cpu: 1")], 2),
+        ("cut at a node", _original()[: _original().index("Node 1, zone      DMA")], 2),
+        ("bad number", _original().replace("pages free     3776", "pages free     37x6"), 2),
+    ],
+)
 def test_a_missing_or_malformed_zoneinfo_exits_2_or_3_without_a_traceback(
-        tmp_path: Path, command: str, case: str, content, code: int) -> None:
+    tmp_path: Path, command: str, case: str, content, code: int
+) -> None:
     root = _broken_root(tmp_path, content)
     result = run(root, command)
     assert result.exit_code == code, (case, result.output)
@@ -204,8 +236,9 @@ def _press_node0(tmp_path: Path, zone_reclaim_mode: int) -> Path:
     root = shutil.copytree(N2 / "step0/root", tmp_path / "root")
     text = (root / "proc/zoneinfo").read_text()
     # node 0's DMA32 (low 10163) now holds 5000 free pages, DMA (low 160) 100
-    text = text.replace("pages free     237856", "pages free     5000").replace("pages free     3776",
-                                                                                 "pages free     100")
+    text = text.replace("pages free     237856", "pages free     5000").replace(
+        "pages free     3776", "pages free     100"
+    )
     (root / "proc/zoneinfo").write_text(text)
     (root / "proc/sys/vm/zone_reclaim_mode").write_text(f"{zone_reclaim_mode}\n")
     return root

@@ -149,8 +149,7 @@ def test_a_failure_at_any_step_leaves_the_machine_as_it_was(env, kind: str) -> N
     root, host, journal = env
     before = snapshot(root)
     with pytest.raises(OperationFailed, match="rolled back"):
-        execute(plan_create(host, journal, "/swapfile", "16M"), host, journal,
-                fault=fault_hook(f"{kind}:*:after:fail"))
+        execute(plan_create(host, journal, "/swapfile", "16M"), host, journal, fault=fault_hook(f"{kind}:*:after:fail"))
     assert snapshot(root) == before
     assert journal.transactions()[-1].status == "aborted" and journal.pending() is None
 
@@ -262,9 +261,15 @@ def test_a_directory_writable_by_others_is_refused(env) -> None:
         plan_create(host, journal, "/var/tmp/swapfile", "16M")
 
 
-@pytest.mark.parametrize("path, why", [("/etc/swapfile", "under /etc"), ("/usr/lib/swap", "under /usr"),
-                                       ("/root/.bashrc", r"hidden name \(\.bashrc\)"),
-                                       ("/var/tmp/.cache/swap", r"hidden name \(\.cache\)")])
+@pytest.mark.parametrize(
+    "path, why",
+    [
+        ("/etc/swapfile", "under /etc"),
+        ("/usr/lib/swap", "under /usr"),
+        ("/root/.bashrc", r"hidden name \(\.bashrc\)"),
+        ("/var/tmp/.cache/swap", r"hidden name \(\.cache\)"),
+    ],
+)
 def test_a_system_directory_or_a_hidden_name_is_no_place_for_a_swap_file(env, path: str, why: str) -> None:
     root, host, journal = env
     (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)

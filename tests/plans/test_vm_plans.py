@@ -59,8 +59,7 @@ def env(fixtures: Path, tmp_path: Path):
     return root, host, journal_for(host)
 
 
-def run(host: Host, journal: Journal, *texts: str, persist: bool = False, force: bool = False,
-        dry_run: bool = False):
+def run(host: Host, journal: Journal, *texts: str, persist: bool = False, force: bool = False, dry_run: bool = False):
     plan = build_set_plan(host, list(texts), persist=persist, force=force)
     out = execute(plan, host, journal, dry_run=dry_run)
     return plan, out
@@ -262,11 +261,11 @@ def test_undo_of_a_runtime_value_from_an_earlier_boot_changes_nothing(env) -> No
 # --- persistence ---------------------------------------------------------------------------------------------
 def test_persist_writes_one_line_per_key_keeps_other_lines_and_is_idempotent(env) -> None:
     root, host, journal = env
-    conf = config_file(root, PERSIST_FILE,
-                       "# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 5\nvm.swappiness = 6\n")
+    conf = config_file(
+        root, PERSIST_FILE, "# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 5\nvm.swappiness = 6\n"
+    )
     run(host, journal, "swappiness=10", "page-cluster=0", persist=True)
-    assert conf.read_text() == ("# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 10\n"
-                                "vm.page-cluster = 0\n")
+    assert conf.read_text() == ("# admin notes\nkernel.pid_max = 65536\nvm.swappiness = 10\nvm.page-cluster = 0\n")
     plan, out = run(host, journal, "swappiness=10", "page-cluster=0", persist=True)
     assert plan.steps == [] and not out.changed
 

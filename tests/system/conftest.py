@@ -28,7 +28,7 @@ def _unescape(field_: str) -> str:
     # /proc/swaps and /proc/self/mounts escape space, tab, newline and backslash as octal (\040 ...).
     out, i = [], 0
     while i < len(field_):
-        code = field_[i + 1:i + 4]
+        code = field_[i + 1 : i + 4]
         if field_[i] == "\\" and len(code) == 3 and all(c in "01234567" for c in code):
             out.append(chr(int(code, 8)))
             i += 4
@@ -46,8 +46,13 @@ def active_swaps() -> dict[str, dict[str, Any]]:
         if len(fields) < 5:
             continue
         # A deleted file shows as "path\040(deleted)"; keep the raw suffix so the finalizer still finds it.
-        areas[_unescape(fields[0])] = {"raw": fields[0], "type": fields[1], "size_kib": int(fields[2]),
-                                       "used_kib": int(fields[3]), "priority": int(fields[4])}
+        areas[_unescape(fields[0])] = {
+            "raw": fields[0],
+            "type": fields[1],
+            "size_kib": int(fields[2]),
+            "used_kib": int(fields[3]),
+            "priority": int(fields[4]),
+        }
     return areas
 
 
@@ -107,12 +112,12 @@ class Result:
         try:
             return json.loads(self.stdout)
         except json.JSONDecodeError as exc:
-            raise AssertionError(f"swapctl {' '.join(self.args)} printed no JSON: {self.stdout!r}\n"
-                                 f"stderr: {self.stderr}") from exc
+            raise AssertionError(
+                f"swapctl {' '.join(self.args)} printed no JSON: {self.stdout!r}\nstderr: {self.stderr}"
+            ) from exc
 
     def __str__(self) -> str:
-        return (f"swapctl {' '.join(self.args)} -> exit {self.returncode}\nstdout: {self.stdout}\n"
-                f"stderr: {self.stderr}")
+        return f"swapctl {' '.join(self.args)} -> exit {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}"
 
 
 @dataclass
@@ -122,9 +127,16 @@ class RealSwapctl:
     state_dir: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, path_prefix: Path | None = None,
-                 fault: str | None = None, umask: int = 0o022, wrap: list[str] | None = None,
-                 timeout: float = 120) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        path_prefix: Path | None = None,
+        fault: str | None = None,
+        umask: int = 0o022,
+        wrap: list[str] | None = None,
+        timeout: float = 120,
+    ) -> Result:
         """Run swapctl; `wrap` prefixes the argv (e.g. strace), `umask` is the child's."""
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
         child_env.update(self.env)
@@ -134,8 +146,17 @@ class RealSwapctl:
         if path_prefix is not None:
             child_env["PATH"] = f"{path_prefix}:{child_env.get('PATH', '/usr/bin:/bin')}"
         argv = [*(wrap or []), sys.executable, "-m", "swapctl", "--state-dir", str(self.state_dir), *args]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=child_env, stdin=subprocess.DEVNULL,
-                              timeout=timeout, check=False, cwd="/", umask=umask)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+            cwd="/",
+            umask=umask,
+        )
         return Result(list(args), proc.returncode, proc.stdout, proc.stderr)
 
     def json(self, *args: str, **kwargs: Any) -> tuple[Result, dict[str, Any]]:
@@ -221,8 +242,10 @@ class Workspace:
     def areas(self) -> dict[str, tuple[str, int, int | str]]:
         """path -> (type, size in KiB, priority): what a test may compare. Used swap moves on its own, and
         automatic (negative) priorities shift when any other area goes off, so those read as "auto"."""
-        return {p: (a["type"], a["size_kib"], a["priority"] if a["priority"] >= 0 else "auto")
-                for p, a in self.swaps().items()}
+        return {
+            p: (a["type"], a["size_kib"], a["priority"] if a["priority"] >= 0 else "auto")
+            for p, a in self.swaps().items()
+        }
 
 
 @pytest.fixture

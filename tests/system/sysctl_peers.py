@@ -64,8 +64,11 @@ PEERS: dict[str, Peer] = {
     # Debian's /etc/init.d/procps runs `sysctl -q --system`; -q only silences the "* Applying" lines, which we keep.
     "procps": Peer("procps", _which("sysctl", "/sbin/sysctl"), ("/usr/sbin/sysctl", "--system")),
     # systemd-sysctl.service: ExecStart=/lib/systemd/systemd-sysctl, no arguments.
-    "systemd": Peer("systemd", _which("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl"),
-                    ("/usr/lib/systemd/systemd-sysctl",)),
+    "systemd": Peer(
+        "systemd",
+        _which("/usr/lib/systemd/systemd-sysctl", "/lib/systemd/systemd-sysctl"),
+        ("/usr/lib/systemd/systemd-sysctl",),
+    ),
 }
 
 
@@ -116,12 +119,17 @@ class LiveGuard:
                 if now == self.baseline:
                     self.notes.append(f"{when}: a live value changed and came back within 2 s (another test?)")
                     return
-            changed = {k: (self.baseline.get(k), now.get(k)) for k in set(now) | set(self.baseline)
-                       if now.get(k) != self.baseline.get(k)}
+            changed = {
+                k: (self.baseline.get(k), now.get(k))
+                for k in set(now) | set(self.baseline)
+                if now.get(k) != self.baseline.get(k)
+            }
             ours = {t.strip() for t in texts if t.strip()}
             if set(changed) == {"vm.swappiness"} and (now["vm.swappiness"].strip() not in ours):
-                self.notes.append(f"{when}: vm.swappiness went {changed['vm.swappiness'][0]!r} -> "
-                                  f"{changed['vm.swappiness'][1]!r}, not a value of ours: someone else's; adopted")
+                self.notes.append(
+                    f"{when}: vm.swappiness went {changed['vm.swappiness'][0]!r} -> "
+                    f"{changed['vm.swappiness'][1]!r}, not a value of ours: someone else's; adopted"
+                )
                 self.baseline = now
                 return
             for key, (old, _new) in changed.items():
@@ -129,8 +137,10 @@ class LiveGuard:
                     with contextlib.suppress(OSError):
                         (LIVE_PROC / key.replace(".", "/", 1)).write_text(old)
             after = self.read()
-            raise LiveSysctlChanged(f"LIVE /proc/sys CHANGED {when}: {changed}; written back to the values found "
-                                    f"before, now {({k: after.get(k) for k in changed})}")
+            raise LiveSysctlChanged(
+                f"LIVE /proc/sys CHANGED {when}: {changed}; written back to the values found "
+                f"before, now { ({k: after.get(k) for k in changed}) }"
+            )
 
 
 @contextlib.contextmanager
@@ -171,8 +181,9 @@ class Skeleton:
             if peer.host_binary is None:
                 continue
             self._copy(peer.host_binary, peer.chroot_binary)
-            out = subprocess.run(["ldd", str(peer.host_binary)], capture_output=True, text=True, check=True,
-                                 env=PEER_ENV, timeout=30).stdout
+            out = subprocess.run(
+                ["ldd", str(peer.host_binary)], capture_output=True, text=True, check=True, env=PEER_ENV, timeout=30
+            ).stdout
             for line in out.splitlines():
                 m = re.match(r"\s*(\S+) => (/\S+) \(", line)
                 if m:
@@ -271,20 +282,30 @@ class PeerRun:
             start = 0
             while (i := content.find(needle, start)) >= 0:
                 start = i + 1
-                before = content[i - 1:i]
-                after = content[i + len(needle):i + len(needle) + 1]
+                before = content[i - 1 : i]
+                after = content[i + len(needle) : i + len(needle) + 1]
                 if before.isalnum() or after.isalnum():
                     continue  # "500" inside "5000"
                 found.append((path, line_number(content, i, self.peer)))
         return found
 
     def as_json(self) -> dict[str, Any]:
-        return {"rc": self.rc, "stdout": self.stdout[-20000:], "stderr": self.stderr[-20000:],
-                "writes": [{"path": w.path, "text": w.text, "bytes": repr(w.data) if len(w.data) < 4096 else
-                            repr(w.data[:4096]) + f"... ({len(w.data)} bytes)",
-                            "sources": [list(s) for s in self.sources(w.data)]} for w in self.writes],
-                "opened": [{"path": o.path, "resolved": o.resolved, "error": o.error} for o in self.opened],
-                "problems": self.problems}
+        return {
+            "rc": self.rc,
+            "stdout": self.stdout[-20000:],
+            "stderr": self.stderr[-20000:],
+            "writes": [
+                {
+                    "path": w.path,
+                    "text": w.text,
+                    "bytes": repr(w.data) if len(w.data) < 4096 else repr(w.data[:4096]) + f"... ({len(w.data)} bytes)",
+                    "sources": [list(s) for s in self.sources(w.data)],
+                }
+                for w in self.writes
+            ],
+            "opened": [{"path": o.path, "resolved": o.resolved, "error": o.error} for o in self.opened],
+            "problems": self.problems,
+        }
 
 
 def line_number(content: bytes, offset: int, peer: str) -> int:
@@ -318,11 +339,15 @@ def _systemd_line_index(content: bytes, offset: int) -> int:
 
 # --- strace parsing ----------------------------------------------------------------------------------------------
 _HEX = r"(?:\\x[0-9a-f]{2})*"
-_OPEN = re.compile(rf'^(?P<pid>\d+) +(?:openat\((?P<dirfd>[A-Z_]+|\d+)(?:<(?P<dirpath>{_HEX})>)?, |open\()'
-                   rf'"(?P<path>{_HEX})", (?P<flags>[A-Z0-9_|]+)(?:, 0\d*)?\) = (?P<ret>-?\d+)'
-                   rf'(?:<(?P<retpath>{_HEX})>)?(?: (?P<errno>E[A-Z0-9]+))?')
-_WRITE = re.compile(rf'^(?P<pid>\d+) +write\((?P<fd>\d+)(?:<(?P<fdpath>{_HEX})>)?, "(?P<data>{_HEX})"'
-                    rf'(?P<cut>\.\.\.)?, (?P<n>\d+)\) = (?P<ret>-?\d+)')
+_OPEN = re.compile(
+    rf"^(?P<pid>\d+) +(?:openat\((?P<dirfd>[A-Z_]+|\d+)(?:<(?P<dirpath>{_HEX})>)?, |open\()"
+    rf'"(?P<path>{_HEX})", (?P<flags>[A-Z0-9_|]+)(?:, 0\d*)?\) = (?P<ret>-?\d+)'
+    rf"(?:<(?P<retpath>{_HEX})>)?(?: (?P<errno>E[A-Z0-9]+))?"
+)
+_WRITE = re.compile(
+    rf'^(?P<pid>\d+) +write\((?P<fd>\d+)(?:<(?P<fdpath>{_HEX})>)?, "(?P<data>{_HEX})"'
+    rf"(?P<cut>\.\.\.)?, (?P<n>\d+)\) = (?P<ret>-?\d+)"
+)
 
 
 def _unhex(s: str | None) -> bytes:
@@ -337,7 +362,7 @@ def parse_strace(text: str, root: Path) -> tuple[list[Write], list[Opened]]:
         if host == prefix:
             return "/"
         if host.startswith(prefix + b"/"):
-            return os.fsdecode(host[len(prefix):])
+            return os.fsdecode(host[len(prefix) :])
         return None
 
     sessions: dict[tuple[str, int], Write] = {}
@@ -356,8 +381,12 @@ def parse_strace(text: str, root: Path) -> tuple[list[Write], list[Opened]]:
             if ret >= 0:
                 sessions.pop((m["pid"], ret), None)
             flags = m["flags"].split("|")
-            if in_chroot and "O_DIRECTORY" not in flags and "O_PATH" not in flags and (
-                    os.path.dirname(path) in CONFIG_DIRS or path == "/etc/sysctl.conf"):
+            if (
+                in_chroot
+                and "O_DIRECTORY" not in flags
+                and "O_PATH" not in flags
+                and (os.path.dirname(path) in CONFIG_DIRS or path == "/etc/sysctl.conf")
+            ):
                 resolved = inside(_unhex(m["retpath"])) if ret >= 0 else None
                 opened.append(Opened(path, resolved, None if ret >= 0 else m["errno"]))
             continue
@@ -371,7 +400,7 @@ def parse_strace(text: str, root: Path) -> tuple[list[Write], list[Opened]]:
         target = inside(_unhex(m["fdpath"]))
         if int(m["ret"]) <= 0 or target is None or not target.startswith("/proc/sys/"):
             continue
-        data = _unhex(m["data"])[:int(m["ret"])]
+        data = _unhex(m["data"])[: int(m["ret"])]
         key = (m["pid"], int(m["fd"]))
         if key in sessions and sessions[key].path == target:
             sessions[key].data += data
@@ -390,20 +419,60 @@ def run_peer(tree: Tree, peer: Peer, work: Path, skeleton: Skeleton, guard: Live
     skeleton.install(root)
     assert_fake_proc_sys(root)
     guard.check(f"before {peer.name} on {tree.id}")
-    argv = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _NAMESPACE_SCRIPT, "sh",
-            str(root), "strace", "-f", "-qq", "-o", str(trace), "-e", "trace=openat,open,write",
-            "--seccomp-bpf", "-s", str(STRACE_STRLEN), "-xx", "-y", "--", "chroot", str(root), *peer.argv]
+    argv = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        _NAMESPACE_SCRIPT,
+        "sh",
+        str(root),
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        str(trace),
+        "-e",
+        "trace=openat,open,write",
+        "--seccomp-bpf",
+        "-s",
+        str(STRACE_STRLEN),
+        "-xx",
+        "-y",
+        "--",
+        "chroot",
+        str(root),
+        *peer.argv,
+    ]
     try:
-        proc = subprocess.run(argv, capture_output=True, env=PEER_ENV, cwd=work, stdin=subprocess.DEVNULL,
-                              timeout=PEER_TIMEOUT, check=False)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            env=PEER_ENV,
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            timeout=PEER_TIMEOUT,
+            check=False,
+        )
     finally:
         guard.check(f"after {peer.name} on {tree.id}", tree.texts)
     if proc.returncode in (97, 98, 99) or not trace.exists():
-        raise AssertionError(f"{peer.name} on {tree.id}: the namespace guard refused (exit {proc.returncode}): "
-                             f"{proc.stderr.decode(errors='replace')}")
+        raise AssertionError(
+            f"{peer.name} on {tree.id}: the namespace guard refused (exit {proc.returncode}): "
+            f"{proc.stderr.decode(errors='replace')}"
+        )
     writes, opened = parse_strace(trace.read_text(), root)
-    run = PeerRun(peer.name, proc.returncode, proc.stdout.decode("utf-8", "surrogateescape"),
-                  proc.stderr.decode("utf-8", "surrogateescape"), writes, opened)
+    run = PeerRun(
+        peer.name,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "surrogateescape"),
+        proc.stderr.decode("utf-8", "surrogateescape"),
+        writes,
+        opened,
+    )
     for o in opened:
         host = root / o.resolved.lstrip("/") if o.resolved else None
         if o.path not in run.contents:
@@ -437,8 +506,10 @@ def line_number_problems(run: PeerRun) -> list[str]:
             content = run.contents.get(path, b"")
             at = content.find(token.encode())
             if at < 0 or line_number(content, at, "systemd") != int(n):
-                out.append(f"systemd counts {token} in {path} as line {n}, the oracle as "
-                           f"{line_number(content, at, 'systemd') if at >= 0 else '?'}")
+                out.append(
+                    f"systemd counts {token} in {path} as line {n}, the oracle as "
+                    f"{line_number(content, at, 'systemd') if at >= 0 else '?'}"
+                )
     else:
         for path, n in _PROCPS_SYNTAX.findall(run.stderr):
             lines = run.contents.get(path, b"").split(b"\n")
@@ -466,8 +537,14 @@ def scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="swapctl-sysctl-oracle-", dir=base))
 
 
-def run_peers(trees: list[Tree], work: Path | None = None, peers: Iterable[str] = tuple(PEERS),
-              jobs: int | None = None, take_lock: bool = True, keep: bool = False) -> Oracle:
+def run_peers(
+    trees: list[Tree],
+    work: Path | None = None,
+    peers: Iterable[str] = tuple(PEERS),
+    jobs: int | None = None,
+    take_lock: bool = True,
+    keep: bool = False,
+) -> Oracle:
     """Run every peer on every tree (in parallel); the live /proc/sys is checked around each run. The chroots
     live in `work` (default: a scratch dir, removed afterwards unless keep)."""
     own = work is None
@@ -480,8 +557,9 @@ def run_peers(trees: list[Tree], work: Path | None = None, peers: Iterable[str] 
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_peers(trees: list[Tree], work: Path, peers: Iterable[str], jobs: int | None, take_lock: bool,
-               keep: bool) -> Oracle:
+def _run_peers(
+    trees: list[Tree], work: Path, peers: Iterable[str], jobs: int | None, take_lock: bool, keep: bool
+) -> Oracle:
     chosen = [PEERS[p] for p in peers if PEERS[p].host_binary is not None]
     started = time.monotonic()
     skeleton = Skeleton(work / "skeleton", chosen)
@@ -489,8 +567,9 @@ def _run_peers(trees: list[Tree], work: Path, peers: Iterable[str], jobs: int | 
     runs: dict[str, dict[str, PeerRun]] = {t.id: {} for t in trees}
     lock = real_sysctl_lock() if take_lock else contextlib.nullcontext(False)
     with lock as locked, ThreadPoolExecutor(max_workers=jobs or max(2, 2 * (os.cpu_count() or 1))) as pool:
-        futures = {pool.submit(run_peer, t, p, work, skeleton, guard, keep): (t.id, p.name)
-                   for t in trees for p in chosen}
+        futures = {
+            pool.submit(run_peer, t, p, work, skeleton, guard, keep): (t.id, p.name) for t in trees for p in chosen
+        }
         for fut, (tid, pname) in futures.items():
             runs[tid][pname] = fut.result()
         guard.check("at the end", [x for t in trees for x in t.texts])
@@ -520,9 +599,16 @@ def swapctl_vm_get(root: Path, checkout: Path = REPO) -> tuple[dict[str, dict[st
     """`swapctl --root ROOT -o json vm get`: rows by key, or an error text. The swapctl package is the one in
     `checkout` (the venv's python, run from there: its directory comes first on sys.path)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
-    proc = subprocess.run([swapctl_python(), "-m", "swapctl", "--root", str(root), "-o", "json", "vm", "get"],
-                          capture_output=True, text=True, env=env, cwd=checkout, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [swapctl_python(), "-m", "swapctl", "--root", str(root), "-o", "json", "vm", "get"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=checkout,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         doc = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -542,8 +628,9 @@ def observed(run: PeerRun, knob: str) -> Observed:
 
 def observed_from_json(result: dict[str, Any], knob: str) -> Observed:
     """The same, from a dumped result.json's per-peer part."""
-    return [(w["text"], [(f, n) for f, n in w["sources"]]) for w in result["writes"]
-            if w["path"] == f"/proc/sys/vm/{knob}"]
+    return [
+        (w["text"], [(f, n) for f, n in w["sources"]]) for w in result["writes"] if w["path"] == f"/proc/sys/vm/{knob}"
+    ]
 
 
 def collapse(items: list[Any], key: Any = lambda x: x) -> list[list[Any]]:
@@ -570,8 +657,10 @@ def compare_writes(real: Observed, predicted: list[dict[str, Any]]) -> str | Non
             continue  # an empty text, or one the tree does not make unique
         for w in o:
             if (w.get("file"), w.get("line")) not in candidates:
-                return (f"source of {r[0][0][:60]!r}: swapctl says {w.get('file')}:{w.get('line')}, the peer read it "
-                        f"at {sorted(candidates)}")
+                return (
+                    f"source of {r[0][0][:60]!r}: swapctl says {w.get('file')}:{w.get('line')}, the peer read it "
+                    f"at {sorted(candidates)}"
+                )
     return None
 
 
@@ -587,12 +676,25 @@ def compare_knob(peer: str, real: Observed, row: dict[str, Any] | None) -> str |
 
 def compare_tree(seen: dict[str, dict[str, Observed]], rows: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     """Every disagreement on one tree: (peer, knob, what). seen: peer -> knob -> what it wrote."""
-    return [(peer, knob, why) for peer, by_knob in seen.items() for knob in KNOBS
-            if (why := compare_knob(peer, by_knob.get(knob, []), rows.get(f"vm.{knob}")))]
+    return [
+        (peer, knob, why)
+        for peer, by_knob in seen.items()
+        for knob in KNOBS
+        if (why := compare_knob(peer, by_knob.get(knob, []), rows.get(f"vm.{knob}")))
+    ]
 
 
-def report(tree_id: str, tags: Iterable[str], listing: dict[str, str], peer: str, knob: str, why: str,
-           real: Observed, rc: int, row: dict[str, Any] | None) -> str:
+def report(
+    tree_id: str,
+    tags: Iterable[str],
+    listing: dict[str, str],
+    peer: str,
+    knob: str,
+    why: str,
+    real: Observed,
+    rc: int,
+    row: dict[str, Any] | None,
+) -> str:
     """A compact account of one disagreement: the tree, what the peer wrote, what swapctl said."""
     lines = [f"tree {tree_id} [{', '.join(tags)}] {peer} vm.{knob}: {why}"]
     for path, desc in listing.items():

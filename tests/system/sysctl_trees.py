@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # The vm knobs swapctl manages (vm get predicts their boot values), in the order swapctl lists them.
-KNOBS = ("min_free_kbytes", "swappiness", "zone_reclaim_mode", "watermark_scale_factor", "watermark_boost_factor",
-         "vfs_cache_pressure", "page-cluster")
+KNOBS = (
+    "min_free_kbytes",
+    "swappiness",
+    "zone_reclaim_mode",
+    "watermark_scale_factor",
+    "watermark_boost_factor",
+    "vfs_cache_pressure",
+    "page-cluster",
+)
 # Other files in the fake /proc/sys/vm: globs such as vm.* must have more to match than swapctl's knobs.
 OTHER_VM = ("dirty_ratio", "dirty_background_ratio", "overcommit_memory", "admin_reserve_kbytes")
 OTHER_PROC = ("kernel/pid_max",)
@@ -104,8 +111,11 @@ class Tree:
 
 def show_path(path: str) -> str:
     """A path as text a report can print: repr of its bytes when it is not printable UTF-8."""
-    return path if path.isprintable() and path.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == path \
+    return (
+        path
+        if path.isprintable() and path.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == path
         else repr(os.fsencode(path))
+    )
 
 
 class Conflict(Exception):
@@ -168,8 +178,11 @@ class Builder:
     def name(self, stem: str | None = None, suffix: str = ".conf") -> str:
         """A basename no other case in this tree uses (so cases mixed into one tree do not collide)."""
         for _ in range(1000):
-            n = stem if stem is not None else \
-                f"{self.rng.randint(10, 98):02d}-{self.rng.choice(WORDS)}{self.rng.randint(0, 99)}"
+            n = (
+                stem
+                if stem is not None
+                else f"{self.rng.randint(10, 98):02d}-{self.rng.choice(WORDS)}{self.rng.randint(0, 99)}"
+            )
             if n + suffix not in self._names:
                 self._names.add(n + suffix)
                 return n + suffix
@@ -212,8 +225,7 @@ class Builder:
     def tree(self, tree_id: str, tags: Iterable[str]) -> Tree:
         layout = "layout.merged-usr" if self.merged_usr else "layout.split-usr"
         all_tags = dict.fromkeys([*tags, *self.tags, layout])
-        return Tree(tree_id, tuple(all_tags), self.merged_usr, dict(self.entries), tuple(self.knobs),
-                    tuple(self.texts))
+        return Tree(tree_id, tuple(all_tags), self.merged_usr, dict(self.entries), tuple(self.knobs), tuple(self.texts))
 
 
 WORDS = ("alpha", "bravo", "core", "delta", "echo", "fox", "golf", "hotel", "local", "vendor", "tune", "zram")
@@ -232,11 +244,13 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(name: str, *, slot: str | None = None, layouts: tuple[bool | None, ...] = (None,),
-         first: bool = False) -> Callable[[Callable[[Builder], None]], Callable[[Builder], None]]:
+def case(
+    name: str, *, slot: str | None = None, layouts: tuple[bool | None, ...] = (None,), first: bool = False
+) -> Callable[[Callable[[Builder], None]], Callable[[Builder], None]]:
     def register(fn: Callable[[Builder], None]) -> Callable[[Builder], None]:
         CASES.append(Case(name, fn, slot, layouts, first))
         return fn
+
     return register
 
 
@@ -257,18 +271,27 @@ def _same_name(hi: str, lo: str) -> Callable[[Builder], None]:
         name, k, other = b.name(), b.knob(), b.knob()
         b.conf(hi, [b.assign(k)], name)
         b.conf(lo, [b.assign(k), b.assign(other)], name)  # the whole lower file is shadowed, not just the key
+
     return build
 
 
 def _dirtag(d: str) -> str:
-    return {"etc/sysctl.d": "etc", "run/sysctl.d": "run", "usr/local/lib/sysctl.d": "usr-local",
-            "usr/lib/sysctl.d": "usr-lib", "lib/sysctl.d": "lib"}[d]
+    return {
+        "etc/sysctl.d": "etc",
+        "run/sysctl.d": "run",
+        "usr/local/lib/sysctl.d": "usr-local",
+        "usr/lib/sysctl.d": "usr-lib",
+        "lib/sysctl.d": "lib",
+    }[d]
 
 
 for _i, _hi in enumerate(SYSCTL_DIRS):
-    for _lo in SYSCTL_DIRS[_i + 1:]:
-        add_case(f"mask.same-name.{_dirtag(_hi)}-over-{_dirtag(_lo)}", _same_name(_hi, _lo),
-                 layouts=SPLIT if _lo == "lib/sysctl.d" else (None,))
+    for _lo in SYSCTL_DIRS[_i + 1 :]:
+        add_case(
+            f"mask.same-name.{_dirtag(_hi)}-over-{_dirtag(_lo)}",
+            _same_name(_hi, _lo),
+            layouts=SPLIT if _lo == "lib/sysctl.d" else (None,),
+        )
 
 
 @case("mask.same-name.all-dirs", layouts=BOTH)
@@ -285,8 +308,10 @@ MASKS: dict[str, Callable[[Builder, str], None]] = {
     "dangling": lambda b, rel: b.link(rel, "/nonexistent/sysctl.conf"),
     "directory": lambda b, rel: b.add(rel, Entry("dir")),
     "loop": lambda b, rel: b.link(rel, os.path.basename(rel)),
-    "loop-pair": lambda b, rel: (b.link(rel, os.path.basename(rel) + ".other"),
-                                 b.link(rel + ".other", os.path.basename(rel))),
+    "loop-pair": lambda b, rel: (
+        b.link(rel, os.path.basename(rel) + ".other"),
+        b.link(rel + ".other", os.path.basename(rel)),
+    ),
     "empty": lambda b, rel: b.add(rel, Entry("file", b"")),
     "mode-000": lambda b, rel: b.add(rel, Entry("file", f"{b.assign()}\n".encode(), mode=0)),  # root reads it
     "socket": lambda b, rel: b.add(rel, Entry("socket")),
@@ -305,6 +330,7 @@ def _mask(kind: str, hi: str | None) -> Callable[[Builder], None]:
         MASKS[kind](b, f"{h}/{name}")
         b.conf(b.rng.choice(lower), [b.assign(k), b.assign()], name)
         b.filler()
+
     return build
 
 
@@ -352,8 +378,18 @@ def _order_bytes(b: Builder) -> None:
         b.conf(b.pick_dir(), [b.assign(k)], b.name(stem))
 
 
-NON_CONF = ("50-x.conf.bak", "50-x.CONF", "README", "50-x.conf~", "50-x.confx", "50-x.conf.d", "conf", "50-x.cnf",
-            "50-x.conf.rpmnew", "50-x.conf.dpkg-old")
+NON_CONF = (
+    "50-x.conf.bak",
+    "50-x.CONF",
+    "README",
+    "50-x.conf~",
+    "50-x.confx",
+    "50-x.conf.d",
+    "conf",
+    "50-x.cnf",
+    "50-x.conf.rpmnew",
+    "50-x.conf.dpkg-old",
+)
 
 
 @case("names.not-conf")
@@ -399,6 +435,7 @@ def _glob_name(stem: str) -> Callable[[Builder], None]:
         b.conf(d, [b.assign(k)], b.name(stem))
         for n in ("50-x", "51-x", "52-y"):
             b.conf(d, [b.assign(k), b.assign()], b.name(n))
+
     return build
 
 
@@ -419,16 +456,26 @@ SYSCTL_CONF_KINDS: dict[str, Callable[[Builder, str], None]] = {
     "devnull": lambda b, k: b.link(SYSCTL_CONF, "/dev/null"),
     "dangling": lambda b, k: b.link(SYSCTL_CONF, "sysctl.conf.real"),
     "directory": lambda b, k: b.add(SYSCTL_CONF, Entry("dir")),
-    "link-to-file": lambda b, k: (b.conf("etc", [b.assign(k)], "sysctl.conf.real"),
-                                  b.link(SYSCTL_CONF, "sysctl.conf.real")),
-    "link99": lambda b, k: (b.conf("etc", [b.assign(k), b.assign()], "sysctl.conf"),
-                            b.link("etc/sysctl.d/99-sysctl.conf", "../sysctl.conf")),
-    "link99-absolute": lambda b, k: (b.conf("etc", [b.assign(k)], "sysctl.conf"),
-                                     b.link("etc/sysctl.d/99-sysctl.conf", "/etc/sysctl.conf")),
-    "link99-masked": lambda b, k: (b.conf("etc", [b.assign(k)], "sysctl.conf"),
-                                   b.link("etc/sysctl.d/99-sysctl.conf", "/dev/null")),
-    "link99-usr-lib": lambda b, k: (b.conf("etc", [b.assign(k)], "sysctl.conf"),
-                                    b.link("usr/lib/sysctl.d/99-sysctl.conf", "../../../etc/sysctl.conf")),
+    "link-to-file": lambda b, k: (
+        b.conf("etc", [b.assign(k)], "sysctl.conf.real"),
+        b.link(SYSCTL_CONF, "sysctl.conf.real"),
+    ),
+    "link99": lambda b, k: (
+        b.conf("etc", [b.assign(k), b.assign()], "sysctl.conf"),
+        b.link("etc/sysctl.d/99-sysctl.conf", "../sysctl.conf"),
+    ),
+    "link99-absolute": lambda b, k: (
+        b.conf("etc", [b.assign(k)], "sysctl.conf"),
+        b.link("etc/sysctl.d/99-sysctl.conf", "/etc/sysctl.conf"),
+    ),
+    "link99-masked": lambda b, k: (
+        b.conf("etc", [b.assign(k)], "sysctl.conf"),
+        b.link("etc/sysctl.d/99-sysctl.conf", "/dev/null"),
+    ),
+    "link99-usr-lib": lambda b, k: (
+        b.conf("etc", [b.assign(k)], "sysctl.conf"),
+        b.link("usr/lib/sysctl.d/99-sysctl.conf", "../../../etc/sysctl.conf"),
+    ),
 }
 
 
@@ -439,12 +486,17 @@ def _sysctl_conf(kind: str) -> Callable[[Builder], None]:
             raise Conflict("needs /etc/sysctl.d")
         SYSCTL_CONF_KINDS[kind](b, k)
         _with_late_file(b, k)
+
     return build
 
 
 for _kind in SYSCTL_CONF_KINDS:
-    add_case(f"sysctl.conf.{_kind}", _sysctl_conf(_kind), slot="sysctl.conf",
-             layouts=BOTH if _kind in ("regular", "link99") else (None,))
+    add_case(
+        f"sysctl.conf.{_kind}",
+        _sysctl_conf(_kind),
+        slot="sysctl.conf",
+        layouts=BOTH if _kind in ("regular", "link99") else (None,),
+    )
 
 
 # -- the directories themselves --------------------------------------------------------------------------------
@@ -507,20 +559,45 @@ def _missing_knob(b: Builder) -> None:
 
 @case("proc.other-keys")
 def _other_keys(b: Builder) -> None:
-    b.conf(b.pick_dir(), [f"vm.dirty_ratio = {b.value()}", f"kernel.pid_max = {b.value()}",
-                          f"vm.overcommit_memory = {b.value()}", b.assign()])
+    b.conf(
+        b.pick_dir(),
+        [
+            f"vm.dirty_ratio = {b.value()}",
+            f"kernel.pid_max = {b.value()}",
+            f"vm.overcommit_memory = {b.value()}",
+            b.assign(),
+        ],
+    )
 
 
 # -- globs ------------------------------------------------------------------------------------------------------
 GLOBS = {
-    "vm-star": "vm.*", "vm-swap-star": "vm.swap*", "star-swappiness": "*swappiness", "vm-star-factor": "vm.*_factor",
-    "vm-class-sw": "vm.[sw]*", "vm-question": "vm.?wappiness", "vm-class-negated-bang": "vm.[!s]*",
-    "vm-class-negated-caret": "vm.[^s]*", "slash-vm-star": "vm/*", "slash-star-factor": "vm/*_factor",
-    "star-dot-star": "*.*", "star": "*", "v-star-swappiness": "v*.swappiness", "vm-star-dash-star": "vm.*-*",
-    "brace-star": "vm.{swappiness,page-cluster}*", "brace-no-star": "vm.{swappiness,page-cluster}",
-    "vm-double-star": "vm.**", "vm-dot-dot-star": "vm..*", "leading-slash-glob": "/vm/*",
-    "vm-range": "vm.[a-z]*", "vm-star-s": "vm.*[s]", "watermark": "vm.watermark_*", "vm-star-star-dots": "vm.*.*",
-    "upper-glob": "VM.*", "class-with-slash": "vm[./]swappiness", "class-with-dot": "vm.swappines[s.]",
+    "vm-star": "vm.*",
+    "vm-swap-star": "vm.swap*",
+    "star-swappiness": "*swappiness",
+    "vm-star-factor": "vm.*_factor",
+    "vm-class-sw": "vm.[sw]*",
+    "vm-question": "vm.?wappiness",
+    "vm-class-negated-bang": "vm.[!s]*",
+    "vm-class-negated-caret": "vm.[^s]*",
+    "slash-vm-star": "vm/*",
+    "slash-star-factor": "vm/*_factor",
+    "star-dot-star": "*.*",
+    "star": "*",
+    "v-star-swappiness": "v*.swappiness",
+    "vm-star-dash-star": "vm.*-*",
+    "brace-star": "vm.{swappiness,page-cluster}*",
+    "brace-no-star": "vm.{swappiness,page-cluster}",
+    "vm-double-star": "vm.**",
+    "vm-dot-dot-star": "vm..*",
+    "leading-slash-glob": "/vm/*",
+    "vm-range": "vm.[a-z]*",
+    "vm-star-s": "vm.*[s]",
+    "watermark": "vm.watermark_*",
+    "vm-star-star-dots": "vm.*.*",
+    "upper-glob": "VM.*",
+    "class-with-slash": "vm[./]swappiness",
+    "class-with-dot": "vm.swappines[s.]",
 }
 
 
@@ -528,6 +605,7 @@ def _glob(pattern: str) -> Callable[[Builder], None]:
     def build(b: Builder) -> None:
         b.conf(b.pick_dir(), [f"{pattern} = {b.value()}", b.assign()])
         b.filler()
+
     return build
 
 
@@ -553,8 +631,12 @@ INTERPLAY: dict[str, list[tuple[int, str]]] = {
     "same-key-twice-same-one-file": [(0, "vm.{k} = {same}"), (0, "vm.{k} = {same}")],
     "same-glob-twice-same-one-file": [(0, "vm.* = {same}"), (0, "vm.swap* = {v}"), (0, "vm.* = {same}")],
     "same-key-a-b-a": [(0, "vm.{k} = {same}"), (0, "vm.{k} = {v}"), (1, "vm.{k} = {same}")],
-    "same-key-same-between-other": [(0, "vm.{k} = {same}"), (0, "vm.page-cluster = {v}"), (1, "vm.{k} = {same}"),
-                                    (1, "vm.* = {v}")],
+    "same-key-same-between-other": [
+        (0, "vm.{k} = {same}"),
+        (0, "vm.page-cluster = {v}"),
+        (1, "vm.{k} = {same}"),
+        (1, "vm.* = {v}"),
+    ],
     "same-key-other-spelling": [(0, "vm.{k} = {v}"), (0, "vm/{k} = {v}")],
     "same-key-ignore-failure-same-value": [(0, "vm.{k} = {same}"), (1, "-vm.{k} = {same}")],
     "exclude-then-glob": [(0, "-vm.{k}"), (0, "vm.* = {v}")],
@@ -604,6 +686,7 @@ def _interplay(steps: list[tuple[int, str]]) -> Callable[[Builder], None]:
             name = b.name("50-" + b.rng.choice(WORDS))
             b.conf(hi, b"", name)
             b.conf(lo, files[2], name)
+
     return build
 
 
@@ -613,14 +696,32 @@ for _n, _steps in INTERPLAY.items():
 
 # -- key spellings ------------------------------------------------------------------------------------------
 KEY_SPELLINGS = {
-    "slash": "vm/{k}", "leading-slash": "/vm/{k}", "double-dot": "vm..{k}", "double-slash": "vm//{k}",
-    "trailing-slash-dotted": "vm.{k}/", "trailing-dot-slashed": "vm/{k}.", "leading-dot": ".vm.{k}",
-    "trailing-dot": "vm.{k}.", "trailing-slash": "vm/{k}/", "dot-component": "vm/./{k}",
-    "dot-dot-component": "vm/../vm/{k}", "kernel-dot-dot": "kernel/../vm/{k}", "upper": "VM.{K}",
-    "upper-knob": "vm.{K}", "mixed-leading-dot-slash": ".vm/{k}", "mixed-leading-slash-dot": "/vm.{k}",
-    "space-before-dot": "vm .{k}", "space-after-dot": "vm. {k}", "bare-knob": "{k}", "dash-dash": "--vm.{k}",
-    "dash-space-dash": "- -vm.{k}", "nbsp-after-key": "vm.{k}\u00a0", "proc-sys-prefix": "/proc/sys/vm/{k}",
-    "proc-sys-dotted": "proc.sys.vm.{k}", "tab-inside": "vm.\t{k}", "backslash": "vm\\.{k}",
+    "slash": "vm/{k}",
+    "leading-slash": "/vm/{k}",
+    "double-dot": "vm..{k}",
+    "double-slash": "vm//{k}",
+    "trailing-slash-dotted": "vm.{k}/",
+    "trailing-dot-slashed": "vm/{k}.",
+    "leading-dot": ".vm.{k}",
+    "trailing-dot": "vm.{k}.",
+    "trailing-slash": "vm/{k}/",
+    "dot-component": "vm/./{k}",
+    "dot-dot-component": "vm/../vm/{k}",
+    "kernel-dot-dot": "kernel/../vm/{k}",
+    "upper": "VM.{K}",
+    "upper-knob": "vm.{K}",
+    "mixed-leading-dot-slash": ".vm/{k}",
+    "mixed-leading-slash-dot": "/vm.{k}",
+    "space-before-dot": "vm .{k}",
+    "space-after-dot": "vm. {k}",
+    "bare-knob": "{k}",
+    "dash-dash": "--vm.{k}",
+    "dash-space-dash": "- -vm.{k}",
+    "nbsp-after-key": "vm.{k}\u00a0",
+    "proc-sys-prefix": "/proc/sys/vm/{k}",
+    "proc-sys-dotted": "proc.sys.vm.{k}",
+    "tab-inside": "vm.\t{k}",
+    "backslash": "vm\\.{k}",
     "trailing-dot-dotted-twice": "vm.{k}..",
 }
 
@@ -630,6 +731,7 @@ def _spelling(template: str) -> Callable[[Builder], None]:
         k = b.knob()
         key = template.replace("{k}", k).replace("{K}", k.upper())
         b.conf(b.pick_dir(), [f"{key} = {b.value()}", b.assign()])
+
     return build
 
 
@@ -653,6 +755,7 @@ def _lines(*parts: str) -> Callable[[Builder, str], bytes]:
                 line = line.replace("{v}", b.value(), 1)
             out.append(line)
         return "".join(out).encode("utf-8", "surrogateescape")
+
     return body
 
 
@@ -710,13 +813,24 @@ TEXTS: dict[str, Callable[[Builder, str], bytes]] = {
     "nul-after-value": _lines("vm.{k} = {v}\0\n", "vm.{k2} = {v}\n"),
     # Lines that are not assignments, after every kind of line ending: both peers name their file and line in a
     # warning, which checks the oracle's own line counting (sysctl_peers.line_number).
-    "line-count-probe": _lines("probe{v}\n", "probe{v}\r\n", "probe{v}\r", "probe{v}\n\r", "probe{v}\r\r",
-                               "\0probe{v}\n", "probe{v}\0\n", "\n\nprobe{v}\r\n\r\n", "vm.{k} = {v}\r", "probe{v}\n"),
+    "line-count-probe": _lines(
+        "probe{v}\n",
+        "probe{v}\r\n",
+        "probe{v}\r",
+        "probe{v}\n\r",
+        "probe{v}\r\r",
+        "\0probe{v}\n",
+        "probe{v}\0\n",
+        "\n\nprobe{v}\r\n\r\n",
+        "vm.{k} = {v}\r",
+        "probe{v}\n",
+    ),
     "long-line-value": lambda b, k: f"vm.{k} = {b.value()}{'x' * 5000}\n".encode(),
     "long-comment": lambda b, k: f"# {'y' * 70000}\nvm.{k} = {b.value()}\n".encode(),
     "long-key": lambda b, k: f"vm.{'k' * 300} = {b.value()}\nvm.{k} = {b.value()}\n".encode(),
-    "line-over-1mib": lambda b, k: (f"vm.{k} = {b.value()}\n# {'z' * (1 << 20)}\nvm.{k} = {b.value()}\n"
-                                    f"vm.{b.knob()} = {b.value()}\n").encode(),
+    "line-over-1mib": lambda b, k: (
+        f"vm.{k} = {b.value()}\n# {'z' * (1 << 20)}\nvm.{k} = {b.value()}\nvm.{b.knob()} = {b.value()}\n"
+    ).encode(),
 }
 
 
@@ -724,6 +838,7 @@ def _text(body: Callable[[Builder, str], bytes]) -> Callable[[Builder], None]:
     def build(b: Builder) -> None:
         b.conf(b.pick_dir(), body(b, b.knob()))
         b.filler()
+
     return build
 
 
@@ -733,9 +848,22 @@ for _n, _body in TEXTS.items():
 
 # -- values as written ------------------------------------------------------------------------------------------
 VALUES = {
-    "leading-zero": "010", "hex": "0x10000", "plus": "+1", "underscore": "1_0", "spaced": "  5  ", "minus": "-1",
-    "out-of-range": "500", "exponent": "1e3", "huge": "99999999999", "zero": "0", "double-zero": "00",
-    "minus-zero": "-0", "decimal": "1.5", "fullwidth": "\uff11\uff10", "word": "abc", "minus-space": "- 7",
+    "leading-zero": "010",
+    "hex": "0x10000",
+    "plus": "+1",
+    "underscore": "1_0",
+    "spaced": "  5  ",
+    "minus": "-1",
+    "out-of-range": "500",
+    "exponent": "1e3",
+    "huge": "99999999999",
+    "zero": "0",
+    "double-zero": "00",
+    "minus-zero": "-0",
+    "decimal": "1.5",
+    "fullwidth": "\uff11\uff10",
+    "word": "abc",
+    "minus-space": "- 7",
 }
 
 
@@ -743,6 +871,7 @@ def _value(text: str) -> Callable[[Builder], None]:
     def build(b: Builder) -> None:
         b.conf(b.pick_dir(), [f"vm.{b.knob()} = {b.special(text)}"])
         b.filler()
+
     return build
 
 
@@ -791,8 +920,11 @@ def generate(seed: int = DEFAULT_SEED, mixed: int = 110) -> list[Tree]:
         picked: list[Case] = []
         slots: set[str] = set()
         for c in sorted(rng.sample(mixable, rng.randint(2, 5)), key=lambda c: not c.first):
-            if (c.slot and c.slot in slots) or (c.layouts == SPLIT and b.merged_usr) or \
-                    (c.layouts == MERGED and not b.merged_usr):
+            if (
+                (c.slot and c.slot in slots)
+                or (c.layouts == SPLIT and b.merged_usr)
+                or (c.layouts == MERGED and not b.merged_usr)
+            ):
                 continue
             saved = (dict(b.entries), list(b.knobs), list(b.texts), set(b._values), set(b._names))
             try:
@@ -837,8 +969,11 @@ def host_tree(root: Path = Path("/"), tree_id: str = "host") -> Tree:
     take(SYSCTL_CONF)
     if entries.get(SYSCTL_CONF, Entry("dir")).kind == "link":
         target = os.readlink(root / SYSCTL_CONF)  # keep what the link points at, if it is a file of its own
-        rel = os.path.normpath(os.path.join("etc", target)).lstrip("/") if not target.startswith("/") else \
-            target.lstrip("/")
+        rel = (
+            os.path.normpath(os.path.join("etc", target)).lstrip("/")
+            if not target.startswith("/")
+            else target.lstrip("/")
+        )
         if (root / rel).is_file():
             take(rel)
     return Tree(tree_id, ("host",), merged, entries, tuple(KNOBS), ())

@@ -41,13 +41,16 @@ def _has_ansible_playbook() -> bool:
     spec = importlib.util.find_spec("ansible")
     if spec is None or not spec.submodule_search_locations:
         return False
-    return any((Path(p) / "cli" / "playbook").exists() or (Path(p) / "cli" / "playbook.py").exists()
-               for p in spec.submodule_search_locations)
+    return any(
+        (Path(p) / "cli" / "playbook").exists() or (Path(p) / "cli" / "playbook.py").exists()
+        for p in spec.submodule_search_locations
+    )
 
 
 needs_ansible = pytest.mark.skipif(
     not _has_ansible_playbook(),
-    reason="ansible-playbook is not importable: pip install ansible-core (it is in the test extra)")
+    reason="ansible-playbook is not importable: pip install ansible-core (it is in the test extra)",
+)
 
 
 @dataclass
@@ -114,25 +117,48 @@ def playbook(work: Workspace, tmp_path: Path):
         vars_file = tmp_path / f"vars-{time.monotonic_ns()}.json"
         vars_file.write_text(json.dumps({**base_vars, **extra_vars}))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SWAPCTL_", "ANSIBLE_"))}
-        env.update({
-            "ANSIBLE_CONFIG": str(config),
-            "ANSIBLE_HOME": str(home),
-            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(home / "remote-tmp"),
-            "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
-            "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_LOCALHOST_WARNING": "0",
-            "HOME": str(home),  # some ansible-core defaults still say ~/.ansible: keep even those out of $HOME
-            "SWAPCTL_ANSIBLE_RECORD": str(record),
-            "LC_ALL": "C.UTF-8",  # ansible-core refuses to start under a non-UTF-8 locale
-        })
-        argv = [sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "-c", "local",
-                "-e", f"@{vars_file}", *(["--check"] if check else []), *args, str(PLAYBOOK)]
+        env.update(
+            {
+                "ANSIBLE_CONFIG": str(config),
+                "ANSIBLE_HOME": str(home),
+                "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+                "ANSIBLE_REMOTE_TEMP": str(home / "remote-tmp"),
+                "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
+                "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                "ANSIBLE_LOCALHOST_WARNING": "0",
+                "HOME": str(home),  # some ansible-core defaults still say ~/.ansible: keep even those out of $HOME
+                "SWAPCTL_ANSIBLE_RECORD": str(record),
+                "LC_ALL": "C.UTF-8",  # ansible-core refuses to start under a non-UTF-8 locale
+            }
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "ansible",
+            "playbook",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"@{vars_file}",
+            *(["--check"] if check else []),
+            *args,
+            str(PLAYBOOK),
+        ]
         start = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path,
-                              stdin=subprocess.DEVNULL, timeout=120, check=False)
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
         tasks = [json.loads(ln) for ln in record.read_text().splitlines()] if record.exists() else []
         return Run(proc.returncode, proc.stdout, proc.stderr, tasks, time.monotonic() - start)
 
@@ -170,16 +196,19 @@ def fstab_view(work: Workspace) -> bytes | None:
 
 # --- against the real machine ---------------------------------------------------------------------------
 
+
 @privileged
 @pytest.mark.privileged
 @needs_ansible
 def test_check_mode_changes_nothing_then_the_first_run_changes_and_the_second_run_changes_nothing(
-        playbook, work: Workspace, swappiness: int) -> None:
+    playbook, work: Workspace, swappiness: int
+) -> None:
     swapfile = work.swapdir / "swapfile"
     applied = work.swapdir / "applied"
     desired = work.root / "desired.yml"
-    desired.write_text(yaml.safe_dump({"swapfiles": [{"path": str(applied), "size": "16M", "state": "present"}],
-                                       "persist": False}))
+    desired.write_text(
+        yaml.safe_dump({"swapfiles": [{"path": str(applied), "size": "16M", "state": "present"}], "persist": False})
+    )
     target = 13 if swappiness != 13 else 14
     names = [CREATE.format(path=swapfile), VM.format(value=target), APPLY.format(file=desired)]
     fstab_before = fstab_view(work)
@@ -234,7 +263,8 @@ def test_check_mode_changes_nothing_then_the_first_run_changes_and_the_second_ru
 @pytest.mark.privileged
 @needs_ansible
 def test_swap_state_absent_removes_the_file_once_and_then_reports_nothing_to_do(
-        playbook, swapctl: RealSwapctl, work: Workspace) -> None:
+    playbook, swapctl: RealSwapctl, work: Workspace
+) -> None:
     swapfile = work.swapdir / "swapfile"
     made = swapctl("create", str(swapfile), "--size", "16M", "--no-persist")
     assert made.returncode == 0, str(made)
@@ -258,7 +288,8 @@ def test_swap_state_absent_removes_the_file_once_and_then_reports_nothing_to_do(
 @pytest.mark.privileged
 @needs_ansible
 def test_a_swapctl_error_fails_the_task_with_its_message_and_stops_the_play_before_any_change(
-        playbook, work: Workspace, swappiness: int) -> None:
+    playbook, work: Workspace, swappiness: int
+) -> None:
     target = 13 if swappiness != 13 else 14
     run = playbook(swap_size="banana", vm_swappiness=target)
     assert run.returncode != 0, str(run)
@@ -273,14 +304,27 @@ def test_a_swapctl_error_fails_the_task_with_its_message_and_stops_the_play_befo
 
 # --- the playbook's shape (no root, no machine) ---------------------------------------------------------
 
+
 @needs_ansible
 def test_the_playbook_passes_ansible_syntax_check(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({"ANSIBLE_HOME": str(tmp_path), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"), "HOME": str(tmp_path),
-                "LC_ALL": "C.UTF-8"})
-    proc = subprocess.run([sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "--syntax-check",
-                           str(PLAYBOOK)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
-                          check=False)
+    env.update(
+        {
+            "ANSIBLE_HOME": str(tmp_path),
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
+            "HOME": str(tmp_path),
+            "LC_ALL": "C.UTF-8",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "--syntax-check", str(PLAYBOOK)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

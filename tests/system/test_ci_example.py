@@ -25,17 +25,27 @@ SHELL = shutil.which("dash") or "/bin/sh"
 
 def add_swap(work: Workspace, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     child = {k: v for k, v in os.environ.items() if not k.startswith(("SWAPCTL", "SWAP_", "GITHUB_"))}
-    child.update({
-        "SWAP_PATH": str(work.swapdir / "ci-swap"),
-        "SWAP_SIZE": "16M",
-        "SWAPCTL": work.swapctl_binary(),
-        "SWAPCTL_STATE_DIR": str(work.state_dir),
-        "GITHUB_OUTPUT": str(tmp_path / "github_output"),
-        "HOME": str(tmp_path),  # were it to pip-install, it would do so here, never in the real $HOME
-    })
+    child.update(
+        {
+            "SWAP_PATH": str(work.swapdir / "ci-swap"),
+            "SWAP_SIZE": "16M",
+            "SWAPCTL": work.swapctl_binary(),
+            "SWAPCTL_STATE_DIR": str(work.state_dir),
+            "GITHUB_OUTPUT": str(tmp_path / "github_output"),
+            "HOME": str(tmp_path),  # were it to pip-install, it would do so here, never in the real $HOME
+        }
+    )
     child.update(env)
-    return subprocess.run([SHELL, str(SCRIPT)], capture_output=True, text=True, env=child, cwd=tmp_path,
-                          stdin=subprocess.DEVNULL, timeout=120, check=False)
+    return subprocess.run(
+        [SHELL, str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        env=child,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_ci_step_adds_swap_once_and_the_second_run_reports_no_change(work: Workspace, tmp_path: Path) -> None:
@@ -66,8 +76,7 @@ def test_the_ci_step_adds_swap_once_and_the_second_run_reports_no_change(work: W
     assert (tmp_path / "github_output").read_text() == "changed=true\nchanged=false\n"
 
 
-def test_the_ci_step_fails_with_swapctls_exit_code_and_message_on_a_bad_size(work: Workspace,
-                                                                           tmp_path: Path) -> None:
+def test_the_ci_step_fails_with_swapctls_exit_code_and_message_on_a_bad_size(work: Workspace, tmp_path: Path) -> None:
     r = add_swap(work, tmp_path, SWAP_SIZE="banana")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "swapctl: error: " in r.stderr and "hint: " in r.stderr and "Traceback" not in r.stderr
@@ -76,8 +85,9 @@ def test_the_ci_step_fails_with_swapctls_exit_code_and_message_on_a_bad_size(wor
     assert not (tmp_path / "github_output").exists(), "a failed step reported an outcome"
 
 
-def test_the_ci_step_rejects_a_persist_setting_it_does_not_know_before_running_swapctl(work: Workspace,
-                                                                                      tmp_path: Path) -> None:
+def test_the_ci_step_rejects_a_persist_setting_it_does_not_know_before_running_swapctl(
+    work: Workspace, tmp_path: Path
+) -> None:
     r = add_swap(work, tmp_path, SWAP_PERSIST="maybe")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "SWAP_PERSIST must be yes or no" in r.stderr and r.stdout == ""

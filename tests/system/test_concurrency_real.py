@@ -27,9 +27,15 @@ TIMEOUT_S = 150  # above the lock's own 120 s wait: a deadlock shows as a timeou
 
 def _start(work: Workspace, args: list[str]) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
-    return subprocess.Popen([sys.executable, "-m", "swapctl", "--state-dir", str(work.state_dir), "-o", "json",
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            stdin=subprocess.DEVNULL, cwd="/")
+    return subprocess.Popen(
+        [sys.executable, "-m", "swapctl", "--state-dir", str(work.state_dir), "-o", "json", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        cwd="/",
+    )
 
 
 def _jobs(work: Workspace, round_: int, start_swappiness: int) -> list[list[str]]:
@@ -47,7 +53,8 @@ def _jobs(work: Workspace, round_: int, start_swappiness: int) -> list[list[str]
 
 
 def test_concurrent_creates_sets_and_rollbacks_serialize_and_can_all_be_rolled_back(
-        swapctl: RealSwapctl, work: Workspace) -> None:
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     with sysctl_guard():
         start = machine_state(work)
         outputs: list[tuple[list[str], int, dict]] = []
@@ -84,7 +91,7 @@ def test_concurrent_creates_sets_and_rollbacks_serialize_and_can_all_be_rolled_b
         assert journal.pending() is None
         # Every transaction a process reported is in the journal, with its command; and no other.
         reported = {doc["transaction"]: (args, doc) for args, rc, doc in outputs if doc["transaction"]}
-        assert set(reported) == set(txs), (set(reported) ^ set(txs))
+        assert set(reported) == set(txs), set(reported) ^ set(txs)
         for tx_id, (args, doc) in reported.items():
             assert txs[tx_id].command == {"vm": "vm set"}.get(args[0], args[0])
             if args[0] == "rollback":
@@ -107,7 +114,16 @@ def test_concurrent_creates_sets_and_rollbacks_serialize_and_can_all_be_rolled_b
             undone += 1
         end = machine_state(work)
         assert end == start, state_diff(start, end)
-        report("concurrency", processes=len(outputs), rounds=ROUNDS, creates=len(creates),
-               transactions=len(txs), journal_lines=len(lines),
-               rollbacks_refused_cas=sum(1 for a, rc, d in outputs if rc == 3),
-               rolled_back_after=undone, longest_round_s=round(longest, 1), lost=0, deadlocks=0)
+        report(
+            "concurrency",
+            processes=len(outputs),
+            rounds=ROUNDS,
+            creates=len(creates),
+            transactions=len(txs),
+            journal_lines=len(lines),
+            rollbacks_refused_cas=sum(1 for a, rc, d in outputs if rc == 3),
+            rolled_back_after=undone,
+            longest_round_s=round(longest, 1),
+            lost=0,
+            deadlocks=0,
+        )

@@ -61,7 +61,8 @@ def _apply_args(work: Workspace) -> list[str]:
             "    priority: 3\n"
             "vm:\n"
             f"  swappiness: {other_value('swappiness', read_vm('swappiness'))}\n"
-            f"  watermark_scale_factor: {other_value('watermark_scale_factor', read_vm('watermark_scale_factor'))}\n")
+            f"  watermark_scale_factor: {other_value('watermark_scale_factor', read_vm('watermark_scale_factor'))}\n"
+        )
     return ["apply", str(spec)]
 
 
@@ -146,8 +147,9 @@ def _run_matrix(swapctl: RealSwapctl, work: Workspace, scenario: Scenario, actio
                 if probe.returncode == 3 and "rollback" in probe.stderr and "Traceback" not in probe.stderr:
                     tally.refused += 1
                 else:
-                    problems.append(f"{' '.join(probe.args[:2])} while pending: exit {probe.returncode}, "
-                                    f"{probe.stderr.strip()!r}")
+                    problems.append(
+                        f"{' '.join(probe.args[:2])} while pending: exit {probe.returncode}, {probe.stderr.strip()!r}"
+                    )
                 rb = swapctl("rollback")
                 if rb.returncode == 0:
                     tally.rollbacks_ok += 1
@@ -178,14 +180,26 @@ def _run_matrix(swapctl: RealSwapctl, work: Workspace, scenario: Scenario, actio
 
 
 def _figures(t: Tally) -> None:
-    report("crash-matrix", command=t.command, action=t.action, steps=t.steps, points=t.points,
-           expected_exit=t.expected_exit, pending_seen=t.pending_seen, refused=t.refused,
-           rollbacks_ok=t.rollbacks_ok, restored=t.restored, inconsistent=t.inconsistent, seconds=t.seconds)
+    report(
+        "crash-matrix",
+        command=t.command,
+        action=t.action,
+        steps=t.steps,
+        points=t.points,
+        expected_exit=t.expected_exit,
+        pending_seen=t.pending_seen,
+        refused=t.refused,
+        rollbacks_ok=t.rollbacks_ok,
+        restored=t.restored,
+        inconsistent=t.inconsistent,
+        seconds=t.seconds,
+    )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name.split()[0] for s in SCENARIOS])
 def test_a_command_killed_at_any_step_leaves_a_pending_transaction_that_rollback_fully_undoes(
-        swapctl: RealSwapctl, work: Workspace, machine: dict, scenario: Scenario) -> None:
+    swapctl: RealSwapctl, work: Workspace, machine: dict, scenario: Scenario
+) -> None:
     t = _run_matrix(swapctl, work, scenario, "kill")
     _figures(t)
     assert t.points == 2 * t.steps
@@ -195,7 +209,8 @@ def test_a_command_killed_at_any_step_leaves_a_pending_transaction_that_rollback
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name.split()[0] for s in SCENARIOS])
 def test_a_command_failing_at_any_step_undoes_itself_and_leaves_nothing_pending(
-        swapctl: RealSwapctl, work: Workspace, machine: dict, scenario: Scenario) -> None:
+    swapctl: RealSwapctl, work: Workspace, machine: dict, scenario: Scenario
+) -> None:
     t = _run_matrix(swapctl, work, scenario, "fail")
     _figures(t)
     assert t.points == 2 * t.steps
@@ -203,8 +218,9 @@ def test_a_command_failing_at_any_step_undoes_itself_and_leaves_nothing_pending(
     assert t.expected_exit == t.restored == t.points and t.pending_seen == 0
 
 
-def test_the_machine_state_probe_sees_what_a_kill_leaves_behind(swapctl: RealSwapctl, work: Workspace,
-                                                                machine: dict) -> None:
+def test_the_machine_state_probe_sees_what_a_kill_leaves_behind(
+    swapctl: RealSwapctl, work: Workspace, machine: dict
+) -> None:
     """The matrix's comparison is not blind: without the rollback, a kill after swapon shows as a change."""
     before = machine_state(work)
     r = swapctl(*_create_args(work), fault="swapon:3:after:kill")

@@ -72,8 +72,9 @@ def extents(path: Path) -> list[str]:
     return [ln.split(":")[-1].strip() if ln.count(":") >= 4 else "" for ln in rows]
 
 
-def create_and_check(swapctl: RealSwapctl, work: Workspace, path: Path, fstype: str, *extra: str,
-                     exact: bool = True) -> dict:
+def create_and_check(
+    swapctl: RealSwapctl, work: Workspace, path: Path, fstype: str, *extra: str, exact: bool = True
+) -> dict:
     r, doc = swapctl.json("create", str(path), "--size", "32M", "--no-persist", *extra)
     assert r.returncode == 0, str(r)
     assert doc["changed"] is True and doc["data"]["filesystem"] == fstype
@@ -100,9 +101,11 @@ def remove_and_check(swapctl: RealSwapctl, work: Workspace, path: Path) -> None:
 
 # --- filesystems that hold swap ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("block", [4096, 1024], ids=["4k-blocks", "1k-blocks"])
-def test_a_swap_file_on_ext4_is_fallocated_works_and_is_created_idempotently(swapctl: RealSwapctl, work: Workspace,
-                                                                             block: int) -> None:
+def test_a_swap_file_on_ext4_is_fallocated_works_and_is_created_idempotently(
+    swapctl: RealSwapctl, work: Workspace, block: int
+) -> None:
     # mke2fs picks 1 KiB blocks for small filesystems ("small" in mke2fs.conf): extents need not be
     # page-aligned there, and the kernel then counts fewer pages than the file holds.
     mnt = loop_filesystem(work, "ext4", 128, [tool("mkfs.ext4", "e2fsprogs"), "-q", "-F", "-b", str(block)])
@@ -144,8 +147,7 @@ def test_a_swap_file_on_btrfs_is_made_nocow_and_works(swapctl: RealSwapctl, work
     remove_and_check(swapctl, work, path)
 
 
-def test_a_copy_on_write_swap_file_on_btrfs_fails_with_the_kernel_reason(swapctl: RealSwapctl,
-                                                                          work: Workspace) -> None:
+def test_a_copy_on_write_swap_file_on_btrfs_fails_with_the_kernel_reason(swapctl: RealSwapctl, work: Workspace) -> None:
     mnt = loop_filesystem(work, "btrfs", 300, [tool("mkfs.btrfs", "btrfs-progs"), "-q", "-f"])
     path = mnt / "cow"
     # Made by hand without NOCOW: a valid swap header, so create only tries swapon, which the kernel refuses.
@@ -164,12 +166,12 @@ def test_a_copy_on_write_swap_file_on_btrfs_fails_with_the_kernel_reason(swapctl
 
 # --- filesystems that cannot ---------------------------------------------------------------------------
 
+
 def test_overlayfs_is_refused_with_exit_3_and_a_reason(swapctl: RealSwapctl, work: Workspace) -> None:
     if not kernel_has("overlay"):
         pytest.skip("this kernel has no overlayfs")
     lower, upper, scratch, mnt = (work.mkdir(n) for n in ("lower", "upper", "ovl-work", "ovl"))
-    r = run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={scratch}",
-            str(mnt))
+    r = run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={scratch}", str(mnt))
     assert r.returncode == 0, r.stderr
     r = swapctl("create", str(mnt / "swapfile"), "--size", "16M", "--no-persist")
     assert r.returncode == 3, str(r)

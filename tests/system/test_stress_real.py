@@ -22,13 +22,11 @@ WORKER_MODULE = "swapctl.system.stress_worker"
 
 
 def swapctl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swapctl", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "swapctl", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def swapctl_cgroups() -> list[Path]:
-    return [p for root in CGROUP_ROOTS if root.is_dir() for p in root.iterdir()
-            if p.is_dir() and "swapctl" in p.name]
+    return [p for root in CGROUP_ROOTS if root.is_dir() for p in root.iterdir() if p.is_dir() and "swapctl" in p.name]
 
 
 def worker_pids() -> list[int]:
@@ -108,8 +106,9 @@ def leaves_nothing():
 
 
 def test_a_real_run_measures_swap_out_and_reclaim_scanning_and_leaves_nothing(swapfile, leaves_nothing):
-    result = swapctl("-o", "json", "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "3",
-                     "--file-size", "16M")
+    result = swapctl(
+        "-o", "json", "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "3", "--file-size", "16M"
+    )
     doc = json.loads(result.stdout)
     assert result.returncode in (0, 4), result.stderr
     data = doc["data"]
@@ -127,9 +126,25 @@ def test_a_real_run_measures_swap_out_and_reclaim_scanning_and_leaves_nothing(sw
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_run_exits_130_and_cleans_up(swapfile, leaves_nothing, signum):
-    proc = subprocess.Popen([sys.executable, "-m", "swapctl", "stress", "--memory-limit", "48M", "--size", "96M",
-                             "--duration", "30", "--file-size", "8M"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "swapctl",
+            "stress",
+            "--memory-limit",
+            "48M",
+            "--size",
+            "96M",
+            "--duration",
+            "30",
+            "--file-size",
+            "8M",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 15
         # Wait until the worker runs inside the cgroup, so the signal lands mid-run.
@@ -160,8 +175,9 @@ def test_a_run_without_swap_warns(leaves_nothing):
     if other_swap_active():
         pytest.skip("another swap area is active on this machine")
     # Within the limit for anonymous memory, so only the page cache is reclaimed: no OOM kill.
-    result = swapctl("-o", "json", "stress", "--memory-limit", "48M", "--size", "24M", "--file-size", "64M",
-                     "--duration", "2")
+    result = swapctl(
+        "-o", "json", "stress", "--memory-limit", "48M", "--size", "24M", "--file-size", "64M", "--duration", "2"
+    )
     doc = json.loads(result.stdout)
     if doc["data"].get("swap", {}).get("active"):
         pytest.skip("another test enabled a swap area while this one started")
@@ -216,13 +232,15 @@ def test_a_group_left_by_a_dead_swapctl_is_found_as_stale():
 
 
 def test_the_worker_dies_with_its_parent_and_asks_to_be_the_oom_victim():
-    code = ("import sys, time\n"
-            "from swapctl.system.stress_worker import WorkerProcess\n"
-            "w = WorkerProcess.spawn(size=1 << 20, pattern='zero', file_size=0, file_dir='/var/tmp', "
-            "max_seconds=30)\n"
-            "w.wait_ready(10)\n"
-            "print(w.pid, flush=True)\n"
-            "time.sleep(30)\n")
+    code = (
+        "import sys, time\n"
+        "from swapctl.system.stress_worker import WorkerProcess\n"
+        "w = WorkerProcess.spawn(size=1 << 20, pattern='zero', file_size=0, file_dir='/var/tmp', "
+        "max_seconds=30)\n"
+        "w.wait_ready(10)\n"
+        "print(w.pid, flush=True)\n"
+        "time.sleep(30)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(parent.stdout.readline())

@@ -27,8 +27,11 @@ TOOLS = ("fallocate", "mkswap", "swapon", "swapoff", "dmesg", "chattr", "lsattr"
 
 def fstab_lines_for(path: str) -> list[str]:
     escaped = path.replace("\\", "\\134").replace(" ", "\\040")
-    return [ln for ln in (FSTAB.read_bytes() if FSTAB.exists() else b"").decode().splitlines()
-            if ln.split()[:1] == [escaped] and not ln.startswith("#")]
+    return [
+        ln
+        for ln in (FSTAB.read_bytes() if FSTAB.exists() else b"").decode().splitlines()
+        if ln.split()[:1] == [escaped] and not ln.startswith("#")
+    ]
 
 
 def kernel_size(area: dict) -> int:
@@ -50,8 +53,10 @@ def assert_refused(r, code: int = 3) -> None:
 
 # --- create -------------------------------------------------------------------------------------------
 
-def test_create_makes_an_active_root_owned_0600_swap_file_of_the_asked_size(swapctl: RealSwapctl,
-                                                                            work: Workspace) -> None:
+
+def test_create_makes_an_active_root_owned_0600_swap_file_of_the_asked_size(
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     path = str(work.swapdir / "swapfile")
     r, doc = swapctl.json("create", path, "--size", "32M", "--no-persist")
     assert r.returncode == 0, str(r)
@@ -68,7 +73,8 @@ def test_create_makes_an_active_root_owned_0600_swap_file_of_the_asked_size(swap
 
 
 def test_create_leaves_a_0600_file_when_killed_just_after_creating_it_and_rollback_removes_it(
-        swapctl: RealSwapctl, work: Workspace) -> None:
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     path = work.swapdir / "early"
     # umask 0 in the child: a mode that came from the umask instead of the open() would show as 0666.
     r = swapctl("create", str(path), "--size", "16M", "--no-persist", fault="create-file:0:after:kill", umask=0)
@@ -82,14 +88,22 @@ def test_create_leaves_a_0600_file_when_killed_just_after_creating_it_and_rollba
 
 
 def test_create_opens_the_file_exclusively_without_following_links_and_with_mode_0600_in_one_call(
-        swapctl: RealSwapctl, work: Workspace, tmp_path: Path) -> None:
+    swapctl: RealSwapctl, work: Workspace, tmp_path: Path
+) -> None:
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed: cannot watch the open(2) flags")
     path = str(work.swapdir / "traced")
     log = tmp_path / "strace.log"
-    r = swapctl("create", path, "--size", "16M", "--no-persist", umask=0,
-                wrap=[strace, "-f", "-qq", "-y", "-o", str(log), "-e", "trace=openat,open,creat,chmod,fchmod,fchmodat"])
+    r = swapctl(
+        "create",
+        path,
+        "--size",
+        "16M",
+        "--no-persist",
+        umask=0,
+        wrap=[strace, "-f", "-qq", "-y", "-o", str(log), "-e", "trace=openat,open,creat,chmod,fchmod,fchmodat"],
+    )
     assert r.returncode == 0, str(r)
     calls = [ln for ln in log.read_text().splitlines() if path in ln]
     creating = [ln for ln in calls if "O_CREAT" in ln]
@@ -114,8 +128,7 @@ def test_create_again_on_the_same_active_file_reports_no_change(swapctl: RealSwa
     assert work.areas() == swaps_before
 
 
-def test_create_only_swaps_on_an_inactive_valid_swap_file_of_that_size(swapctl: RealSwapctl,
-                                                                        work: Workspace) -> None:
+def test_create_only_swaps_on_an_inactive_valid_swap_file_of_that_size(swapctl: RealSwapctl, work: Workspace) -> None:
     path = work.swapdir / "inactive"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.posix_fallocate(fd, 0, 16 * MiB)
@@ -130,8 +143,9 @@ def test_create_only_swaps_on_an_inactive_valid_swap_file_of_that_size(swapctl: 
     assert str(path) in work.swaps()
 
 
-def test_create_refuses_an_existing_file_that_is_not_swap_and_leaves_it_untouched(swapctl: RealSwapctl,
-                                                                                  work: Workspace) -> None:
+def test_create_refuses_an_existing_file_that_is_not_swap_and_leaves_it_untouched(
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     path = work.swapdir / "data"
     payload = os.urandom(MiB)
     path.write_bytes(payload)
@@ -143,8 +157,7 @@ def test_create_refuses_an_existing_file_that_is_not_swap_and_leaves_it_untouche
     assert "not a swap area" in r.stderr and "hint: " in r.stderr
     after = os.stat(path)
     assert path.read_bytes() == payload
-    assert (after.st_ino, after.st_mtime_ns, stat.S_IMODE(after.st_mode)) == \
-        (before.st_ino, before.st_mtime_ns, 0o644)
+    assert (after.st_ino, after.st_mtime_ns, stat.S_IMODE(after.st_mode)) == (before.st_ino, before.st_mtime_ns, 0o644)
     assert work.swaps() == {} and work.listing() == ["data"] and work.fstab() == fstab_before
 
 
@@ -168,9 +181,13 @@ def test_create_on_dev_shm_is_refused_and_creates_nothing(swapctl: RealSwapctl, 
 
 @pytest.mark.parametrize("tool", ["swapon", "mkswap"])
 def test_a_failing_tool_makes_create_exit_1_and_leaves_the_machine_as_before(
-        swapctl: RealSwapctl, work: Workspace, shim_dir: Path, tool: str) -> None:
-    write_shim(shim_dir, tool, f'for a; do last="$a"; done\necho "{tool}: $last: {tool} failed: '
-                               'Invalid argument" >&2\nexit 1\n')
+    swapctl: RealSwapctl, work: Workspace, shim_dir: Path, tool: str
+) -> None:
+    write_shim(
+        shim_dir,
+        tool,
+        f'for a; do last="$a"; done\necho "{tool}: $last: {tool} failed: Invalid argument" >&2\nexit 1\n',
+    )
     fstab_before = work.fstab()
     path = str(work.swapdir / "failing")
     r, doc = swapctl.json("create", path, "--size", "16M", path_prefix=shim_dir)
@@ -189,8 +206,8 @@ def test_a_failing_tool_makes_create_exit_1_and_leaves_the_machine_as_before(
 
 # --- list --------------------------------------------------------------------------------------------------
 
-def test_list_reports_each_area_in_bytes_and_decodes_a_name_with_a_space(swapctl: RealSwapctl,
-                                                                         work: Workspace) -> None:
+
+def test_list_reports_each_area_in_bytes_and_decodes_a_name_with_a_space(swapctl: RealSwapctl, work: Workspace) -> None:
     spaced = str(work.swapdir / "a b")
     persisted = str(work.swapdir / "kept")
     assert swapctl("create", spaced, "--size", "16M", "--no-persist", "-p", "3").returncode == 0
@@ -203,8 +220,15 @@ def test_list_reports_each_area_in_bytes_and_decodes_a_name_with_a_space(swapctl
     kernel = work.swaps()
     a = areas[spaced]
     assert a["used"] >= 0 and a["used"] % 1024 == 0  # the kernel counts KiB; other tests' pressure moves it
-    assert a | {"used": 0} == {"path": spaced, "type": "file", "size": 16 * MiB - PAGE, "used": 0,
-                               "priority": 3, "managed": True, "persisted": False}
+    assert a | {"used": 0} == {
+        "path": spaced,
+        "type": "file",
+        "size": 16 * MiB - PAGE,
+        "used": 0,
+        "priority": 3,
+        "managed": True,
+        "persisted": False,
+    }
     b = areas[persisted]
     assert b["size"] == 32 * MiB - PAGE and b["managed"] is True and b["persisted"] is True
     assert b["priority"] == kernel[persisted]["priority"] < 0
@@ -216,8 +240,10 @@ def test_list_reports_each_area_in_bytes_and_decodes_a_name_with_a_space(swapctl
 
 # --- remove ------------------------------------------------------------------------------------------------
 
-def test_remove_swaps_off_and_deletes_then_a_second_remove_changes_nothing(swapctl: RealSwapctl,
-                                                                           work: Workspace) -> None:
+
+def test_remove_swaps_off_and_deletes_then_a_second_remove_changes_nothing(
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     path = str(work.swapdir / "gone")
     assert swapctl("create", path, "--size", "16M", "--no-persist").returncode == 0
     r, doc = swapctl.json("remove", path)
@@ -271,6 +297,7 @@ def test_fstab_without_a_final_newline_comes_back_byte_identical(swapctl: RealSw
 
 # --- resize ------------------------------------------------------------------------------------------------
 
+
 class SwapSampler(threading.Thread):
     """Counts the areas under a directory in /proc/swaps as fast as it can, while a resize runs."""
 
@@ -297,8 +324,9 @@ class SwapSampler(threading.Thread):
 
 
 @pytest.mark.parametrize("sizes", [("32M", "64M"), ("64M", "16M")], ids=["grow", "shrink"])
-def test_resize_changes_the_size_in_place_without_a_gap_in_swap(swapctl: RealSwapctl, work: Workspace,
-                                                                sizes: tuple[str, str]) -> None:
+def test_resize_changes_the_size_in_place_without_a_gap_in_swap(
+    swapctl: RealSwapctl, work: Workspace, sizes: tuple[str, str]
+) -> None:
     old, new = sizes
     path = str(work.swapdir / "resized")
     assert swapctl("create", path, "--size", old, "-p", "7").returncode == 0
@@ -323,6 +351,7 @@ def test_resize_changes_the_size_in_place_without_a_gap_in_swap(swapctl: RealSwa
 
 # --- history and rollback ------------------------------------------------------------------------------------
 
+
 def test_rollback_of_a_create_removes_the_file_and_its_fstab_line(swapctl: RealSwapctl, work: Workspace) -> None:
     before = work.fstab()
     path = str(work.swapdir / "undone")
@@ -343,8 +372,9 @@ def test_rollback_of_a_create_removes_the_file_and_its_fstab_line(swapctl: RealS
     assert_untouched(work, before)
 
 
-def test_rollback_of_a_remove_recreates_the_file_with_its_size_and_priority(swapctl: RealSwapctl,
-                                                                            work: Workspace) -> None:
+def test_rollback_of_a_remove_recreates_the_file_with_its_size_and_priority(
+    swapctl: RealSwapctl, work: Workspace
+) -> None:
     path = str(work.swapdir / "back")
     assert swapctl("create", path, "--size", "16M", "-p", "5").returncode == 0
     fstab_with_line = work.fstab()
@@ -364,13 +394,22 @@ def test_rollback_of_a_remove_recreates_the_file_with_its_size_and_priority(swap
 
 # --- crashes -------------------------------------------------------------------------------------------------
 
-CREATE_CRASHES = ["create-file:0:before", "create-file:0:after", "allocate:1:after", "mkswap:2:after",
-                  "swapon:3:before", "swapon:3:after", "fstab-set:4:before", "fstab-set:4:after"]
+CREATE_CRASHES = [
+    "create-file:0:before",
+    "create-file:0:after",
+    "allocate:1:after",
+    "mkswap:2:after",
+    "swapon:3:before",
+    "swapon:3:after",
+    "fstab-set:4:before",
+    "fstab-set:4:after",
+]
 
 
 @pytest.mark.parametrize("point", CREATE_CRASHES)
 def test_a_create_killed_mid_way_blocks_other_changes_until_rollback_restores_the_machine(
-        swapctl: RealSwapctl, work: Workspace, point: str) -> None:
+    swapctl: RealSwapctl, work: Workspace, point: str
+) -> None:
     # An area made before the crash, which remove and resize would otherwise change.
     earlier = str(work.swapdir / "earlier")
     assert swapctl("create", earlier, "--size", "16M", "--no-persist").returncode == 0
@@ -398,10 +437,12 @@ def test_a_create_killed_mid_way_blocks_other_changes_until_rollback_restores_th
     assert swapctl("create", path, "--size", "16M", "--no-persist").returncode == 0, "still blocked after rollback"
 
 
-@pytest.mark.parametrize("point", ["swapoff:0:after", "fstab-set:1:after", "delete-file:2:before",
-                                   "delete-file:2:after"])
+@pytest.mark.parametrize(
+    "point", ["swapoff:0:after", "fstab-set:1:after", "delete-file:2:before", "delete-file:2:after"]
+)
 def test_a_remove_killed_mid_way_is_rolled_back_to_the_active_persisted_file(
-        swapctl: RealSwapctl, work: Workspace, point: str) -> None:
+    swapctl: RealSwapctl, work: Workspace, point: str
+) -> None:
     path = str(work.swapdir / "crash-rm")
     assert swapctl("create", path, "--size", "16M", "-p", "6").returncode == 0
     persisted = work.fstab()
@@ -419,7 +460,8 @@ def test_a_remove_killed_mid_way_is_rolled_back_to_the_active_persisted_file(
 
 @pytest.mark.parametrize("point", ["swapon:3:after", "delete-file:5:after", "swapon:9:after"])
 def test_a_resize_killed_mid_way_is_rolled_back_to_the_old_file_with_no_bridge_left(
-        swapctl: RealSwapctl, work: Workspace, point: str) -> None:
+    swapctl: RealSwapctl, work: Workspace, point: str
+) -> None:
     path = str(work.swapdir / "crash-rs")
     assert swapctl("create", path, "--size", "32M", "-p", "2").returncode == 0
     persisted = work.fstab()
@@ -437,8 +479,10 @@ def test_a_resize_killed_mid_way_is_rolled_back_to_the_old_file_with_no_bridge_l
 
 # --- dry run -------------------------------------------------------------------------------------------------
 
-def test_dry_run_runs_no_command_and_writes_no_file(swapctl: RealSwapctl, work: Workspace, shim_dir: Path,
-                                                    tmp_path: Path) -> None:
+
+def test_dry_run_runs_no_command_and_writes_no_file(
+    swapctl: RealSwapctl, work: Workspace, shim_dir: Path, tmp_path: Path
+) -> None:
     log = tmp_path / "calls.log"
     logging_shims(shim_dir, log, TOOLS)
     before = work.fstab()
@@ -461,8 +505,12 @@ def test_dry_run_runs_no_command_and_writes_no_file(swapctl: RealSwapctl, work: 
     swaps = work.areas()
     with_line = work.fstab()
     journal = {p.name: p.read_bytes() for p in work.state_dir.iterdir() if p.is_file()}
-    for args in (["resize", path, "--size", "16M"], ["remove", path], ["rollback"], ["create", str(work.swapdir /
-                 "dry2"), "--size", "16M"]):
+    for args in (
+        ["resize", path, "--size", "16M"],
+        ["remove", path],
+        ["rollback"],
+        ["create", str(work.swapdir / "dry2"), "--size", "16M"],
+    ):
         r, doc = swapctl.json(*args, "--dry-run", path_prefix=shim_dir)
         assert r.returncode == 0, str(r)
         assert doc["dry_run"] is True and doc["actions"], f"{args[0]} --dry-run planned nothing"

@@ -47,10 +47,10 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Oracle, dict[str, 
         t.write(base / t.id)
     result = run_peers(trees)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = dict(zip((t.id for t in trees), pool.map(lambda t: swapctl_vm_get(base / t.id), trees),
-                           strict=True))
-    result.guard_notes.append(f"live before {len(before)} values, after: "
-                              f"{'unchanged' if LiveGuard.read() == before else 'CHANGED'}")
+        answers = dict(zip((t.id for t in trees), pool.map(lambda t: swapctl_vm_get(base / t.id), trees), strict=True))
+    result.guard_notes.append(
+        f"live before {len(before)} values, after: {'unchanged' if LiveGuard.read() == before else 'CHANGED'}"
+    )
     return result, answers
 
 
@@ -58,8 +58,9 @@ def test_the_peers_wrote_only_the_fake_proc_sys(oracle) -> None:
     result, _ = oracle
     # run_peers raises LiveSysctlChanged (after writing the values back) if a live value moved under it.
     assert not [n for n in result.guard_notes if "CHANGED" in n], result.guard_notes
-    problems = [(tid, peer, run.problems) for tid, runs in result.runs.items() for peer, run in runs.items()
-                if run.problems]
+    problems = [
+        (tid, peer, run.problems) for tid, runs in result.runs.items() for peer, run in runs.items() if run.problems
+    ]
     assert not problems, problems[:5]
     writes = sum(len(run.writes) for runs in result.runs.values() for run in runs.values())
     assert writes > 1000, f"only {writes} writes recorded: the oracle is not seeing the peers"
@@ -87,9 +88,19 @@ def _disagreements(oracle, peer: str) -> tuple[list[str], Counter, Counter]:
             continue
         bad_tags.update(tree.tags)
         for _, knob, why in found[:1]:
-            reports.append(report(tree.id, tree.tags, tree.listing(), peer, knob,
-                                  why + (f" (swapctl: {error})" if error else ""), seen[peer][knob], run.rc,
-                                  rows.get(f"vm.{knob}")))
+            reports.append(
+                report(
+                    tree.id,
+                    tree.tags,
+                    tree.listing(),
+                    peer,
+                    knob,
+                    why + (f" (swapctl: {error})" if error else ""),
+                    seen[peer][knob],
+                    run.rc,
+                    rows.get(f"vm.{knob}"),
+                )
+            )
     return reports, bad_tags, all_tags
 
 
@@ -97,11 +108,16 @@ def _disagreements(oracle, peer: str) -> tuple[list[str], Counter, Counter]:
 def test_swapctl_predicts_every_write_the_peer_makes_at_boot(oracle, peer: str) -> None:
     reports, bad, total = _disagreements(oracle, peer)
     if reports:
-        by_class = ", ".join(f"{tag} {bad[tag]}/{total[tag]}" for tag in sorted(bad, key=lambda t: -bad[t])
-                             if family(tag) == tag or tag.startswith("layout."))
-        pytest.fail(f"{len(reports)} of {len(oracle[0].trees)} trees disagree with the real {peer} "
-                    f"({PEERS[peer].argv[0]}); by class: {by_class}\n\n" + "\n\n".join(reports[:MAX_REPORTS]),
-                    pytrace=False)
+        by_class = ", ".join(
+            f"{tag} {bad[tag]}/{total[tag]}"
+            for tag in sorted(bad, key=lambda t: -bad[t])
+            if family(tag) == tag or tag.startswith("layout.")
+        )
+        pytest.fail(
+            f"{len(reports)} of {len(oracle[0].trees)} trees disagree with the real {peer} "
+            f"({PEERS[peer].argv[0]}); by class: {by_class}\n\n" + "\n\n".join(reports[:MAX_REPORTS]),
+            pytrace=False,
+        )
 
 
 def test_the_whole_oracle_runs_in_well_under_a_minute(oracle) -> None:

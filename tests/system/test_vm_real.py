@@ -88,11 +88,18 @@ def test_real_writes_are_read_back_and_undone_through_the_journal(vm_guard, stat
     swp = other(vm_guard["swappiness"], 0, 200)
     wsf = other(vm_guard["watermark_scale_factor"], 1, 1000)
     zrm = 1 if vm_guard["zone_reclaim_mode"] != 1 else 0
-    plan = build_set_plan(host, [f"swappiness={swp}", f"zone_reclaim_mode={zrm}", f"watermark_scale_factor={wsf}"],
-                          persist=False, force=False)
+    plan = build_set_plan(
+        host,
+        [f"swappiness={swp}", f"zone_reclaim_mode={zrm}", f"watermark_scale_factor={wsf}"],
+        persist=False,
+        force=False,
+    )
     out = execute(plan, host, journal)
     assert out.changed and (read("swappiness"), read("zone_reclaim_mode"), read("watermark_scale_factor")) == (
-        swp, zrm, wsf)
+        swp,
+        zrm,
+        wsf,
+    )
     assert [r["read_back"] for r in plan.data["settings"]] == [swp, zrm, wsf]
     (tx,) = journal.transactions()
     assert tx.boot_id == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -102,7 +109,8 @@ def test_real_writes_are_read_back_and_undone_through_the_journal(vm_guard, stat
         step.check_undo(host, s.record, UndoContext())
         step.undo(host, s.record, UndoContext())
     assert {k: read(k) for k in ("swappiness", "zone_reclaim_mode", "watermark_scale_factor")} == {
-        k: vm_guard[k] for k in ("swappiness", "zone_reclaim_mode", "watermark_scale_factor")}
+        k: vm_guard[k] for k in ("swappiness", "zone_reclaim_mode", "watermark_scale_factor")
+    }
 
 
 def test_real_undo_refuses_a_value_someone_else_changed_since(vm_guard, state_dir) -> None:
@@ -148,8 +156,13 @@ def test_a_value_the_real_kernel_rejects_mid_plan_rolls_back_the_earlier_write(v
     journal = journal_for(host)
     zrm = 1 if vm_guard["zone_reclaim_mode"] != 1 else 0
     # Bypass swapctl's validation to see the kernel's own EINVAL (swappiness 201 is over 200).
-    plan = Plan("vm set", [SysctlWrite(name="zone_reclaim_mode", value=zrm, mode="set", planned_old=-1),
-                           SysctlWrite(name="swappiness", value=201, mode="set", planned_old=-1)])
+    plan = Plan(
+        "vm set",
+        [
+            SysctlWrite(name="zone_reclaim_mode", value=zrm, mode="set", planned_old=-1),
+            SysctlWrite(name="swappiness", value=201, mode="set", planned_old=-1),
+        ],
+    )
     with pytest.raises(OperationFailed) as exc:
         execute(plan, host, journal)
     assert "refused vm.swappiness=201" in exc.value.message
@@ -203,9 +216,28 @@ def test_concurrent_runs_all_land_and_each_transaction_rolls_back_in_turn(vm_gua
     base = vm_guard["swappiness"]
     values = [v for v in range(11, 40) if v != base][:6]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
-    procs = [subprocess.Popen([sys.executable, "-m", "swapctl", "--state-dir", str(state_dir), "-o", "json",
-                               "vm", "set", f"swappiness={v}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env, cwd="/") for v in values]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "swapctl",
+                "--state-dir",
+                str(state_dir),
+                "-o",
+                "json",
+                "vm",
+                "set",
+                f"swappiness={v}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd="/",
+        )
+        for v in values
+    ]
     results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close()
@@ -231,11 +263,43 @@ def test_concurrent_runs_all_land_and_each_transaction_rolls_back_in_turn(vm_gua
 
 
 # --- the kernel's reading of a boot value (kernel/procsys.py), on the real kernel --------------------------
-PARSE_CASES = ["10 # note", "010", "0x1f", "0X10", "08", "+1", "1_0", " 5 ", "-1", "1e3", "99999999999", "",
-               "10\r", "10\v", "10\tx", "0x", "07", "   ", "12abc", "9" * 21, "0" * 25 + "7", "33 44", "1.5",
-               "201", "200", "0", "-0", "00", "0x0", "\t7",
-               # the sign counts among proc_get_long's 21 characters; a raw 0xA0 byte is a space to the kernel
-               "-" + "0" * 19, "-" + "0" * 20, "\udca07", "\u00a07"]
+PARSE_CASES = [
+    "10 # note",
+    "010",
+    "0x1f",
+    "0X10",
+    "08",
+    "+1",
+    "1_0",
+    " 5 ",
+    "-1",
+    "1e3",
+    "99999999999",
+    "",
+    "10\r",
+    "10\v",
+    "10\tx",
+    "0x",
+    "07",
+    "   ",
+    "12abc",
+    "9" * 21,
+    "0" * 25 + "7",
+    "33 44",
+    "1.5",
+    "201",
+    "200",
+    "0",
+    "-0",
+    "00",
+    "0x0",
+    "\t7",
+    # the sign counts among proc_get_long's 21 characters; a raw 0xA0 byte is a space to the kernel
+    "-" + "0" * 19,
+    "-" + "0" * 20,
+    "\udca07",
+    "\u00a07",
+]
 
 
 def test_the_kernel_reads_a_written_value_as_swapctl_predicts(vm_guard) -> None:
@@ -248,7 +312,7 @@ def test_the_kernel_reads_a_written_value_as_swapctl_predicts(vm_guard) -> None:
         data, accepted = (text + "\n").encode("utf-8", "surrogateescape"), True
         try:
             while data:  # as stdio does: what the kernel did not take is offered again
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
         except OSError:
             accepted = False
         finally:

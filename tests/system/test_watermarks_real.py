@@ -40,8 +40,15 @@ def _recompute(value: str) -> None:
 
 def _marks(zones) -> list[tuple[int, int, int, int | None]]:
     # The printed marks include a boost, which a recompute resets but fragmentation can raise again.
-    return [(z.min - (z.boost or 0), z.low - (z.boost or 0), z.high - (z.boost or 0),
-             None if z.promo is None else z.promo - (z.boost or 0)) for z in zones]
+    return [
+        (
+            z.min - (z.boost or 0),
+            z.low - (z.boost or 0),
+            z.high - (z.boost or 0),
+            None if z.promo is None else z.promo - (z.boost or 0),
+        )
+        for z in zones
+    ]
 
 
 def test_rewriting_the_current_scale_factor_gives_exactly_the_predicted_marks(current_wsf: str) -> None:
@@ -53,11 +60,14 @@ def test_rewriting_the_current_scale_factor_gives_exactly_the_predicted_marks(cu
         again = parse_zoneinfo(ZONEINFO.read_text())
         if [z.managed for z in after] != [z.managed for z in again]:
             continue  # managed moved while we read: the kernel used counts we did not see
-        predicted = predict(after, int(MFK.read_text()), int(current_wsf), os.uname().release,
-                            os.sysconf("SC_PAGE_SIZE"))
+        predicted = predict(
+            after, int(MFK.read_text()), int(current_wsf), os.uname().release, os.sysconf("SC_PAGE_SIZE")
+        )
         got = _marks(after)
-        want = [(p.min, p.low, p.high, p.promo if z.promo is not None else None)
-                for p, z in zip(predicted, after, strict=True)]
+        want = [
+            (p.min, p.low, p.high, p.promo if z.promo is not None else None)
+            for p, z in zip(predicted, after, strict=True)
+        ]
         if got == want:
             assert WSF.read_text().strip() == current_wsf
             return
@@ -68,9 +78,23 @@ def test_rewriting_the_current_scale_factor_gives_exactly_the_predicted_marks(cu
 def test_the_cli_what_if_with_the_current_value_predicts_what_the_kernel_then_shows(current_wsf: str) -> None:
     last = None
     for _ in range(ATTEMPTS):
-        proc = subprocess.run([sys.executable, "-m", "swapctl", "-o", "json", "watermarks", "--what-if",
-                               f"watermark_scale_factor={current_wsf}"],
-                              capture_output=True, text=True, timeout=60, check=False, cwd="/")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "swapctl",
+                "-o",
+                "json",
+                "watermarks",
+                "--what-if",
+                f"watermark_scale_factor={current_wsf}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd="/",
+        )
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         _recompute(current_wsf)
@@ -81,8 +105,15 @@ def test_the_cli_what_if_with_the_current_value_predicts_what_the_kernel_then_sh
             continue
         assert doc["data"]["page_size"] == os.sysconf("SC_PAGE_SIZE")
         got = _marks(after)
-        want = [(r["predicted"]["min"], r["predicted"]["low"], r["predicted"]["high"],
-                 r["predicted"]["promo"] if z.promo is not None else None) for r, z in zip(rows, after, strict=True)]
+        want = [
+            (
+                r["predicted"]["min"],
+                r["predicted"]["low"],
+                r["predicted"]["high"],
+                r["predicted"]["promo"] if z.promo is not None else None,
+            )
+            for r, z in zip(rows, after, strict=True)
+        ]
         assert got == want
         assert WSF.read_text().strip() == current_wsf
         return

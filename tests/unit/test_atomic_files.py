@@ -53,8 +53,11 @@ def _sysctl_editor(root: Path) -> tuple[str, bytes, bytes, Callable[[Host, int],
     new = step.transform(old.decode()).encode()
 
     def edit(host: Host, i: int) -> None:
-        settings = {"vm.swappiness": 10, "vm.watermark_scale_factor": 125} if i % 2 == 0 else \
-            {"vm.swappiness": 60, "vm.watermark_scale_factor": None}
+        settings = (
+            {"vm.swappiness": 10, "vm.watermark_scale_factor": 125}
+            if i % 2 == 0
+            else {"vm.swappiness": 60, "vm.watermark_scale_factor": None}
+        )
         s = SysctlPersist(path=PERSIST_FILE, settings=settings)
         s.apply(host, s.snapshot(host))
 
@@ -101,8 +104,16 @@ def _edit_forever(root: Path, edit: Callable[[Host, int], None], ready_w: int) -
             os.write(ready_w, b"x")
 
 
-def _kill_rounds(root: Path, in_machine: str, old: bytes, new: bytes, edit: Callable[[Host, int], None],
-                 rounds: int, rng: random.Random, stop_on_bad: bool = False) -> dict:
+def _kill_rounds(
+    root: Path,
+    in_machine: str,
+    old: bytes,
+    new: bytes,
+    edit: Callable[[Host, int], None],
+    rounds: int,
+    rng: random.Random,
+    stop_on_bad: bool = False,
+) -> dict:
     real = root / in_machine.lstrip("/")
     watcher = Watcher(real, {old, new})
     watcher.start()
@@ -136,14 +147,20 @@ def _kill_rounds(root: Path, in_machine: str, old: bytes, new: bytes, edit: Call
     finally:
         watcher.stop.set()
         watcher.join()
-    return {"kills": rounds, "reads": watcher.reads, "torn_reads": len(watcher.bad),
-            "torn_after_kill": len(after_kill_bad), "kills_mid_write": mid_write,
-            "examples": (watcher.bad + after_kill_bad)[:3]}
+    return {
+        "kills": rounds,
+        "reads": watcher.reads,
+        "torn_reads": len(watcher.bad),
+        "torn_after_kill": len(after_kill_bad),
+        "kills_mid_write": mid_write,
+        "examples": (watcher.bad + after_kill_bad)[:3],
+    }
 
 
 @pytest.mark.parametrize("editor", [_fstab_editor, _sysctl_editor], ids=["fstab", "sysctl.d"])
 def test_an_edit_killed_at_random_moments_leaves_and_shows_only_the_old_or_the_new_bytes(
-        tmp_path: Path, editor: Callable) -> None:
+    tmp_path: Path, editor: Callable
+) -> None:
     root = make_root(tmp_path / "root")
     in_machine, old, new, edit = editor(root)
     assert old != new

@@ -86,8 +86,7 @@ def test_the_output_is_the_same_whatever_the_hash_seed_and_carries_no_build_date
     # Click keeps some option names in sets: a generator that leaked their order would flip-flop here.
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        run = subprocess.run([sys.executable, str(GEN), "--check"], cwd=REPO, capture_output=True, text=True,
-                             env=env)
+        run = subprocess.run([sys.executable, str(GEN), "--check"], cwd=REPO, capture_output=True, text=True, env=env)
         assert run.returncode == 0, f"PYTHONHASHSEED={seed}: {run.stderr}"
     assert f'.TH SWAPCTL 8 "{gen.MAN_DATE}" ' in MAN.read_text()
 
@@ -106,8 +105,18 @@ def test_the_man_page_renders_under_groff_without_a_warning():
 
 def test_the_man_page_has_every_section_in_order():
     sections = re.findall(r"^\.SH (.+)$", MAN.read_text(), flags=re.M)
-    wanted = ["NAME", "SYNOPSIS", "DESCRIPTION", "GLOBAL OPTIONS", "COMMANDS", "EXIT STATUS", "ENVIRONMENT",
-              "FILES", "EXAMPLES", "SEE ALSO"]
+    wanted = [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "GLOBAL OPTIONS",
+        "COMMANDS",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "EXAMPLES",
+        "SEE ALSO",
+    ]
     assert sections == wanted
 
 
@@ -128,8 +137,12 @@ def test_environment_files_and_see_also_name_what_the_brief_asks():
     for var in ("SWAPCTL_ROOT", "SWAPCTL_STATE_DIR", "SWAPCTL_OUTPUT", "NO_COLOR"):
         assert f"\\fB{var}\\fR" in env
     files = _section(text, "FILES")
-    for path in ("/etc/fstab", "/etc/sysctl.d/90\\-swapctl.conf", "/var/lib/swapctl/journal.jsonl",
-                 "/var/lib/swapctl/lock"):
+    for path in (
+        "/etc/fstab",
+        "/etc/sysctl.d/90\\-swapctl.conf",
+        "/var/lib/swapctl/journal.jsonl",
+        "/var/lib/swapctl/lock",
+    ):
         assert f"\\fI{path}\\fR" in files
     see = _section(text, "SEE ALSO")
     for ref in ("swapon (8)", "mkswap (8)", "sysctl (8)", "proc (5)"):
@@ -174,13 +187,16 @@ def test_an_example_with_an_option_the_command_lacks_stops_the_generator(tree):
     assert gen.check_example(tree, "swapctl no-such-command --bogus") is None
 
 
-@pytest.mark.parametrize(("text", "escaped"), [
-    ("--size", "\\-\\-size"),
-    (".hidden line", "\\&.hidden line"),
-    ("'quoted line", "\\&'quoted line"),
-    ("a\\b", "a\\eb"),
-    ("one\n.two", "one\n\\&.two"),
-])
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("--size", "\\-\\-size"),
+        (".hidden line", "\\&.hidden line"),
+        ("'quoted line", "\\&'quoted line"),
+        ("a\\b", "a\\eb"),
+        ("one\n.two", "one\n\\&.two"),
+    ],
+)
 def test_roff_escapes_hyphens_backslashes_and_leading_control_characters(text, escaped):
     assert gen.roff(text) == escaped
 
@@ -191,10 +207,17 @@ def test_roff_escapes_hyphens_backslashes_and_leading_control_characters(text, e
 def bash_complete(words: list[str], *, script: Path = BASH, cwd: Path | None = None) -> list[str]:
     """Run the completion function in a real bash; words as readline splits them (= is its own word)."""
     _need("bash")
-    code = ('source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE};'
-            ' _swapctl; printf "%s\\n" "${COMPREPLY[@]}"')
-    run = subprocess.run(["bash", "--norc", "--noprofile", "-c", code, str(script), *words],
-                         capture_output=True, text=True, cwd=cwd, timeout=20)
+    code = (
+        'source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE};'
+        ' _swapctl; printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    run = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", code, str(script), *words],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=20,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stderr == "", run.stderr
     return [line for line in run.stdout.splitlines() if line]
@@ -316,16 +339,14 @@ def test_the_generator_reads_enum_literal_and_path_types_from_any_app(demo_bash,
     (tmp_path / "file.txt").write_text("")
     (tmp_path / "folder").mkdir()
     assert bash_complete(["swapctl", "make", "--into", "f"], script=demo_bash, cwd=tmp_path) == ["folder"]
-    assert sorted(bash_complete(["swapctl", "make", "f"], script=demo_bash, cwd=tmp_path)) == ["file.txt",
-                                                                                                "folder"]
+    assert sorted(bash_complete(["swapctl", "make", "f"], script=demo_bash, cwd=tmp_path)) == ["file.txt", "folder"]
     # the second positional is free text: no files offered
     assert bash_complete(["swapctl", "make", "x", "f"], script=demo_bash, cwd=tmp_path) == []
 
 
 def test_the_generator_walks_nested_groups_and_negated_flags(demo_bash):
     assert bash_complete(["swapctl", "-o", "json", "group", ""], script=demo_bash) == ["deep"]
-    assert bash_complete(["swapctl", "group", "deep", "--"], script=demo_bash) == ["--flag", "--no-flag",
-                                                                                  "--help"]
+    assert bash_complete(["swapctl", "group", "deep", "--"], script=demo_bash) == ["--flag", "--no-flag", "--help"]
 
 
 # --- zsh ------------------------------------------------------------------------------------------------
@@ -367,17 +388,23 @@ def tab_in_a_real_shell(argv: list[str], setup: str, line: str, expect: str, hom
 
 
 def zsh_complete(line: str, expect: str, home: Path) -> str:
-    return tab_in_a_real_shell([_need("zsh"), "-f", "-i"],
-                               f"fpath=({ZSH.parent} $fpath); autoload -Uz compinit; compinit -u -D",
-                               line, expect, home)
+    return tab_in_a_real_shell(
+        [_need("zsh"), "-f", "-i"],
+        f"fpath=({ZSH.parent} $fpath); autoload -Uz compinit; compinit -u -D",
+        line,
+        expect,
+        home,
+    )
 
 
 def test_bash_completes_on_a_real_tab_where_readline_splits_at_equals(tmp_path):
     argv = [_need("bash"), "--norc", "--noprofile", "-i"]
-    assert "swapctl --output=json " in tab_in_a_real_shell(argv, f"source {BASH}", "swapctl --output=js",
-                                                           "json ", tmp_path)
-    assert "swapctl -o json create " in tab_in_a_real_shell(argv, f"source {BASH}", "swapctl -o json cre", "create ",
-                                                    tmp_path)
+    assert "swapctl --output=json " in tab_in_a_real_shell(
+        argv, f"source {BASH}", "swapctl --output=js", "json ", tmp_path
+    )
+    assert "swapctl -o json create " in tab_in_a_real_shell(
+        argv, f"source {BASH}", "swapctl -o json cre", "create ", tmp_path
+    )
 
 
 def test_zsh_completes_commands_options_and_choices_on_a_real_tab(tmp_path):
@@ -407,8 +434,13 @@ def test_zsh_completes_directories_for_root(tmp_path):
 
 def fish_complete(line: str, cwd: Path | None = None) -> list[str]:
     fish = _need("fish")
-    run = subprocess.run([fish, "--no-config", "-c", f"source {FISH}; complete -C {line!r}"],
-                         capture_output=True, text=True, cwd=cwd, timeout=20)
+    run = subprocess.run(
+        [fish, "--no-config", "-c", f"source {FISH}; complete -C {line!r}"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=20,
+    )
     assert run.returncode == 0 and run.stderr == "", run.stderr
     return [row.split("\t", 1)[0] for row in run.stdout.splitlines()]
 
@@ -443,7 +475,8 @@ def test_every_command_and_long_option_is_in_each_completion_script(tree):
             assert f"__swapctl_is '{c.key}'" in fish or not c.options
         for p in c.options:
             for o in p.long_opts:
-                assert re.search(rf"^ *'{re.escape(c.key)}'\) subs='[^']*'; opts='([^']* )?{re.escape(o)}[ ']",
-                                 bash, re.M), o
+                assert re.search(
+                    rf"^ *'{re.escape(c.key)}'\) subs='[^']*'; opts='([^']* )?{re.escape(o)}[ ']", bash, re.M
+                ), o
                 assert f"{o}[" in zsh or f"{o}=[" in zsh, o
                 assert f"-l {o[2:]}" in fish, o

@@ -58,11 +58,24 @@ def test_discard_and_priority_are_read_whatever_the_spelling() -> None:
     assert swap_options(("pri=" + "9" * 5000,)) == (None, None)  # strtol overflows: swapon sets nothing
 
 
-@pytest.mark.parametrize("value, priority", [("5abc", 5), ("abc", None), ("0x10", 0), ("99999", 32767),
-                                             (" 7", 7), ("+8", 8), ("-5", None),
-                                             # a 64-bit long holds LONG_MAX; the (int) cast keeps 32 bits
-                                             (str(2**63 - 1), None), (str(2**63), None), ("0" * 30 + "6", 6),
-                                             ("99999999999", 32767), (str(2**32 + 3), 3)])
+@pytest.mark.parametrize(
+    "value, priority",
+    [
+        ("5abc", 5),
+        ("abc", None),
+        ("0x10", 0),
+        ("99999", 32767),
+        (" 7", 7),
+        ("+8", 8),
+        ("-5", None),
+        # a 64-bit long holds LONG_MAX; the (int) cast keeps 32 bits
+        (str(2**63 - 1), None),
+        (str(2**63), None),
+        ("0" * 30 + "6", 6),
+        ("99999999999", 32767),
+        (str(2**32 + 3), 3),
+    ],
+)
 def test_a_priority_is_read_as_swapon_reads_it(value: str, priority: int | None) -> None:
     assert swap_options((f"pri={value}",))[0] == priority
 

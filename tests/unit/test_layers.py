@@ -30,8 +30,7 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("swapctl"):
             for a in node.names:  # `from swapctl.ops import fstab` imports the module swapctl.ops.fstab
                 sub = f"{node.module}.{a.name}"
-                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
-                          else node.module)
+                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists() else node.module)
     return found
 
 
@@ -50,8 +49,12 @@ def test_every_module_lives_in_a_room() -> None:
 
 
 def test_no_module_imports_from_a_room_above_its_own() -> None:
-    upward = [f"{m} imports {i}" for m, deps in graph().items() for i in sorted(deps)
-              if floor(m) is not None and floor(i) is not None and floor(i) > floor(m)]  # type: ignore[operator]
+    upward = [
+        f"{m} imports {i}"
+        for m, deps in graph().items()
+        for i in sorted(deps)
+        if floor(m) is not None and floor(i) is not None and floor(i) > floor(m)
+    ]  # type: ignore[operator]
     assert not upward, "\n".join(upward)
 
 
@@ -67,7 +70,7 @@ def test_no_import_circle() -> None:
         path.append(m)
         for d in sorted(g[m]):
             if state.get(d) == 1:
-                circles.append(" -> ".join(path[path.index(d):] + [d]))
+                circles.append(" -> ".join(path[path.index(d) :] + [d]))
             elif d not in state:
                 visit(d)
         path.pop()

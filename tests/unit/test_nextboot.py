@@ -59,9 +59,11 @@ def test_files_apply_in_basename_order_so_the_last_name_wins_whatever_its_direct
     put("/run/sysctl.d/50-runtime.conf", "vm.swappiness = 50\n")
     for tool in nextboot.TOOLS:
         assert winner(host, tool) == ("/usr/lib/sysctl.d/99-vendor.conf", "30")
-    assert [w.file for w in boot(host, PROCPS).writes] == ["/etc/sysctl.d/10-admin.conf",
-                                                           "/run/sysctl.d/50-runtime.conf",
-                                                           "/usr/lib/sysctl.d/99-vendor.conf"]
+    assert [w.file for w in boot(host, PROCPS).writes] == [
+        "/etc/sysctl.d/10-admin.conf",
+        "/run/sysctl.d/50-runtime.conf",
+        "/usr/lib/sysctl.d/99-vendor.conf",
+    ]
 
 
 def test_a_file_in_etc_shadows_the_same_name_in_run_usr_local_lib_usr_lib_and_lib(tree) -> None:
@@ -129,8 +131,10 @@ def test_only_dot_conf_files_count_and_systemd_skips_hidden_ones(tree) -> None:
 
 def test_within_a_file_the_last_line_wins_and_slashes_dashes_comments_and_spacing_are_understood(tree) -> None:
     _, host, put = tree
-    put("/etc/sysctl.d/30-mix.conf", "# vm.swappiness = 1\n; vm.swappiness = 2\n  vm/swappiness=3\n"
-        "-vm.swappiness   =   4  \nnot an assignment\n")
+    put(
+        "/etc/sysctl.d/30-mix.conf",
+        "# vm.swappiness = 1\n; vm.swappiness = 2\n  vm/swappiness=3\n-vm.swappiness   =   4  \nnot an assignment\n",
+    )
     for tool in nextboot.TOOLS:
         assert winner(host, tool) == ("/etc/sysctl.d/30-mix.conf", "4")
 
@@ -194,11 +198,39 @@ def test_overrides_simulate_a_new_file_without_writing_it(tree) -> None:
 
 # --- what the kernel keeps --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, kept", [
-    ("10", 10), ("010", 8), ("0x10", 16), ("0X1f", 31), (" 5 ", 5), ("10 # note", 10), ("10\tx", 10), ("33 44", 33),
-    ("08", None), ("+1", None), ("1_0", None), ("-1", None), ("1e3", None), ("99999999999", None), ("", None),
-    ("10\r", None), ("10\v", None), ("0x", None), ("12abc", None), ("9" * 21, None), ("0" * 25 + "7", None),
-    ("1.5", None), ("500", None), ("-" + "0" * 19, 0), ("-" + "0" * 20, None), ("\udca07", 7), ("\u00a07", None)])
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("10", 10),
+        ("010", 8),
+        ("0x10", 16),
+        ("0X1f", 31),
+        (" 5 ", 5),
+        ("10 # note", 10),
+        ("10\tx", 10),
+        ("33 44", 33),
+        ("08", None),
+        ("+1", None),
+        ("1_0", None),
+        ("-1", None),
+        ("1e3", None),
+        ("99999999999", None),
+        ("", None),
+        ("10\r", None),
+        ("10\v", None),
+        ("0x", None),
+        ("12abc", None),
+        ("9" * 21, None),
+        ("0" * 25 + "7", None),
+        ("1.5", None),
+        ("500", None),
+        ("-" + "0" * 19, 0),
+        ("-" + "0" * 20, None),
+        ("\udca07", 7),
+        ("\u00a07", None),
+    ],
+)
 def test_a_boot_value_is_read_as_the_kernel_reads_it(text: str, kept: int | None) -> None:
     got = procsys.accepts(text, 0, 200)
     assert (got if isinstance(got, int) else None) == kept, got
@@ -216,6 +248,7 @@ def test_a_value_the_kernel_rejects_leaves_procps_earlier_value_and_systemd_the_
 
 
 # --- lines, blanks and keys as each tool reads them ---------------------------------------------------------
+
 
 def test_only_systemd_ends_a_line_at_a_carriage_return(tree) -> None:
     _, host, put = tree
@@ -238,10 +271,20 @@ def test_a_no_break_space_before_the_equals_sign_makes_the_line_fail_in_both(tre
     assert texts(host, PROCPS) == [] and texts(host, SYSTEMD) == []
 
 
-@pytest.mark.parametrize("spelling, procps, systemd", [
-    ("vm/swappiness", True, True), ("/vm/swappiness", True, True), ("vm..swappiness", True, True),
-    (".vm.swappiness", True, True), ("vm/swappiness/", False, True), ("vm.swappiness.", False, True),
-    ("vm/./swappiness", True, True), ("kernel/../vm/swappiness", True, False), ("VM.SWAPPINESS", False, False)])
+@pytest.mark.parametrize(
+    "spelling, procps, systemd",
+    [
+        ("vm/swappiness", True, True),
+        ("/vm/swappiness", True, True),
+        ("vm..swappiness", True, True),
+        (".vm.swappiness", True, True),
+        ("vm/swappiness/", False, True),
+        ("vm.swappiness.", False, True),
+        ("vm/./swappiness", True, True),
+        ("kernel/../vm/swappiness", True, False),
+        ("VM.SWAPPINESS", False, False),
+    ],
+)
 def test_key_spellings_reach_the_file_as_each_tool_decides(tree, spelling: str, procps: bool, systemd: bool) -> None:
     _, host, put = tree
     (host.real("/proc/sys/kernel")).mkdir(parents=True, exist_ok=True)
@@ -268,8 +311,10 @@ def test_a_dangling_link_or_a_directory_masks_the_same_name_lower_down(tree) -> 
 
 def test_globs_do_not_cross_a_slash_and_systemd_keeps_one_entry_per_key(tree) -> None:
     _, host, put = tree
-    put("/etc/sysctl.d/10-a.conf", "*swappiness = 1\nvm.swappiness = 2\nvm.page-cluster = 3\n"
-        "vm.page-cluster = 4\nvm.page-cluster = 3\n")
+    put(
+        "/etc/sysctl.d/10-a.conf",
+        "*swappiness = 1\nvm.swappiness = 2\nvm.page-cluster = 3\nvm.page-cluster = 4\nvm.page-cluster = 3\n",
+    )
     assert texts(host, PROCPS) == ["2"] and texts(host, SYSTEMD) == ["2"]
     assert texts(host, PROCPS, "vm.page-cluster") == ["3", "4", "3"]
     assert texts(host, SYSTEMD, "vm.page-cluster") == ["3"]  # the last assignment, once

@@ -22,11 +22,14 @@ def test_swaps_names_with_space_and_tab_are_decoded(fixtures: Path) -> None:
     assert areas[1].priority == -2 and areas[1].type == "file"
 
 
-@pytest.mark.parametrize("name,path,kind,prio", [
-    ("digitalocean-tutorial__add-swap__pre-4.14__proc_swaps", "/swapfile", "file", -1),
-    ("prometheus_node_exporter__collector_fixtures_proc_swaps", "/dev/zram0", "partition", 100),
-    ("prometheus_procfs__testdata_fixtures.ttar__fixtures_proc_swaps", "/dev/dm-2", "partition", -2),
-])
+@pytest.mark.parametrize(
+    "name,path,kind,prio",
+    [
+        ("digitalocean-tutorial__add-swap__pre-4.14__proc_swaps", "/swapfile", "file", -1),
+        ("prometheus_node_exporter__collector_fixtures_proc_swaps", "/dev/zram0", "partition", 100),
+        ("prometheus_procfs__testdata_fixtures.ttar__fixtures_proc_swaps", "/dev/dm-2", "partition", -2),
+    ],
+)
 def test_swaps_from_other_kernels_parse(fixtures: Path, name: str, path: str, kind: str, prio: int) -> None:
     (area,) = parse_swaps((fixtures / "public" / name).read_text())
     assert (area.path, area.type, area.priority) == (path, kind, prio)
@@ -45,8 +48,12 @@ def test_octal_escapes_round_trip_backslash() -> None:
 def test_meminfo_values_are_bytes_and_node_files_parse(fixtures: Path) -> None:
     mem = parse_meminfo((fixtures / "this-machine/proc/meminfo").read_text())
     assert mem["MemTotal"] > 1 << 30 and mem["MemTotal"] % 1024 == 0
-    node = parse_meminfo((fixtures / "public/performancecopilot_pcp__qa_linux_meminfo-root-007.tgz__"
-                          "sys_devices_system_node_node1_meminfo").read_text())
+    node = parse_meminfo(
+        (
+            fixtures / "public/performancecopilot_pcp__qa_linux_meminfo-root-007.tgz__"
+            "sys_devices_system_node_node1_meminfo"
+        ).read_text()
+    )
     assert node["MemTotal"] > 0 and "MemFree" in node
 
 
@@ -58,9 +65,11 @@ def test_every_public_meminfo_has_memtotal(fixtures: Path) -> None:
 
 
 def test_mountinfo_picks_the_deepest_mount() -> None:
-    text = ("22 1 254:0 / / rw - ext4 /dev/vda rw\n"
-            "30 22 0:40 / /var/tmp/my\\040mnt rw - btrfs /dev/loop0 rw,compress=zstd\n"
-            "31 22 0:41 / /dev/shm rw - tmpfs tmpfs rw\n")
+    text = (
+        "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+        "30 22 0:40 / /var/tmp/my\\040mnt rw - btrfs /dev/loop0 rw,compress=zstd\n"
+        "31 22 0:41 / /dev/shm rw - tmpfs tmpfs rw\n"
+    )
     mounts = parse_mountinfo(text)
     assert mount_for("/var/tmp/my mnt/sw", mounts).fstype == "btrfs"
     assert mount_for("/var/tmp/my mntx", mounts).fstype == "ext4"
@@ -76,6 +85,7 @@ def test_the_machines_own_mountinfo_parses() -> None:
 def test_vmstat_and_pressure(fixtures: Path) -> None:
     vm = parse_vmstat((fixtures / "this-machine/proc/vmstat").read_text())
     assert "pswpout" in vm and "pgscan_kswapd" in vm
-    psi = parse_pressure((fixtures / "public/performancecopilot_pcp__qa_linux_pressure-root-001.tgz__"
-                          "proc_pressure_memory").read_text())
+    psi = parse_pressure(
+        (fixtures / "public/performancecopilot_pcp__qa_linux_pressure-root-001.tgz__proc_pressure_memory").read_text()
+    )
     assert psi["full"]["avg10"] == pytest.approx(57.59) and psi["some"]["total"] == 3559632828

@@ -43,6 +43,7 @@ def umask0() -> Iterator[None]:
 
 # --- the swap file is never readable by others -----------------------------------------------------------
 
+
 class ModeWatcher(Host):
     """Records the mode of the swap file after every operation swapctl does on it, and at every tool run."""
 
@@ -69,7 +70,8 @@ class ModeWatcher(Host):
 
 @pytest.mark.parametrize("method", ["fallocate", "zero"])
 def test_the_swap_file_is_0600_from_its_creation_through_every_step_even_with_umask_0(
-        tmp_path: Path, umask0: None, method: str) -> None:
+    tmp_path: Path, umask0: None, method: str
+) -> None:
     root = make_root(tmp_path / "root")
     os.chmod(root / "var/tmp", 0o755)
     base = fake_host(root)
@@ -113,13 +115,18 @@ def test_exclusive_create_refuses_an_existing_file_and_never_follows_a_link(tmp_
 
 # --- links and directories others can write ----------------------------------------------------------------
 
-@pytest.mark.parametrize("setup,path", [
-    (lambda r: os.symlink("../../etc/fstab", r / "var/tmp/sw"), "/var/tmp/sw"),
-    (lambda r: os.symlink("/var/tmp", r / "var/tmpl"), "/var/tmpl/sw"),
-    (lambda r: os.chmod(r / "var/tmp", 0o777), "/var/tmp/sw"),
-    (lambda r: os.chmod(r / "var/tmp", 0o1777), "/var/tmp/sw"),
-    (lambda r: os.chmod(r / "var/tmp", 0o775), "/var/tmp/sw"),
-], ids=["link", "parent-link", "world-writable", "sticky-tmp", "group-writable"])
+
+@pytest.mark.parametrize(
+    "setup,path",
+    [
+        (lambda r: os.symlink("../../etc/fstab", r / "var/tmp/sw"), "/var/tmp/sw"),
+        (lambda r: os.symlink("/var/tmp", r / "var/tmpl"), "/var/tmpl/sw"),
+        (lambda r: os.chmod(r / "var/tmp", 0o777), "/var/tmp/sw"),
+        (lambda r: os.chmod(r / "var/tmp", 0o1777), "/var/tmp/sw"),
+        (lambda r: os.chmod(r / "var/tmp", 0o775), "/var/tmp/sw"),
+    ],
+    ids=["link", "parent-link", "world-writable", "sticky-tmp", "group-writable"],
+)
 def test_create_refuses_links_and_directories_others_can_write(tmp_path: Path, setup, path: str) -> None:
     root = make_root(tmp_path / "root")
     os.chmod(root / "var/tmp", 0o755)
@@ -148,6 +155,7 @@ def test_create_refuses_a_directory_owned_by_another_user(tmp_path: Path) -> Non
 
 # --- no shell ----------------------------------------------------------------------------------------------
 
+
 def _calls(tree: ast.AST) -> Iterator[ast.Call]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -162,9 +170,26 @@ def _dotted(node: ast.AST) -> str:
     return "?"
 
 
-SHELL_CALLS = {"os.system", "os.popen", "os.execl", "os.execle", "os.execlp", "os.execlpe", "os.execv",
-               "os.execve", "os.execvp", "os.execvpe", "os.spawnl", "os.spawnlp", "os.spawnv", "os.spawnvp",
-               "os.posix_spawn", "os.posix_spawnp", "pty.spawn", "commands.getoutput"}
+SHELL_CALLS = {
+    "os.system",
+    "os.popen",
+    "os.execl",
+    "os.execle",
+    "os.execlp",
+    "os.execlpe",
+    "os.execv",
+    "os.execve",
+    "os.execvp",
+    "os.execvpe",
+    "os.spawnl",
+    "os.spawnlp",
+    "os.spawnv",
+    "os.spawnvp",
+    "os.posix_spawn",
+    "os.posix_spawnp",
+    "pty.spawn",
+    "commands.getoutput",
+}
 
 
 def test_the_package_runs_no_shell_and_only_system_modules_start_processes() -> None:
@@ -191,9 +216,19 @@ def test_the_package_runs_no_shell_and_only_system_modules_start_processes() -> 
             for kw in call.keywords:
                 if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
                     offences.append(f"{rel}:{call.lineno}: {name}(shell=...)")
-            if name.endswith(("subprocess.run", "subprocess.Popen", "subprocess.call", "subprocess.check_output",
-                              "subprocess.check_call")) and call.args and \
-                    isinstance(call.args[0], ast.Constant | ast.JoinedStr):
+            if (
+                name.endswith(
+                    (
+                        "subprocess.run",
+                        "subprocess.Popen",
+                        "subprocess.call",
+                        "subprocess.check_output",
+                        "subprocess.check_call",
+                    )
+                )
+                and call.args
+                and isinstance(call.args[0], ast.Constant | ast.JoinedStr)
+            ):
                 offences.append(f"{rel}:{call.lineno}: {name} with a command string, not an argv list")
     assert offences == []
 
@@ -207,9 +242,15 @@ def test_the_no_shell_scan_catches_what_it_looks_for() -> None:
 
 # --- non-root ------------------------------------------------------------------------------------------------
 
-MUTATING = [["create", "/var/tmp/sw", *SIZE], ["remove", "/var/tmp/sw"], ["resize", "/var/tmp/sw", *SIZE],
-            ["vm", "set", "swappiness=10"], ["vm", "set", "swappiness=10", "--persist"], ["rollback"],
-            ["apply", "@SPEC@"]]
+MUTATING = [
+    ["create", "/var/tmp/sw", *SIZE],
+    ["remove", "/var/tmp/sw"],
+    ["resize", "/var/tmp/sw", *SIZE],
+    ["vm", "set", "swappiness=10"],
+    ["vm", "set", "swappiness=10", "--persist"],
+    ["rollback"],
+    ["apply", "@SPEC@"],
+]
 
 
 def test_every_mutating_command_refuses_a_non_root_user_with_exit_3_on_a_fake_machine(tmp_path: Path) -> None:
@@ -240,15 +281,35 @@ def test_a_real_unprivileged_user_is_refused_before_anything_is_touched(tmp_path
         (work / "spec.yaml").write_text("vm:\n  swappiness: 10\n")
         os.chmod(work / "spec.yaml", 0o644)
         state = work / "state"
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), *site]),
-               "HOME": "/nonexistent", "LC_ALL": "C"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), *site]),
+            "HOME": "/nonexistent",
+            "LC_ALL": "C",
+        }
         results = []
         for argv in MUTATING:
-            args = [a.replace("/var/tmp/sw", str(work / "sw")).replace("@SPEC@", str(work / "spec.yaml"))
-                    for a in argv]
-            proc = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python, "-m",
-                                   "swapctl", "--state-dir", str(state), *args], capture_output=True, text=True,
-                                  env=env, cwd="/", timeout=60, check=False)
+            args = [a.replace("/var/tmp/sw", str(work / "sw")).replace("@SPEC@", str(work / "spec.yaml")) for a in argv]
+            proc = subprocess.run(
+                [
+                    setpriv,
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    python,
+                    "-m",
+                    "swapctl",
+                    "--state-dir",
+                    str(state),
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd="/",
+                timeout=60,
+                check=False,
+            )
             if "No module named" in proc.stderr:
                 pytest.skip(f"swapctl cannot be imported as nobody: {proc.stderr.strip().splitlines()[-1]}")
             results.append((args, proc.returncode, proc.stderr))
@@ -265,8 +326,10 @@ def test_a_real_unprivileged_user_is_refused_before_anything_is_touched(tmp_path
 
 # --- state dir and journal -------------------------------------------------------------------------------
 
-def test_the_state_dir_is_made_0700_and_the_journal_and_lock_0600_even_with_umask_0(tmp_path: Path,
-                                                                                     umask0: None) -> None:
+
+def test_the_state_dir_is_made_0700_and_the_journal_and_lock_0600_even_with_umask_0(
+    tmp_path: Path, umask0: None
+) -> None:
     root = make_root(tmp_path / "root")
     os.chmod(root / "var/tmp", 0o755)
     result = invoke(fake_host(root), "create", "/var/tmp/sw", *SIZE)
@@ -302,6 +365,7 @@ def test_the_journal_is_never_written_through_a_link(tmp_path: Path) -> None:
 
 # --- list flags insecure areas -----------------------------------------------------------------------------
 
+
 def test_list_warns_about_a_swap_area_others_can_read_or_that_root_does_not_own(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to give the file another owner")
@@ -311,8 +375,9 @@ def test_list_warns_about_a_swap_area_others_can_read_or_that_root_does_not_own(
         p.write_bytes(b"\0" * 65536)
         os.chmod(p, mode)
         os.chown(p, uid, 0)
-    (root / "proc/swaps").write_text(SWAPS_HEADER + "".join(
-        f"/var/tmp/{n:<31}file\t\t60\t\t0\t\t-2\n" for n in ("readable", "foreign", "good")))
+    (root / "proc/swaps").write_text(
+        SWAPS_HEADER + "".join(f"/var/tmp/{n:<31}file\t\t60\t\t0\t\t-2\n" for n in ("readable", "foreign", "good"))
+    )
     result = invoke(fake_host(root), "list", "-o", "json")
     assert result.exit_code == 0, result.output
     import json

@@ -27,8 +27,14 @@ def run_in_own_group(signame: str) -> list[str]:
     code = PROBE.replace("signal.SIG)", f"signal.{signame})")
     if signame == "SIGTERM":  # as main() sets it up: SIGTERM unwinds like Ctrl-C
         code = code.replace("threading.Timer", "signals.terminate_like_interrupt()\nthreading.Timer", 1)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                          start_new_session=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        start_new_session=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.splitlines()
 

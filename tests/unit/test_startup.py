@@ -42,8 +42,7 @@ def imported_modules(root: Path, argv: list[str]) -> set[str]:
     env = dict(os.environ, SWAPCTL_ROOT=str(root), MODULES_OUT=str(out))
     env.pop("SWAPCTL_OUTPUT", None)
     out.unlink(missing_ok=True)
-    proc = subprocess.run([sys.executable, "-c", HARNESS, *argv], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-c", HARNESS, *argv], env=env, capture_output=True, text=True, timeout=60)
     assert out.exists(), proc.stderr[-2000:]
     code, *names = out.read_text().split("\n")
     assert code in ("0", "None"), proc.stderr[-2000:]
@@ -91,8 +90,9 @@ def test_yaml_output_is_what_imports_yaml(machine: Path) -> None:
 
 def test_the_top_level_help_lists_every_command_without_loading_them(machine: Path) -> None:
     env = dict(os.environ, SWAPCTL_ROOT=str(machine))
-    proc = subprocess.run([sys.executable, "-m", "swapctl", "--help"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "swapctl", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     for name in COMMANDS:
         assert f"  {name} " in proc.stdout
@@ -139,8 +139,9 @@ def test_zero_fill_does_not_leave_the_whole_file_in_the_page_cache(tmp_path: Pat
     path.touch()
     size = 256 << 20
     files.zero_fill(path, size)
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     assert int(out.split()[0]) <= size // 2, out
 
 
@@ -149,14 +150,20 @@ def test_command_help_is_plain_text_without_rich(machine: Path, argv: list[str])
     assert "rich" not in imported_modules(machine, argv)
 
 
-def test_the_exit_skips_the_final_collection_and_the_command_runs_with_the_collector_on(machine: Path,
-                                                                                         tmp_path: Path) -> None:
+def test_the_exit_skips_the_final_collection_and_the_command_runs_with_the_collector_on(
+    machine: Path, tmp_path: Path
+) -> None:
     # The interpreter's last full collection costs ~10 ms per run (bench/); swapctl freezes everything at exit
     # instead, but a long command (stress, a resize of a large area) still collects cycles as it goes.
     out = tmp_path / "probe.txt"
     env = dict(os.environ, SWAPCTL_ROOT=str(machine), PROBE_OUT=str(out))
-    proc = subprocess.run([sys.executable, "-c", EXIT_PROBE, "vm", "get", "-o", "json"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "vm", "get", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     enabled, frozen = out.read_text().split()
     assert enabled == "True"

@@ -12,7 +12,8 @@ from tests.fakes import FIXTURES, MEMINFO, fake_host, make_root
 
 MiB = 1 << 20
 SWAP_MEMINFO = MEMINFO.replace("SwapTotal:             0 kB", "SwapTotal:        262140 kB").replace(
-    "SwapFree:              0 kB", "SwapFree:         262140 kB")
+    "SwapFree:              0 kB", "SwapFree:         262140 kB"
+)
 
 
 def add_memory_cgroup(root: Path, version: int = 1) -> Path:
@@ -49,27 +50,39 @@ def machine(tmp_path: Path, *, version: int | None = 1, meminfo: str = SWAP_MEMI
 
 
 def req(host, **kw):
-    args = {"memory_limit": "48M", "size": "96M", "duration": 0.3, "file_size": None, "pattern": "random",
-            "max_direct_reclaim": 1000, "max_psi_full": 50.0, "allow_oom": False, "interval": 0.05}
+    args = {
+        "memory_limit": "48M",
+        "size": "96M",
+        "duration": 0.3,
+        "file_size": None,
+        "pattern": "random",
+        "max_direct_reclaim": 1000,
+        "max_psi_full": 50.0,
+        "allow_oom": False,
+        "interval": 0.05,
+    }
     args.update(kw)
     return ops.build_request(host, **args)
 
 
 # --- validation ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kw, text", [
-    ({"size": "0"}, "greater than zero"),
-    ({"size": "-5M"}, "not a size"),
-    ({"memory_limit": "0"}, "greater than zero"),
-    ({"file_size": "0"}, "greater than zero"),
-    ({"duration": 0.0}, "greater than zero"),
-    ({"duration": -3.0}, "greater than zero"),
-    ({"duration": float("nan")}, "greater than zero"),
-    ({"duration": 7200.0}, "longer than"),
-    ({"pattern": "ones"}, "not one of random, zero, mixed"),
-    ({"memory_limit": "1M"}, "below 8 MiB"),
-    ({"max_direct_reclaim": -1}, "0 or more"),
-    ({"max_psi_full": 101.0}, "percentage"),
-])
+@pytest.mark.parametrize(
+    "kw, text",
+    [
+        ({"size": "0"}, "greater than zero"),
+        ({"size": "-5M"}, "not a size"),
+        ({"memory_limit": "0"}, "greater than zero"),
+        ({"file_size": "0"}, "greater than zero"),
+        ({"duration": 0.0}, "greater than zero"),
+        ({"duration": -3.0}, "greater than zero"),
+        ({"duration": float("nan")}, "greater than zero"),
+        ({"duration": 7200.0}, "longer than"),
+        ({"pattern": "ones"}, "not one of random, zero, mixed"),
+        ({"memory_limit": "1M"}, "below 8 MiB"),
+        ({"max_direct_reclaim": -1}, "0 or more"),
+        ({"max_psi_full": 101.0}, "percentage"),
+    ],
+)
 def test_bad_requests_are_usage_errors(tmp_path, kw, text):
     host = machine(tmp_path)
     with pytest.raises(UsageError, match=text) as info:
@@ -175,8 +188,13 @@ class FakeCgroup:
 class FakeWorker:
     pid = 4242
 
-    def __init__(self, *, crash_after: int | None = None, interrupt_after: int | None = None,
-                 oom_cgroup: FakeCgroup | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        crash_after: int | None = None,
+        interrupt_after: int | None = None,
+        oom_cgroup: FakeCgroup | None = None,
+    ) -> None:
         self.calls = 0
         self.crash_after = crash_after
         self.interrupt_after = interrupt_after
@@ -203,8 +221,16 @@ class FakeWorker:
             else:
                 self.status = 1
         time.sleep(min(timeout, 0.01))
-        return [{"event": "filled"}, {"event": "touch", "t": 0.1 * self.calls, "pages": 1000 * self.calls,
-                                      "passes": self.calls, "rate": 10000.0}]
+        return [
+            {"event": "filled"},
+            {
+                "event": "touch",
+                "t": 0.1 * self.calls,
+                "pages": 1000 * self.calls,
+                "passes": self.calls,
+                "rate": 10000.0,
+            },
+        ]
 
     def returncode(self) -> int | None:
         return self.status

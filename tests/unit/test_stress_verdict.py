@@ -219,7 +219,9 @@ def test_the_report_names_the_swap_areas_that_took_the_pages():
         x["swaps"] = [["/dev/zram0", "partition", 0], ["/var/swapfile", "file", i * 1 << 20]]
     s = summarize(samples, request(rec), swap_active=True)
     assert [(a["path"], a["type"], a["took"]) for a in s["swap_areas"]] == [
-        ("/var/swapfile", "file", (len(samples) - 1) << 20), ("/dev/zram0", "zram", 0)]
+        ("/var/swapfile", "file", (len(samples) - 1) << 20),
+        ("/dev/zram0", "zram", 0),
+    ]
     s["worker"] = rec["worker"]
     _, reasons = judge(s, request(rec))
     assert any("the pages went to /var/swapfile (file)" in r for r in reasons)

@@ -8,10 +8,20 @@ from swapctl.core.errors import UsageError
 from swapctl.core.units import format_bytes, parse_size, round_up_pages
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("512M", 512 << 20), ("8G", 8 << 30), ("1.5GiB", 3 << 29), ("1048576K", 1 << 30), ("4096", 4096),
-    ("2g", 2 << 30), ("1 MiB", 1 << 20), ("1MB", 10**6), ("64k", 64 << 10),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("512M", 512 << 20),
+        ("8G", 8 << 30),
+        ("1.5GiB", 3 << 29),
+        ("1048576K", 1 << 30),
+        ("4096", 4096),
+        ("2g", 2 << 30),
+        ("1 MiB", 1 << 20),
+        ("1MB", 10**6),
+        ("64k", 64 << 10),
+    ],
+)
 def test_sizes_are_read_as_admins_write_them(text: str, expected: int) -> None:
     assert parse_size(text) == expected
 
@@ -47,12 +57,15 @@ def test_binary_units_in_tables() -> None:
     assert format_bytes(64 << 20) == "64 MiB"
 
 
-@pytest.mark.parametrize("n,expected", [
-    (1048572 << 10, "1 GiB"),      # a 1 GiB swap file in /proc/swaps: 1 GiB less its header page
-    ((1 << 20) - 1, "1 MiB"),      # 1048575 bytes rounds to 1024.0 KiB, which is 1 MiB
-    ((1 << 10) - 1, "1023 B"),     # bytes are never rounded up into the next unit
-    (1023 << 10, "1023 KiB"),
-    (-((1 << 30) - 1), "-1 GiB"),
-])
+@pytest.mark.parametrize(
+    "n,expected",
+    [
+        (1048572 << 10, "1 GiB"),  # a 1 GiB swap file in /proc/swaps: 1 GiB less its header page
+        ((1 << 20) - 1, "1 MiB"),  # 1048575 bytes rounds to 1024.0 KiB, which is 1 MiB
+        ((1 << 10) - 1, "1023 B"),  # bytes are never rounded up into the next unit
+        (1023 << 10, "1023 KiB"),
+        (-((1 << 30) - 1), "-1 GiB"),
+    ],
+)
 def test_a_size_that_rounds_to_1024_of_a_unit_is_shown_in_the_next_unit(n: int, expected: str) -> None:
     assert format_bytes(n) == expected

@@ -22,21 +22,34 @@ RECORDINGS = Path("kernel-recordings")
 
 
 # --- ranges -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("release", "expected"), [
-    ("4.19.0-20-amd64", (0, 100)), ("5.7.19", (0, 100)), ("5.8.0", (0, 200)), ("6.18.44-fc-v657", (0, 200)),
-])
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [
+        ("4.19.0-20-amd64", (0, 100)),
+        ("5.7.19", (0, 100)),
+        ("5.8.0", (0, 200)),
+        ("6.18.44-fc-v657", (0, 200)),
+    ],
+)
 def test_swappiness_accepts_up_to_200_from_linux_5_8_and_100_before(release, expected) -> None:
     assert KNOBS["swappiness"].kernel_range(parse_release(release)) == expected
 
 
-@pytest.mark.parametrize(("release", "mainline", "possible"), [
-    ("4.6.0", (1, 1000), (1, 1000)), ("5.14.21", (1, 1000), (1, 1000)),
-    # 5.15's stable series took the 3000 ceiling in 2022 (mainline: 5.17): a 5.15 or 5.16 build may have either
-    ("5.15.0-1034-azure", (1, 1000), (1, 3000)), ("5.16.20", (1, 1000), (1, 3000)),
-    ("5.17.0", (1, 3000), (1, 3000)), ("6.12.117+deb12-amd64", (1, 3000), (1, 3000)),
-])
+@pytest.mark.parametrize(
+    ("release", "mainline", "possible"),
+    [
+        ("4.6.0", (1, 1000), (1, 1000)),
+        ("5.14.21", (1, 1000), (1, 1000)),
+        # 5.15's stable series took the 3000 ceiling in 2022 (mainline: 5.17): a 5.15 or 5.16 build may have either
+        ("5.15.0-1034-azure", (1, 1000), (1, 3000)),
+        ("5.16.20", (1, 1000), (1, 3000)),
+        ("5.17.0", (1, 3000), (1, 3000)),
+        ("6.12.117+deb12-amd64", (1, 3000), (1, 3000)),
+    ],
+)
 def test_watermark_scale_factor_ceiling_rose_from_1000_to_3000_in_5_17_and_in_5_15_stable(
-        release, mainline, possible) -> None:
+    release, mainline, possible
+) -> None:
     knob, version = KNOBS["watermark_scale_factor"], parse_release(release)
     assert knob.kernel_range(version) == mainline
     assert knob.possible_range(version) == knob.accepted_range(version) == possible
@@ -67,12 +80,23 @@ def test_an_unknown_kernel_gets_the_newest_ranges() -> None:
     assert parse_release("") is None
 
 
-@pytest.mark.parametrize(("release", "version"), [
-    ("6.12.117+deb12-amd64", (6, 12, 117)), ("5.7.0-rc1", (5, 7, 0)), ("6.6", (6, 6, 0)),
-    ("4.19.0-20-amd64", (4, 19, 0)),
-    ("6.18.44-fc-v657\n", (6, 18, 44)), ("3.10.0-1160.el7.x86_64", (3, 10, 0)), ("6.1.x", (6, 1, 0)),
-    ("", None), ("junk", None), ("6", None), ("\uff16.\uff11", None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("release", "version"),
+    [
+        ("6.12.117+deb12-amd64", (6, 12, 117)),
+        ("5.7.0-rc1", (5, 7, 0)),
+        ("6.6", (6, 6, 0)),
+        ("4.19.0-20-amd64", (4, 19, 0)),
+        ("6.18.44-fc-v657\n", (6, 18, 44)),
+        ("3.10.0-1160.el7.x86_64", (3, 10, 0)),
+        ("6.1.x", (6, 1, 0)),
+        ("", None),
+        ("junk", None),
+        ("6", None),
+        ("\uff16.\uff11", None),
+        (None, None),
+    ],
+)
 def test_one_reader_turns_an_osrelease_into_a_three_part_version(release, version) -> None:
     # Three parts always: a (5, 7) compared with a (5, 7, 0) boundary would sort before it.
     assert parse_release(release) == version
@@ -83,7 +107,8 @@ def _validation(fixtures: Path) -> list[dict]:
 
 
 def test_the_validator_agrees_with_what_a_real_6_1_kernel_accepted_except_where_swapctl_is_stricter(
-        fixtures: Path) -> None:
+    fixtures: Path,
+) -> None:
     release = (fixtures / RECORDINGS / "6.1/n1-512m/step0/root/proc/sys/kernel/osrelease").read_text().strip()
     version = parse_release(release)
     records = _validation(fixtures)
@@ -111,10 +136,23 @@ def test_every_knob_is_accepted_bare_and_with_the_vm_prefix(name: str) -> None:
     assert knobs.knob_named(f"vm.{name}") is KNOBS[name]
 
 
-@pytest.mark.parametrize("text", [
-    "../../kernel/panic", "vm/swappiness", "vm.../swappiness", "kernel.panic", "vm.vm.swappiness",
-    "Swappiness", "swappiness ", "", "vm.", "page_cluster", "vm.overcommit_memory", "/proc/sys/vm/swappiness",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "../../kernel/panic",
+        "vm/swappiness",
+        "vm.../swappiness",
+        "kernel.panic",
+        "vm.vm.swappiness",
+        "Swappiness",
+        "swappiness ",
+        "",
+        "vm.",
+        "page_cluster",
+        "vm.overcommit_memory",
+        "/proc/sys/vm/swappiness",
+    ],
+)
 def test_anything_but_a_known_key_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as exc:
         knobs.knob_named(text)
@@ -128,20 +166,38 @@ def test_a_near_miss_key_gets_a_did_you_mean_hint() -> None:
 
 
 # --- the parser ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "mode", "value"), [
-    ("swappiness=10", SET, 10), ("vm.swappiness=10", SET, 10), ("min_free_kbytes=>65536", RAISE, 65536),
-    ("min_free_kbytes=<4096", LOWER, 4096), ("swappiness= 7 ", SET, 7), ("swappiness=+5", SET, 5),
-    ("swappiness=010", SET, 10),
-])
+@pytest.mark.parametrize(
+    ("text", "mode", "value"),
+    [
+        ("swappiness=10", SET, 10),
+        ("vm.swappiness=10", SET, 10),
+        ("min_free_kbytes=>65536", RAISE, 65536),
+        ("min_free_kbytes=<4096", LOWER, 4096),
+        ("swappiness= 7 ", SET, 7),
+        ("swappiness=+5", SET, 5),
+        ("swappiness=010", SET, 10),
+    ],
+)
 def test_assignments_parse_to_key_mode_and_decimal_value(text, mode, value) -> None:
     a = knobs.parse_assignment(text)
     assert (a.mode, a.value) == (mode, value)
 
 
-@pytest.mark.parametrize("text", [
-    "swappiness", "swappiness=", "swappiness=>", "swappiness=abc", "swappiness=0x10", "swappiness=1.5",
-    "swappiness=1 0", "=10", "swappiness==10", "swappiness=>=10",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "swappiness",
+        "swappiness=",
+        "swappiness=>",
+        "swappiness=abc",
+        "swappiness=0x10",
+        "swappiness=1.5",
+        "swappiness=1 0",
+        "=10",
+        "swappiness==10",
+        "swappiness=>=10",
+    ],
+)
 def test_malformed_assignments_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         knobs.parse_assignment(text)
@@ -177,8 +233,9 @@ def test_property_any_well_formed_assignment_parses_back_to_what_was_written(key
     assert knobs.parse_assignment(a.text) == a  # the canonical text round-trips
 
 
-@given(keys, st.integers(min_value=-(2**33), max_value=2**33), st.sampled_from([(4, 19), (5, 10), (6, 1),
-                                                                                  (6, 18), None]))
+@given(
+    keys, st.integers(min_value=-(2**33), max_value=2**33), st.sampled_from([(4, 19), (5, 10), (6, 1), (6, 18), None])
+)
 def test_property_range_check_accepts_exactly_the_values_inside_the_accepted_range(key, n, version) -> None:
     knob = knobs.knob_named(key)
     lo, hi = knob.accepted_range(version)
@@ -203,7 +260,8 @@ def test_property_arbitrary_text_either_parses_to_a_known_knob_or_is_a_usage_err
 
 @pytest.mark.parametrize("release", ["5.7.0", "5.7.19-amd64", "5.6.19", "6.6.0"])
 def test_vm_get_estimates_the_boot_min_free_kbytes_with_the_rule_of_the_running_kernel(
-        fixtures: Path, tmp_path: Path, release: str) -> None:
+    fixtures: Path, tmp_path: Path, release: str
+) -> None:
     # 5.7 raised the clamp of the default from 64 MiB to 256 MiB, which shows on a machine with 400 GB of
     # lowmem; vm get must read the kernel's version as the watermark model does, boundary releases included.
     import re
@@ -228,11 +286,14 @@ def test_vm_get_of_a_snapshot_uses_the_snapshots_page_size_not_this_machines(fix
     from swapctl.system.zoneinfo import parse_zoneinfo
     from tests.fakes import fake_host, make_root
 
-    text = (fixtures / "public/lkml_2017-04-05_reza-arbab_make-movable-onlining-suck-less__4.11-rc5_ppc64_2node"
-            "__proc_zoneinfo").read_text()
+    text = (
+        fixtures / "public/lkml_2017-04-05_reza-arbab_make-movable-onlining-suck-less__4.11-rc5_ppc64_2node"
+        "__proc_zoneinfo"
+    ).read_text()
     managed = sum(z.managed for z in parse_zoneinfo(text))
-    root = make_root(tmp_path / "root", osrelease="4.11.0-rc5",
-                     meminfo=f"MemTotal: {managed * 64} kB\nMemFree: {managed * 32} kB\n")
+    root = make_root(
+        tmp_path / "root", osrelease="4.11.0-rc5", meminfo=f"MemTotal: {managed * 64} kB\nMemFree: {managed * 32} kB\n"
+    )
     (root / "proc/zoneinfo").write_text(text)
     host = fake_host(root)
     state = vm.read_state(host)

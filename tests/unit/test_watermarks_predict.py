@@ -99,8 +99,19 @@ def test_the_4_11_ppc64_capture_is_reproduced_with_its_default_min_free_kbytes_a
 
 
 def _zone(node: int, name: str, index: int, managed: int) -> Zone:
-    return Zone(node=node, name=name, index=index, free=managed, min=0, low=0, high=0,
-                spanned=managed, present=managed, managed=managed, protection=(0,) * 5)
+    return Zone(
+        node=node,
+        name=name,
+        index=index,
+        free=managed,
+        min=0,
+        low=0,
+        high=0,
+        spanned=managed,
+        present=managed,
+        managed=managed,
+        protection=(0,) * 5,
+    )
 
 
 def test_highmem_is_capped_and_its_proportional_share_still_sets_the_gap() -> None:
@@ -188,7 +199,9 @@ def test_default_min_free_kbytes_clamp_moved_from_65536_to_262144_in_5_7() -> No
     assert default_min_free_kbytes(huge, 4096, False, kernel_version="5.7.0").kernel == 262144
 
 
-@pytest.mark.parametrize("text, version", [("6.12.117+deb12-amd64", (6, 12, 117)), ("4.11.0-rc5", (4, 11, 0)),
-                                           ("6.6", (6, 6, 0)), ("junk", (99, 0, 0))])
+@pytest.mark.parametrize(
+    "text, version",
+    [("6.12.117+deb12-amd64", (6, 12, 117)), ("4.11.0-rc5", (4, 11, 0)), ("6.6", (6, 6, 0)), ("junk", (99, 0, 0))],
+)
 def test_kernel_versions_parse_from_osrelease(text: str, version: tuple[int, int, int]) -> None:
     assert rules_version(text) == version

@@ -41,8 +41,14 @@ def test_kernel_6_12_shows_promo_boost_cma_and_node_stats_in_the_first_populated
     text = (FIXTURES / "kernel-recordings/6.12/n2-1g-1g/step0/root/proc/zoneinfo").read_text()
     zones = {z.key: z for z in parse_zoneinfo(text)}
     dma32 = zones["0/DMA32"]
-    assert (dma32.free, dma32.min, dma32.low, dma32.high, dma32.promo, dma32.boost) == \
-        (237856, 8131, 10163, 12195, 14227, 0)
+    assert (dma32.free, dma32.min, dma32.low, dma32.high, dma32.promo, dma32.boost) == (
+        237856,
+        8131,
+        10163,
+        12195,
+        14227,
+        0,
+    )
     assert (dma32.spanned, dma32.present, dma32.managed, dma32.cma) == (258048, 258048, 244285, 0)
     assert zones["0/DMA"].protection == (0, 947, 947, 947, 947)
     assert zones["0/DMA"].node_stats is not None and zones["0/DMA32"].node_stats is None
@@ -110,17 +116,23 @@ def test_a_synthetic_8_node_256_cpu_zoneinfo_parses_exactly_and_fast() -> None:
     assert elapsed < 0.5
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "no 'Node N, zone NAME'"),
-    ("hello world\n", "no 'Node N, zone NAME'"),
-    ("\x00\x01\x02binary", "binary"),
-    ("garbage first\nNode 0, zone DMA\n  pages free 1\n", "before the first zone"),
-    ("Node 0, zone DMA\n  pages free     abc\n", "not a count"),
-    ("Node 0, zone DMA\n  pages free     3\n        min      1\n", "missing"),
-    ("Node 0, zone DMA\n  pages free 3\n  min 1\n low 1\n high 1\n spanned 0\n present 0\n managed 0\n"
-     "  protection: 0, 0\n", "malformed protection"),
-    ("Node 0, zone DMA\n  pages free 3\n  min 1 2 3\n", "unexpected line"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "no 'Node N, zone NAME'"),
+        ("hello world\n", "no 'Node N, zone NAME'"),
+        ("\x00\x01\x02binary", "binary"),
+        ("garbage first\nNode 0, zone DMA\n  pages free 1\n", "before the first zone"),
+        ("Node 0, zone DMA\n  pages free     abc\n", "not a count"),
+        ("Node 0, zone DMA\n  pages free     3\n        min      1\n", "missing"),
+        (
+            "Node 0, zone DMA\n  pages free 3\n  min 1\n low 1\n high 1\n spanned 0\n present 0\n managed 0\n"
+            "  protection: 0, 0\n",
+            "malformed protection",
+        ),
+        ("Node 0, zone DMA\n  pages free 3\n  min 1 2 3\n", "unexpected line"),
+    ],
+)
 def test_malformed_zoneinfo_raises_a_value_error_naming_the_problem(text: str, words: str) -> None:
     with pytest.raises(ZoneinfoError, match=words) as info:
         parse_zoneinfo(text)

@@ -65,25 +65,57 @@ BUILD = WORK / "build"
 # Never mask here what the lane exists to test: systemd-sysctl, systemd-fstab-generator, swap.target and
 # swap units, systemd-tmpfiles-setup, systemd-modules-load, the zram generator and systemd-zram-setup@.
 MASKED = (
-    "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
-    "e2scrub_reap.service", "fstrim.timer", "systemd-tmpfiles-clean.timer",
-    "getty.target", "getty@.service", "serial-getty@.service", "getty-static.service", "console-getty.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "dpkg-db-backup.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "fstrim.timer",
+    "systemd-tmpfiles-clean.timer",
+    "getty.target",
+    "getty@.service",
+    "serial-getty@.service",
+    "getty-static.service",
+    "console-getty.service",
     # would prompt on the console (and so hang the boot) if /etc/machine-id were ever left uninitialized
     "systemd-firstboot.service",
-    "systemd-pstore.service", "systemd-binfmt.service", "proc-sys-fs-binfmt_misc.automount",
+    "systemd-pstore.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
     "sys-fs-fuse-connections.mount",  # (debugfs stays: zswap's counters are in /sys/kernel/debug/zswap)
-    "systemd-pcrphase.service", "systemd-pcrphase-sysinit.service", "systemd-repart.service",
-    "remote-fs.target", "systemd-ask-password-wall.path", "systemd-ask-password-console.path",
+    "systemd-pcrphase.service",
+    "systemd-pcrphase-sysinit.service",
+    "systemd-repart.service",
+    "remote-fs.target",
+    "systemd-ask-password-wall.path",
+    "systemd-ask-password-console.path",
     # on the way to multi-user.target, for logins and utmp records that no test guest has
-    "systemd-user-sessions.service", "systemd-update-utmp.service", "systemd-update-utmp-runlevel.service",
+    "systemd-user-sessions.service",
+    "systemd-update-utmp.service",
+    "systemd-update-utmp-runlevel.service",
 )
 
 # Modules a guest may load (with their dependencies): zram and what it compresses with, zswap's pools and
 # compressors (zswap itself is built in), loop and the filesystems a swap file may live on, and what the
 # initramfs loads (so modprobe in the guest knows them too). Anything not listed is not there to modprobe.
 GUEST_MODULES = (
-    "zram", "zsmalloc", "zbud", "z3fold", "lz4", "lz4hc", "lzo", "lzo_rle", "zstd", "842", "deflate",
-    "loop", "ext4", "btrfs", "xfs", "configs", "autofs4",
+    "zram",
+    "zsmalloc",
+    "zbud",
+    "z3fold",
+    "lz4",
+    "lz4hc",
+    "lzo",
+    "lzo_rle",
+    "zstd",
+    "842",
+    "deflate",
+    "loop",
+    "ext4",
+    "btrfs",
+    "xfs",
+    "configs",
+    "autofs4",
     *harness.WANTED_MODULES,
 )
 MODULE_FILES = ("modules.builtin", "modules.builtin.modinfo", "modules.order")
@@ -202,9 +234,14 @@ SYSTEM_CONF = "[Manager]\nDefaultTimeoutStopSec=20s\n"
 
 
 def _recipe(variant: str) -> dict:
-    return {"build": BUILD_VERSION, "suite": SUITE, "packages": sorted(PACKAGES + VARIANTS[variant]),
-            "masked": sorted(MASKED), "files": [AGENT, AGENT_UNIT, XFER_UNIT, SWAPCTL_UNIT, WRAPPER, FSTAB,
-                                                 SYSTEM_CONF], "mib": IMAGE_MIB}
+    return {
+        "build": BUILD_VERSION,
+        "suite": SUITE,
+        "packages": sorted(PACKAGES + VARIANTS[variant]),
+        "masked": sorted(MASKED),
+        "files": [AGENT, AGENT_UNIT, XFER_UNIT, SWAPCTL_UNIT, WRAPPER, FSTAB, SYSTEM_CONF],
+        "mib": IMAGE_MIB,
+    }
 
 
 def _tag(data: object) -> str:
@@ -219,8 +256,13 @@ def check_host() -> None:
     """Raise Unavailable unless this host can build and boot the lane's images."""
     if os.geteuid() != 0:
         raise Unavailable("needs root: debootstrap, and an image whose files belong to root")
-    for tool, pkg in ((QEMU, "qemu-system-x86"), ("qemu-img", "qemu-utils"), ("debootstrap", "debootstrap"),
-                      ("mkfs.ext4", "e2fsprogs"), ("depmod", "kmod")):
+    for tool, pkg in (
+        (QEMU, "qemu-system-x86"),
+        ("qemu-img", "qemu-utils"),
+        ("debootstrap", "debootstrap"),
+        ("mkfs.ext4", "e2fsprogs"),
+        ("depmod", "kmod"),
+    ):
         if not shutil.which(tool):
             raise Unavailable(f"{tool} not found (apt-get install -y {pkg}; scripts/install-test-deps does)")
     if not harness._busybox():
@@ -301,9 +343,20 @@ def _build_image(variant: str, out: Path) -> None:
     try:
         with open(log, "w") as fh:
             cp = subprocess.run(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES + VARIANTS[variant])}",
-                 f"--cache-dir={DEBS}", SUITE, str(root), MIRROR],
-                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, timeout=1500)
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={','.join(PACKAGES + VARIANTS[variant])}",
+                    f"--cache-dir={DEBS}",
+                    SUITE,
+                    str(root),
+                    MIRROR,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=1500,
+            )
         if cp.returncode:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise Unavailable(f"debootstrap {SUITE} from {MIRROR} failed (exit {cp.returncode}; log {log}):\n{tail}")
@@ -349,8 +402,11 @@ def _customize(root: Path) -> None:
     _write(root, "etc/systemd/system/swapctl-vm-agent.service", AGENT_UNIT)
     _write(root, "etc/systemd/system/run-vmxfer.mount", XFER_UNIT)
     _write(root, "etc/systemd/system/opt-swapctl.mount", SWAPCTL_UNIT)
-    _link(root, "etc/systemd/system/multi-user.target.wants/swapctl-vm-agent.service",
-          "/etc/systemd/system/swapctl-vm-agent.service")
+    _link(
+        root,
+        "etc/systemd/system/multi-user.target.wants/swapctl-vm-agent.service",
+        "/etc/systemd/system/swapctl-vm-agent.service",
+    )
     for unit in MASKED:
         _link(root, f"etc/systemd/system/{unit}", "/dev/null")
     # Links that only pull in masked units: gone, so systemd does not log about each of them at every boot.
@@ -366,10 +422,20 @@ def _customize(root: Path) -> None:
 
 def _slim(root: Path) -> None:
     """Drop what a test guest never reads: apt's caches and lists, docs, man pages, translations, logs."""
-    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*",
-                    "usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*/",
-                    "usr/share/lintian/*", "var/log/*.log", "var/log/apt/*", "var/cache/debconf/*-old",
-                    "var/lib/dpkg/*-old"):
+    for pattern in (
+        "var/cache/apt/archives/*.deb",
+        "var/cache/apt/*.bin",
+        "var/lib/apt/lists/*_*",
+        "usr/share/doc/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+        "usr/share/locale/*/",
+        "usr/share/lintian/*",
+        "var/log/*.log",
+        "var/log/apt/*",
+        "var/cache/debconf/*-old",
+        "var/lib/dpkg/*-old",
+    ):
         for p in root.glob(pattern):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p)
@@ -449,14 +515,14 @@ def _has_pvh_entry(elf: bytes) -> bool:
     phoff = int.from_bytes(elf[0x20:0x28], "little")
     phentsize = int.from_bytes(elf[0x36:0x38], "little")
     for i in range(int.from_bytes(elf[0x38:0x3A], "little")):
-        ph = elf[phoff + i * phentsize:phoff + (i + 1) * phentsize]
+        ph = elf[phoff + i * phentsize : phoff + (i + 1) * phentsize]
         if int.from_bytes(ph[0:4], "little") != 4:  # PT_NOTE
             continue
         off, size = int.from_bytes(ph[8:16], "little"), int.from_bytes(ph[32:40], "little")
         pos = off
         while pos + 12 <= off + size:
-            namesz, descsz, ntype = (int.from_bytes(elf[pos + k:pos + k + 4], "little") for k in (0, 4, 8))
-            name = elf[pos + 12:pos + 12 + namesz]
+            namesz, descsz, ntype = (int.from_bytes(elf[pos + k : pos + k + 4], "little") for k in (0, 4, 8))
+            name = elf[pos + 12 : pos + 12 + namesz]
             if name == b"Xen\x00" and ntype == XEN_ELFNOTE_PHYS32_ENTRY:
                 return True
             pos += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
@@ -572,8 +638,10 @@ PAYLOAD_VERSION = 1
 
 def _sources_digest() -> str:
     h = hashlib.sha256(f"payload {PAYLOAD_VERSION}\n".encode())
-    files = [REPO / "pyproject.toml", *sorted(p for p in (REPO / "swapctl").rglob("*")
-                                               if p.is_file() and "__pycache__" not in p.parts)]
+    files = [
+        REPO / "pyproject.toml",
+        *sorted(p for p in (REPO / "swapctl").rglob("*") if p.is_file() and "__pycache__" not in p.parts),
+    ]
     for p in files:
         h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:12]
@@ -599,8 +667,21 @@ def swapctl_payload(kind: str = PAYLOAD) -> Path:
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(REPO / name, src / name)
         lib = tmp / "lib"
-        cp = _run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
-                   "--target", str(lib), str(src)], timeout=600)
+        cp = _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(lib),
+                str(src),
+            ],
+            timeout=600,
+        )
         if cp.returncode:
             # not a skip: CI installs the checkout with the same pip and index before any test runs
             raise RuntimeError(f"pip install --target of the checkout failed: {cp.stderr.strip()[-800:]}")
@@ -611,14 +692,15 @@ def swapctl_payload(kind: str = PAYLOAD) -> Path:
             so.unlink()
         shutil.rmtree(src)
         if kind == "pyz":
-            zipapp.create_archive(lib, tmp / "swapctl.pyz", interpreter="/usr/bin/python3",
-                                  main="swapctl.cli.app:main")
+            zipapp.create_archive(lib, tmp / "swapctl.pyz", interpreter="/usr/bin/python3", main="swapctl.cli.app:main")
             shutil.rmtree(lib)
         else:
             # Bytecode made here for the guest (bookworm's python3 is 3.11 too): compiling rich and typer on
             # every run under TCG costs seconds. unchecked-hash: the directory never changes once built.
-            _run([sys.executable, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash",
-                  str(lib)], timeout=600)
+            _run(
+                [sys.executable, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", str(lib)],
+                timeout=600,
+            )
         tmp.rename(out)
     # An older build may still be shared with a guest of another pytest run on this machine (sources change
     # with every edit): only those unused for a day go.
@@ -634,8 +716,10 @@ def swapctl_payload(kind: str = PAYLOAD) -> Path:
 DEFAULT_BOOT_TIMEOUT = float(os.environ.get("SWAPCTL_VM_BOOT_TIMEOUT", "240"))
 INITRAMFS_FAILED = re.compile(r"bootlane-initramfs: FAILED.*")
 # What the console says when a boot cannot get to the agent at all, without retry helping: systemd gave up.
-EMERGENCY = re.compile(r"You are in (emergency|rescue) mode|Failed to start .*Emergency Shell|"
-                       r"Cannot open access to console, the root account is locked")
+EMERGENCY = re.compile(
+    r"You are in (emergency|rescue) mode|Failed to start .*Emergency Shell|"
+    r"Cannot open access to console, the root account is locked"
+)
 
 
 @dataclass
@@ -709,9 +793,12 @@ class Machine:
                     record.failures.append(str(exc))
                     if attempt > self.retries:
                         record.ended = "never ready"
-                        raise RuntimeError(f"{self.kernel.release} boot {number} failed {attempt} times before "
-                                           f"userspace was ready:\n" + "\n".join(record.failures)
-                                           + f"\nconsole:\n{guest.console_tail()}") from None
+                        raise RuntimeError(
+                            f"{self.kernel.release} boot {number} failed {attempt} times before "
+                            f"userspace was ready:\n"
+                            + "\n".join(record.failures)
+                            + f"\nconsole:\n{guest.console_tail()}"
+                        ) from None
                     harness.announce_retry(f"{self.kernel.release} boot {number}", attempt, self.retries, str(exc))
                     # The retry boots the disk this boot started from, not what the failed attempt left.
                     if fresh:
@@ -750,20 +837,56 @@ class Guest:
     def _argv(self, accel: str) -> list[str]:
         m = self.machine
         kvm = accel == "kvm"
-        cmdline = " ".join(filter(None, [
-            "console=ttyS0", "panic=-1", "oops=panic", "loglevel=4", "mitigations=off", "tsc=reliable",
-            "sysrq_always_enabled", m.cmdline]))
+        cmdline = " ".join(
+            filter(
+                None,
+                [
+                    "console=ttyS0",
+                    "panic=-1",
+                    "oops=panic",
+                    "loglevel=4",
+                    "mitigations=off",
+                    "tsc=reliable",
+                    "sysrq_always_enabled",
+                    m.cmdline,
+                ],
+            )
+        )
         return [
-            QEMU, "-machine", f"q35,accel={accel}", "-cpu", harness._cpu_model(kvm),
-            "-m", f"{m.memory_mib}M", "-smp", str(m.cpus),
-            "-kernel", str(m.vmlinux), "-initrd", str(m.initrd), "-append", cmdline,
+            QEMU,
+            "-machine",
+            f"q35,accel={accel}",
+            "-cpu",
+            harness._cpu_model(kvm),
+            "-m",
+            f"{m.memory_mib}M",
+            "-smp",
+            str(m.cpus),
+            "-kernel",
+            str(m.vmlinux),
+            "-initrd",
+            str(m.initrd),
+            "-append",
+            cmdline,
             # -nodefaults: no default NIC, CD-ROM or VGA for udev to probe at every boot
-            "-nodefaults", "-display", "none", "-monitor", "none", "-serial", f"file:{self.console}",
-            "-no-reboot", "-nic", "none",
-            "-drive", f"file={m.overlay},if=virtio,format=qcow2,cache=writeback,discard=unmap",
-            "-virtfs", f"local,path={m.modules},mount_tag=modules,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={m.swapctl_dir},mount_tag=swapctl,security_model=none,readonly=on",
-            "-virtfs", f"local,path={self.xfer},mount_tag=vmxfer,security_model=none",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            f"file:{self.console}",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-drive",
+            f"file={m.overlay},if=virtio,format=qcow2,cache=writeback,discard=unmap",
+            "-virtfs",
+            f"local,path={m.modules},mount_tag=modules,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            f"local,path={m.swapctl_dir},mount_tag=swapctl,security_model=none,readonly=on",
+            "-virtfs",
+            f"local,path={self.xfer},mount_tag=vmxfer,security_model=none",
         ]
 
     def start(self, accel: str) -> None:
@@ -772,14 +895,21 @@ class Guest:
         self.xfer.mkdir(parents=True)
         t0 = time.monotonic()
         with open(self.workdir / "qemu.out", "wb") as out:
-            self._proc = subprocess.Popen(self._argv(accel), stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self._proc = subprocess.Popen(
+                self._argv(accel),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = t0 + self.machine.boot_timeout
         ready = self.xfer / "ready"
         while not ready.exists():
             if self._proc.poll() is not None:
-                raise harness.BootFailed(f"QEMU exited ({self._proc.returncode}) before userspace was ready: "
-                                         f"{self._first_fault() or self._qemu_out() or 'no panic on the console'}")
+                raise harness.BootFailed(
+                    f"QEMU exited ({self._proc.returncode}) before userspace was ready: "
+                    f"{self._first_fault() or self._qemu_out() or 'no panic on the console'}"
+                )
             text = self._console_text()
             if EMERGENCY.search(text):
                 self.kill("emergency mode")
@@ -787,8 +917,10 @@ class Guest:
                 raise RuntimeError(f"the guest went to systemd's emergency mode\nconsole:\n{self.console_tail()}")
             if time.monotonic() > deadline:
                 self.kill("boot timeout")
-                raise harness.BootFailed(f"no agent after {self.machine.boot_timeout:.0f}s "
-                                         f"({self._first_fault() or 'no panic on the console'})")
+                raise harness.BootFailed(
+                    f"no agent after {self.machine.boot_timeout:.0f}s "
+                    f"({self._first_fault() or 'no panic on the console'})"
+                )
             time.sleep(0.05)
         self.boot_seconds = time.monotonic() - t0
         self.ready = json.loads(ready.read_text())
@@ -842,9 +974,12 @@ class Guest:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{cmd!r} did not finish in {timeout}s\nconsole:\n{self.console_tail()}")
             time.sleep(0.02)
-        res = Result(cmd, int(rc_file.read_text().strip() or "-1"),
-                     (self.xfer / f"out.{i}").read_text(errors="replace"),
-                     (self.xfer / f"err.{i}").read_text(errors="replace"))
+        res = Result(
+            cmd,
+            int(rc_file.read_text().strip() or "-1"),
+            (self.xfer / f"out.{i}").read_text(errors="replace"),
+            (self.xfer / f"err.{i}").read_text(errors="replace"),
+        )
         if check and res.rc != 0:
             raise AssertionError(f"{cmd!r} exited {res.rc}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}")
         return res

@@ -51,9 +51,17 @@ def boot(request, tmp_path: Path) -> Iterator[BootFn]:
     guests: list[Guest] = []
     request.node._vm_guests = guests
 
-    def start(series: str, nodes_mib: tuple[int, ...] = (512,), cmdline: str = "", disk: Path | None = None,
-              boot_apply: bool = False, cpus: int = 1, bare_cgroup: bool = False, swap_disk_mib: int = 0,
-              swap_disk_bps: int = 0) -> Guest:
+    def start(
+        series: str,
+        nodes_mib: tuple[int, ...] = (512,),
+        cmdline: str = "",
+        disk: Path | None = None,
+        boot_apply: bool = False,
+        cpus: int = 1,
+        bare_cgroup: bool = False,
+        swap_disk_mib: int = 0,
+        swap_disk_bps: int = 0,
+    ) -> Guest:
         kern = _kernel(series)
         if disk is None:
             disk = harness.make_disk(tmp_path / f"disk{len(guests)}.img")
@@ -62,9 +70,16 @@ def boot(request, tmp_path: Path) -> Iterator[BootFn]:
             swap_disk = tmp_path / f"swapdisk{len(guests)}.img"
             with open(swap_disk, "wb") as fh:
                 fh.truncate(swap_disk_mib << 20)
-        guest = Guest(kern, Topology(tuple(nodes_mib), cpus=cpus, cmdline=cmdline), disk, boot_apply=boot_apply,
-                      bare_cgroup=bare_cgroup, workdir=tmp_path / f"guest{len(guests)}", swap_disk=swap_disk,
-                      swap_disk_bps=swap_disk_bps)
+        guest = Guest(
+            kern,
+            Topology(tuple(nodes_mib), cpus=cpus, cmdline=cmdline),
+            disk,
+            boot_apply=boot_apply,
+            bare_cgroup=bare_cgroup,
+            workdir=tmp_path / f"guest{len(guests)}",
+            swap_disk=swap_disk,
+            swap_disk_bps=swap_disk_bps,
+        )
         guests.append(guest)
         try:
             guest.start()
@@ -80,9 +95,17 @@ def boot(request, tmp_path: Path) -> Iterator[BootFn]:
 
 def _record_boot(nodeid: str, guest: Guest) -> None:
     # Boot times per guest, for the lane's report (one JSON line each; SWAPCTL_VM_TIMES names the file).
-    _times({"test": nodeid, "kernel": guest.kernel.release, "accel": guest.accel,
-            "nodes_mib": list(guest.topology.nodes_mib), "cmdline": guest.topology.cmdline,
-            "boot_s": round(guest.boot_seconds, 2), "attempts": guest.boot_attempts})
+    _times(
+        {
+            "test": nodeid,
+            "kernel": guest.kernel.release,
+            "accel": guest.accel,
+            "nodes_mib": list(guest.topology.nodes_mib),
+            "cmdline": guest.topology.cmdline,
+            "boot_s": round(guest.boot_seconds, 2),
+            "attempts": guest.boot_attempts,
+        }
+    )
 
 
 def _times(record: dict) -> None:
@@ -120,8 +143,7 @@ def _bootlane_ready(variant: str, payload: str) -> None:
         try:
             info = bl.image(variant)
             if info.build_seconds is not None:
-                _times({"image": info.path.name, "build_s": round(info.build_seconds, 1),
-                        "used_mib": info.used_mib})
+                _times({"image": info.path.name, "build_s": round(info.build_seconds, 1), "used_mib": info.used_mib})
             bl.swapctl_payload(payload)
             _bootlane_parts[key] = None
         except Unavailable as exc:
@@ -141,12 +163,25 @@ def bootlane(request, tmp_path: Path) -> Iterator[Callable[..., bl.Machine]]:
     machines: list[bl.Machine] = []
     request.node._vm_machines = machines
 
-    def make(series: str, variant: str = "base", memory_mib: int = 1024, cpus: int = 2, cmdline: str = "",
-             payload: str = bl.PAYLOAD) -> bl.Machine:
+    def make(
+        series: str,
+        variant: str = "base",
+        memory_mib: int = 1024,
+        cpus: int = 2,
+        cmdline: str = "",
+        payload: str = bl.PAYLOAD,
+    ) -> bl.Machine:
         kern = _bootlane_kernel(series)
         _bootlane_ready(variant, payload)
-        m = bl.Machine(kern, tmp_path / f"machine{len(machines)}", variant=variant, memory_mib=memory_mib,
-                       cpus=cpus, cmdline=cmdline, payload=payload)
+        m = bl.Machine(
+            kern,
+            tmp_path / f"machine{len(machines)}",
+            variant=variant,
+            memory_mib=memory_mib,
+            cpus=cpus,
+            cmdline=cmdline,
+            payload=payload,
+        )
         machines.append(m)
         return m
 
@@ -154,16 +189,27 @@ def bootlane(request, tmp_path: Path) -> Iterator[Callable[..., bl.Machine]]:
     for m in machines:
         m.close()
         for b in m.boots:
-            _times({"test": request.node.nodeid, "lane": "boot", "variant": m.variant, "kernel": b.kernel,
-                    "accel": b.accel, "boot": b.number, "boot_s": round(b.seconds, 2), "attempts": b.attempts,
-                    "ended": b.ended})
+            _times(
+                {
+                    "test": request.node.nodeid,
+                    "lane": "boot",
+                    "variant": m.variant,
+                    "kernel": b.kernel,
+                    "accel": b.accel,
+                    "boot": b.number,
+                    "boot_s": round(b.seconds, 2),
+                    "attempts": b.attempts,
+                    "ended": b.ended,
+                }
+            )
 
 
 def _retries_of(item) -> list[str]:
     lines = []
     for g in getattr(item, "_vm_guests", None) or []:
-        lines += [f"{g.kernel.release} {g.topology}: attempt {i + 1} failed: {f}"
-                  for i, f in enumerate(g.boot_failures)]
+        lines += [
+            f"{g.kernel.release} {g.topology}: attempt {i + 1} failed: {f}" for i, f in enumerate(g.boot_failures)
+        ]
     for m in getattr(item, "_vm_machines", None) or []:
         for b in m.boots:
             lines += [f"{b.kernel} boot {b.number}: attempt {i + 1} failed: {f}" for i, f in enumerate(b.failures)]
@@ -186,8 +232,13 @@ def pytest_runtest_makereport(item, call):
         rep.sections.append((f"guest {i} console ({g.kernel.release}, {g.topology})", g.console_tail(80)))
     for i, m in enumerate(getattr(item, "_vm_machines", None) or []):
         if m.guest is not None:
-            rep.sections.append((f"boot-lane machine {i} console ({m.kernel.release}, {m.variant}, boot "
-                                 f"{m.guest.record.number}: {m.guest.record.ended})", m.guest.console_tail(80)))
+            rep.sections.append(
+                (
+                    f"boot-lane machine {i} console ({m.kernel.release}, {m.variant}, boot "
+                    f"{m.guest.record.number}: {m.guest.record.ended})",
+                    m.guest.console_tail(80),
+                )
+            )
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

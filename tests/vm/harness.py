@@ -116,11 +116,33 @@ def _cpu_model(kvm: bool) -> str:
 
 def _kvm_boots(kernel: Kernel) -> bool:
     """Does a KVM guest get as far as the kernel's banner? Nested KVM can open /dev/kvm and then hang."""
-    argv = [QEMU, "-machine", "q35,accel=kvm", "-cpu", _cpu_model(True), "-m", "256M", "-kernel", str(kernel.vmlinuz),
-            "-append", "console=ttyS0 panic=-1", "-display", "none", "-vga", "none", "-monitor", "none",
-            "-serial", "stdio", "-no-reboot", "-nic", "none"]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    argv = [
+        QEMU,
+        "-machine",
+        "q35,accel=kvm",
+        "-cpu",
+        _cpu_model(True),
+        "-m",
+        "256M",
+        "-kernel",
+        str(kernel.vmlinuz),
+        "-append",
+        "console=ttyS0 panic=-1",
+        "-display",
+        "none",
+        "-vga",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-nic",
+        "none",
+    ]
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=8)
     except subprocess.TimeoutExpired:
@@ -152,8 +174,9 @@ def _newest_package(series: str) -> str:
     names = [line.split(" ", 1)[0] for line in cp.stdout.splitlines()]
     hits = [n for n in names if pattern.match(n)]
     if not hits:
-        raise Unavailable(f"no linux-image {series} amd64 package in apt's lists "
-                          f"(apt-cache search linux-image-{series})")
+        raise Unavailable(
+            f"no linux-image {series} amd64 package in apt's lists (apt-cache search linux-image-{series})"
+        )
 
     def key(name: str) -> list[int]:
         return [int(x) for x in re.findall(r"\d+", pattern.match(name).group(1))]
@@ -252,8 +275,7 @@ class _Cpio:
     def _entry(self, name: str, mode: int, data: bytes = b"") -> None:
         nameb = name.encode() + b"\x00"
         hdr = b"070701" + b"".join(
-            f"{v:08x}".encode()
-            for v in (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nameb), 0)
+            f"{v:08x}".encode() for v in (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nameb), 0)
         )
         self.ino += 1
         blob = hdr + nameb
@@ -405,8 +427,12 @@ class Topology:
             per = cpus // len(self.nodes_mib)
             for i, mib in enumerate(self.nodes_mib):
                 first, last = i * per, (i + 1) * per - 1 if i < len(self.nodes_mib) - 1 else cpus - 1
-                args += ["-object", f"memory-backend-ram,id=m{i},size={mib}M",
-                         "-numa", f"node,nodeid={i},cpus={first}-{last},memdev=m{i}"]
+                args += [
+                    "-object",
+                    f"memory-backend-ram,id=m{i},size={mib}M",
+                    "-numa",
+                    f"node,nodeid={i},cpus={first}-{last},memdev=m{i}",
+                ]
         return args
 
 
@@ -461,8 +487,11 @@ class Guest:
             except BootFailed as exc:
                 self.boot_failures.append(str(exc))
                 if attempt > self.boot_retries:
-                    raise RuntimeError(f"guest did not boot in {attempt} attempts:\n" + "\n".join(self.boot_failures)
-                                       + f"\nconsole:\n{self.console_tail()}") from None
+                    raise RuntimeError(
+                        f"guest did not boot in {attempt} attempts:\n"
+                        + "\n".join(self.boot_failures)
+                        + f"\nconsole:\n{self.console_tail()}"
+                    ) from None
                 # the failed attempt's console stays beside the next one's
                 if self.console.exists():
                     self.console.rename(self.workdir / f"console.attempt{attempt}.log")
@@ -479,26 +508,65 @@ class Guest:
         if self.bare_cgroup:
             (self.xfer / "bare-cgroup").write_text("1\n")
         kvm = self.accel == "kvm"
-        cmdline = " ".join(filter(None, [
-            "console=ttyS0", "panic=-1", "oops=panic", "loglevel=4", "mitigations=off", "tsc=reliable",
-            "sysrq_always_enabled", self.topology.cmdline]))
+        cmdline = " ".join(
+            filter(
+                None,
+                [
+                    "console=ttyS0",
+                    "panic=-1",
+                    "oops=panic",
+                    "loglevel=4",
+                    "mitigations=off",
+                    "tsc=reliable",
+                    "sysrq_always_enabled",
+                    self.topology.cmdline,
+                ],
+            )
+        )
         argv = [
-            QEMU, "-machine", f"q35,accel={self.accel}", "-cpu", _cpu_model(kvm),
+            QEMU,
+            "-machine",
+            f"q35,accel={self.accel}",
+            "-cpu",
+            _cpu_model(kvm),
             *self.topology.qemu_args(),
-            "-kernel", str(self.kernel.vmlinuz), "-initrd", str(initrd), "-append", cmdline,
-            "-display", "none", "-vga", "none", "-monitor", "none", "-serial", f"file:{self.console}",
-            "-no-reboot", "-nic", "none",
-            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={self.xfer},mount_tag=xfer,security_model=none",
-            "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-            "-drive", f"file={self.disk},if=virtio,format=raw,cache=writeback",
+            "-kernel",
+            str(self.kernel.vmlinuz),
+            "-initrd",
+            str(initrd),
+            "-append",
+            cmdline,
+            "-display",
+            "none",
+            "-vga",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            f"file:{self.console}",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            f"local,path={self.xfer},mount_tag=xfer,security_model=none",
+            "-virtfs",
+            f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+            "-drive",
+            f"file={self.disk},if=virtio,format=raw,cache=writeback",
         ]
         if self.swap_disk is not None:
             throttle = f",throttling.bps-total={self.swap_disk_bps}" if self.swap_disk_bps else ""
             argv += ["-drive", f"file={self.swap_disk},if=virtio,format=raw,cache=none{throttle}"]
         t0 = time.monotonic()
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=open(self.workdir / "qemu.out", "wb"),
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.workdir / "qemu.out", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         while time.monotonic() - t0 < self.boot_timeout:
             if (self.xfer / "ready").exists():
                 self.boot_seconds = time.monotonic() - t0
@@ -513,15 +581,18 @@ class Guest:
         fault = FAULT.search(self.console.read_text(errors="replace")) if self.console.exists() else None
         qemu_out = (self.workdir / "qemu.out").read_text(errors="replace")[-2000:].strip()
         self.kill()
-        raise BootFailed(f"{err}{'; console: ' + fault.group(0).strip() if fault else ''}"
-                         f"{'; qemu: ' + qemu_out if qemu_out else ''}")
+        raise BootFailed(
+            f"{err}{'; console: ' + fault.group(0).strip() if fault else ''}{'; qemu: ' + qemu_out if qemu_out else ''}"
+        )
 
     def run(self, cmd: str, timeout: float = 120.0, check: bool = False) -> Result:
         """Run a /bin/sh command in the guest (PATH includes the venv, so `swapctl` is this checkout)."""
         i = self._seq
         self._seq += 1
-        script = (f"export PATH={VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
-                  "HOME=/root PYTHONDONTWRITEBYTECODE=1 LC_ALL=C.UTF-8 COLUMNS=200\n" + cmd + "\n")
+        script = (
+            f"export PATH={VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+            "HOME=/root PYTHONDONTWRITEBYTECODE=1 LC_ALL=C.UTF-8 COLUMNS=200\n" + cmd + "\n"
+        )
         tmp = self.xfer / f".cmd.{i}"
         tmp.write_text(script)
         tmp.rename(self.xfer / f"cmd.{i}")
@@ -533,9 +604,12 @@ class Guest:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{cmd!r} did not finish in {timeout}s\nconsole:\n{self.console_tail()}")
             time.sleep(0.02)
-        res = Result(cmd, int(rc_file.read_text().strip() or "-1"),
-                     (self.xfer / f"out.{i}").read_text(errors="replace"),
-                     (self.xfer / f"err.{i}").read_text(errors="replace"))
+        res = Result(
+            cmd,
+            int(rc_file.read_text().strip() or "-1"),
+            (self.xfer / f"out.{i}").read_text(errors="replace"),
+            (self.xfer / f"err.{i}").read_text(errors="replace"),
+        )
         if check and res.rc != 0:
             raise AssertionError(f"{cmd!r} exited {res.rc}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}")
         return res
@@ -545,8 +619,9 @@ class Guest:
         i = self._seq
         self._seq += 1
         tmp = self.xfer / f".cmd.{i}"
-        tmp.write_text(f"export PATH={VENV_BIN}:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PYTHONDONTWRITEBYTECODE=1\n"
-                       + cmd + "\n")
+        tmp.write_text(
+            f"export PATH={VENV_BIN}:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PYTHONDONTWRITEBYTECODE=1\n" + cmd + "\n"
+        )
         tmp.rename(self.xfer / f"cmd.{i}")
         if not self.wait_exit(timeout):
             self.kill()

@@ -26,10 +26,16 @@ ALLOWED_FAILED: dict[str, str] = {}
 def assert_booted(guest) -> None:
     """systemd finished booting: running, or degraded only by units listed in ALLOWED_FAILED."""
     state = guest.run("systemctl is-system-running --wait", timeout=180).stdout.strip()
-    failed = [line.split()[0] for line in guest.run("systemctl --failed --no-legend --plain").stdout.splitlines()
-              if line.strip()]
-    print(f"boot {guest.record.number} on {guest.ready['release']}: {state} after {guest.boot_seconds:.1f}s, "
-          f"failed units: {failed or 'none'}", file=sys.stderr)
+    failed = [
+        line.split()[0]
+        for line in guest.run("systemctl --failed --no-legend --plain").stdout.splitlines()
+        if line.strip()
+    ]
+    print(
+        f"boot {guest.record.number} on {guest.ready['release']}: {state} after {guest.boot_seconds:.1f}s, "
+        f"failed units: {failed or 'none'}",
+        file=sys.stderr,
+    )
     unexpected = [u for u in failed if u not in ALLOWED_FAILED]
     if unexpected:
         logs = guest.run("journalctl -b --no-pager -n 40 " + " ".join(f"-u {u}" for u in unexpected)).stdout
@@ -39,7 +45,8 @@ def assert_booted(guest) -> None:
 
 @pytest.mark.parametrize("series", SERIES)
 def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_its_disk_across_a_poweroff(
-        bootlane, series):
+    bootlane, series
+):
     machine = bootlane(series)
     guest = machine.boot()
     assert guest.ready["release"] == machine.kernel.release
@@ -50,7 +57,7 @@ def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_i
     assert py.stdout.startswith("Python 3."), py.stdout
     # swapctl runs on the guest's own interpreter: the host's venv and checkout are not there to fall back on.
     assert guest.run(f"test ! -e {REPO}/.venv && test ! -e {REPO}/swapctl").rc == 0
-    where = guest.run("command -v swapctl && head -1 \"$(command -v swapctl)\"", check=True).stdout.split()
+    where = guest.run('command -v swapctl && head -1 "$(command -v swapctl)"', check=True).stdout.split()
     assert where[:2] == ["/usr/local/bin/swapctl", "#!/bin/sh"], where
     ver = guest.swapctl("--version")
     assert ver.rc == 0 and ver.stdout.strip() == f"swapctl {swapctl.__version__}", ver
@@ -64,8 +71,11 @@ def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_i
     assert got["vm.swappiness"]["value"] == swappiness, got["vm.swappiness"]
 
     # The kernel's modules are there to load: zram (a module in Debian's kernels) and a zswap compressor.
-    guest.run("modprobe zram num_devices=1 && test -b /dev/zram0 && modprobe lz4 "
-              "&& echo lz4 > /sys/module/zswap/parameters/compressor", check=True)
+    guest.run(
+        "modprobe zram num_devices=1 && test -b /dev/zram0 && modprobe lz4 "
+        "&& echo lz4 > /sys/module/zswap/parameters/compressor",
+        check=True,
+    )
 
     marker = uuid.uuid4().hex
     guest.run(f"echo {marker} > /var/lib/bootlane-smoke", check=True)
@@ -79,8 +89,15 @@ def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_i
     assert_booted(guest)
     guest.run_and_lose_power("echo o > /proc/sysrq-trigger")
     assert not guest.alive and machine.boots[1].ended == "power cut"
-    print(json.dumps([{"boot": b.number, "seconds": round(b.seconds, 1), "attempts": b.attempts, "ended": b.ended}
-                      for b in machine.boots]), file=sys.stderr)
+    print(
+        json.dumps(
+            [
+                {"boot": b.number, "seconds": round(b.seconds, 1), "attempts": b.attempts, "ended": b.ended}
+                for b in machine.boots
+            ]
+        ),
+        file=sys.stderr,
+    )
 
 
 @pytest.mark.parametrize("series", SERIES)

@@ -39,8 +39,11 @@ def test_numa_names_the_node_below_its_low_watermark_and_the_free_one(boot):
     guest.run("mkdir -p /tmp/n0 && mount -t tmpfs -o size=480M,mpol=bind:0 n0 /tmp/n0", check=True)
     guest.run(f"cat > /tmp/fill.py <<'EOF'\n{FILL}\nEOF", check=True)
     guest.run("python3 /tmp/fill.py > /tmp/fill.out 2>&1 < /dev/null &", check=True)
-    held = guest.run("for i in $(seq 1200); do [ -s /tmp/fill.out ] && break; sleep 0.1; done; cat /tmp/fill.out",
-                     check=True, timeout=180)
+    held = guest.run(
+        "for i in $(seq 1200); do [ -s /tmp/fill.out ] && break; sleep 0.1; done; cat /tmp/fill.out",
+        check=True,
+        timeout=180,
+    )
     free, wmin, wlow = map(int, held.stdout.split())
     assert wmin <= free < wlow, f"node 0 DMA32 not between min and low: free {free}, min {wmin}, low {wlow}"
 

@@ -46,7 +46,7 @@ def assert_fstab_whole(text: str) -> bool:
     if text == OLD_FSTAB:
         return False
     assert text.startswith(OLD_FSTAB), f"fstab lost or mangled its old lines:\n{text!r}"
-    added = text[len(OLD_FSTAB):].splitlines()
+    added = text[len(OLD_FSTAB) :].splitlines()
     assert len(added) == 1 and text.endswith("\n"), f"fstab has a partial or extra line:\n{text!r}"
     assert added[0].split() == [SWAPFILE, "none", "swap", "defaults", "0", "0"], added
     return True
@@ -140,8 +140,10 @@ def test_a_power_cut_at_a_timed_point_of_create_persist_is_recovered_by_rollback
 
     disk = make_disk(tmp_path / "disk.img", fstab=OLD_FSTAB)
     guest = boot(SERIES, (512,), disk=disk, boot_apply=True)
-    guest.run_and_lose_power(f"(sleep {delay_ms / 1000}; echo o > /proc/sysrq-trigger) & "
-                             f"swapctl create {SWAPFILE} -s 48M --persist; sleep 30")
+    guest.run_and_lose_power(
+        f"(sleep {delay_ms / 1000}; echo o > /proc/sysrq-trigger) & "
+        f"swapctl create {SWAPFILE} -s 48M --persist; sleep 30"
+    )
     guest = boot(SERIES, (512,), disk=disk, boot_apply=True)
     has_line = assert_fstab_whole(read(guest, "/etc/fstab"))
     pending = pending_transactions(guest)

@@ -34,16 +34,18 @@ def test_stress_on_a_small_guest_fails_on_oom_and_sees_kswapd_and_direct_reclaim
     guest = boot("6.1", (512,))
 
     # No swap yet: a worker twice its limit is OOM-killed in its cgroup; without --allow-oom that fails (4).
-    oom = guest.swapctl("stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "-o", "json",
-                        timeout=180)
+    oom = guest.swapctl(
+        "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "-o", "json", timeout=180
+    )
     assert oom.rc == 4, oom.stdout[-3000:] + oom.stderr
     data = oom.json()["data"]
     assert data["verdict"] == "fail"
     assert data["oom"]["cgroup"] >= 1 and data["oom"]["outside_cgroup"] == 0
     assert any("OOM-killed" in r for r in data["reasons"]), data["reasons"]
     assert "Killed process" in guest.run("dmesg").stdout, "the kernel logged no OOM kill"
-    allowed = guest.swapctl("stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "--allow-oom",
-                            "-o", "json", timeout=180)
+    allowed = guest.swapctl(
+        "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "4", "--allow-oom", "-o", "json", timeout=180
+    )
     assert allowed.rc == 0, allowed.stdout[-3000:] + allowed.stderr
     assert allowed.json()["data"]["verdict"] == "warn"
 
@@ -56,9 +58,12 @@ def test_stress_on_a_small_guest_fails_on_oom_and_sees_kswapd_and_direct_reclaim
     # several showed kswapd alone keeping up): up to three runs, and one must show both kinds of reclaim.
     for _attempt in range(3):
         before = vmstat(guest)
-        run = guest.run(f"(sleep 2; {hog} & exec {hog}) & "
-                        "swapctl stress --memory-limit 64M --size 96M --duration 12 --max-direct-reclaim 100000000 "
-                        "--max-psi-full 100 -o json; rc=$?; wait; exit $rc", timeout=240)
+        run = guest.run(
+            f"(sleep 2; {hog} & exec {hog}) & "
+            "swapctl stress --memory-limit 64M --size 96M --duration 12 --max-direct-reclaim 100000000 "
+            "--max-psi-full 100 -o json; rc=$?; wait; exit $rc",
+            timeout=240,
+        )
         after = vmstat(guest)
         assert run.rc in (0, 4), run.stdout[-3000:] + run.stderr
         data = run.json()["data"]
@@ -67,8 +72,10 @@ def test_stress_on_a_small_guest_fails_on_oom_and_sees_kswapd_and_direct_reclaim
         if reclaim["kswapd_scanned"] > 0 and reclaim["direct_scanned"] > 0 and data["oom"]["outside_cgroup"] == 0:
             break
     else:
-        pytest.fail(f"no run of three showed kswapd and direct reclaim without an OOM kill outside the cgroup: "
-                    f"{json.dumps(reclaim)} {json.dumps(data['oom'])}")
+        pytest.fail(
+            f"no run of three showed kswapd and direct reclaim without an OOM kill outside the cgroup: "
+            f"{json.dumps(reclaim)} {json.dumps(data['oom'])}"
+        )
     assert data["swap"]["active"] is True and data["swap"]["pswpout"] > 0
     # The report's deltas lie within what /proc/vmstat moved around the whole command.
     assert 0 < reclaim["kswapd_scanned"] <= after["pgscan_kswapd"] - before["pgscan_kswapd"]
@@ -92,8 +99,9 @@ README_CHECK = ("stress", "--memory-limit", "64M", "--duration", "20", "-o", "js
 def test_the_readme_check_passes_on_healthy_swap_and_fails_on_a_throttled_swap_device(boot):
     guest = boot("6.12", (1024,), cpus=2, swap_disk_mib=512, swap_disk_bps=512 << 10)
     # Healthy: a swap file on the guest's own disk.
-    guest.run("fallocate -l 512M /var/swap/f && chmod 600 /var/swap/f && mkswap /var/swap/f && swapon /var/swap/f",
-              check=True)
+    guest.run(
+        "fallocate -l 512M /var/swap/f && chmod 600 /var/swap/f && mkswap /var/swap/f && swapon /var/swap/f", check=True
+    )
     run = guest.swapctl(*README_CHECK, timeout=240)
     data = run.json()["data"]
     assert run.rc == 0, (data.get("reasons"), data.get("swap"), data.get("touch"), run.stderr)
@@ -104,5 +112,6 @@ def test_the_readme_check_passes_on_healthy_swap_and_fails_on_a_throttled_swap_d
     run = guest.swapctl(*README_CHECK, timeout=240)
     data = run.json()["data"]
     assert run.rc == 4, (data.get("reasons"), data.get("swap"), data.get("touch"), run.stderr)
-    assert data["verdict"] == "fail" and any("too slow" in r and "/s out" in r for r in data["reasons"]), \
-        data["reasons"]
+    assert data["verdict"] == "fail" and any("too slow" in r and "/s out" in r for r in data["reasons"]), data[
+        "reasons"
+    ]

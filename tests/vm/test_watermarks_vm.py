@@ -68,8 +68,9 @@ def predict_then_write(guest, key: str, value: int) -> tuple[dict, dict]:
     return predicted_marks(view.json(), actual), actual
 
 
-@pytest.mark.parametrize("series,nodes,cmdline", GUESTS,
-                         ids=[f"{s}-n{len(n)}{'-movable' if c else ''}" for s, n, c in GUESTS])
+@pytest.mark.parametrize(
+    "series,nodes,cmdline", GUESTS, ids=[f"{s}-n{len(n)}{'-movable' if c else ''}" for s, n, c in GUESTS]
+)
 def test_what_if_predicts_the_kernels_watermarks_to_the_page(boot, series, nodes, cmdline):
     guest = boot(series, nodes, cmdline, cpus=min(len(nodes), 2))
     before = kernel_marks(guest.run("cat /proc/zoneinfo", check=True).stdout)
