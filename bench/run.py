@@ -112,6 +112,45 @@ def bench_startup(rounds: int) -> None:
     print(f"  _SWAPCTL_COMPLETE=complete_bash {show(SWAPCTL)}: exit {rc} (not served: completions/ are static)")
 
 
+# --- 1b. the single file against a venv -----------------------------------------------------------------
+PYZ_PYTHONS = ("3.9", "3.11", "3.13")
+
+
+def bench_pyz(rounds: int) -> None:
+    """swapctl.pyz (tools/build-pyz) against a venv install, `list -o json`, on three Pythons: the venv is
+    .venv for this interpreter and .venvs/3.X (tools/pythons.py) for the others."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import pythons  # tools/pythons.py: finds the interpreters and makes their venvs
+
+    heading(f"1b. swapctl.pyz: median of {rounds} interleaved runs of `list -o json`, ratio to a venv install")
+    with tempfile.TemporaryDirectory(prefix="swapctl-bench-pyz.") as tmp:
+        pyz = Path(tmp) / "swapctl.pyz"
+        run([PY, str(REPO / "tools/build-pyz"), "--output", str(pyz)])
+        env = dict(os.environ, SWAPCTL_PYZ_CACHE=str(Path(tmp) / "cache"))
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        for minor in PYZ_PYTHONS:
+            python = pythons.find(minor)
+            if python is None:
+                print(f"  Python {minor}: no interpreter found")
+                continue
+            venv = Path(PY).parent.parent if minor == here else pythons.venv(minor, python)
+            cases = {"venv": [str(venv / "bin/swapctl"), "list", "-o", "json"]}
+            cases["pyz"] = [python, str(pyz), "list", "-o", "json"]
+            cases["pyz, no cache"] = [python, str(pyz), "list", "-o", "json"]
+            envs = {"venv": env, "pyz": env, "pyz, no cache": dict(env, SWAPCTL_PYZ_CACHE="0")}
+            for name, argv in cases.items():  # each must work (and the cache be warm) before it is timed
+                run(argv, env=envs[name])
+            medians = interleaved({n: proc(a, env=envs[n]) for n, a in cases.items()}, rounds)
+            base = medians["venv"]
+            figure(f"Python {minor}: venv", f"{base * 1000:.1f} ms", show(cases["venv"]))
+            figure(f"Python {minor}: pyz (target <= 1.20x)", f"{medians['pyz'] / base:.2f}x", show(cases["pyz"]))
+            figure(
+                f"Python {minor}: pyz, SWAPCTL_PYZ_CACHE=0",
+                f"{medians['pyz, no cache'] / base:.2f}x",
+                show(cases["pyz, no cache"]),
+            )
+
+
 # --- the scratch directory for swap files -----------------------------------------------------------
 @contextmanager
 def scratch() -> Iterator[Path]:
@@ -339,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer rounds: a rough picture in about a minute")
     ap.add_argument(
         "--only",
-        choices=("startup", "create", "zero", "zoneinfo", "stress"),
+        choices=("startup", "pyz", "create", "zero", "zoneinfo", "stress"),
         action="append",
         help="run only these parts (repeatable)",
     )
@@ -347,14 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     # Time swapctl as installed, with its bytecode cached: a child that may not write .pyc files recompiles
     # every module on every run (pip writes them for a normal install; the warm-up round does it here).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    parts = set(args.only or ("startup", "create", "zero", "zoneinfo", "stress"))
+    parts = set(args.only or ("startup", "pyz", "create", "zero", "zoneinfo", "stress"))
     needs_root = parts & {"create", "zero", "stress"}
     if needs_root and os.geteuid() != 0:
         print(
             f"bench/run.py: error: {', '.join(sorted(needs_root))} need root (swapon, /var/tmp scratch)",
             file=sys.stderr,
         )
-        print("hint: run it as root, or pick --only startup --only zoneinfo", file=sys.stderr)
+        print("hint: run it as root, or pick --only startup --only pyz --only zoneinfo", file=sys.stderr)
         return 3
     print(
         f"swapctl bench: {show(SWAPCTL)}; python {sys.version.split()[0]}; {os.uname().release}; "
@@ -362,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "startup" in parts:
         bench_startup(15 if args.quick else 41)
+    if "pyz" in parts:
+        bench_pyz(11 if args.quick else 31)
     if "create" in parts:
         bench_create_remove(3 if args.quick else 9)
     if "zero" in parts:

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from tests.fakes import FIXTURES, fake_host, make_root
+from tests.runner import CliRunner
 
 
 @pytest.fixture

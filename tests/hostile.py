@@ -18,12 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from swapctl.system.host import Host
 from tests.fakes import FIXTURES, MEMINFO, fake_host, make_root
+from tests.runner import CliRunner
 
 SNAPSHOT = FIXTURES / "kernel-recordings/6.1/n1-512m/step0/root"
 STATE = "var/lib/swapctl"

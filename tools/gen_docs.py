@@ -227,7 +227,7 @@ def _param(p: Any, ctx: Any, path: tuple[str, ...]) -> Param:
             out.kind = "dir"
         elif _SAFE_WORD.match(str(item.value)):
             values.append(str(item.value))
-    if not values and isinstance(getattr(getattr(p, "type", None), "choices", None), list | tuple):
+    if not values and isinstance(getattr(getattr(p, "type", None), "choices", None), (list, tuple)):
         values = [str(getattr(v, "value", v)) for v in p.type.choices]  # a Choice that did not complete
     if not values and is_option:
         values = _fallback_values(path, out.all_opts)

@@ -6,7 +6,7 @@ import functools
 import importlib
 import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Optional, cast
 
 import typer
 from typer.core import TyperGroup
@@ -187,7 +187,7 @@ def _build(sub_app: typer.Typer, attr: str | None) -> Any:
     return group
 
 
-def _set_output(ctx: typer.Context, value: str | None) -> None:
+def _set_output(ctx: typer.Context, value: Optional[str]) -> None:
     if value is None:
         return
     if value not in FORMATS:
@@ -268,7 +268,7 @@ def main_options(
         help="Read and write every file under DIR (a test tree, a snapshot or an image); "
         "what only the running kernel can do (swapon, swapoff, stress) is refused there.",
     ),
-    state_dir: Path | None = typer.Option(
+    state_dir: Optional[Path] = typer.Option(
         None,
         "--state-dir",
         envvar="SWAPCTL_STATE_DIR",

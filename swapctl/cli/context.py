@@ -69,7 +69,7 @@ def crash_log(exc: BaseException, inv: Invocation) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(f"swapctl {' '.join(sys.argv[1:])}\n")
-            fh.write("".join(traceback.format_exception(exc)))
+            fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         return str(path)
     except OSError:
         return "(no crash log could be written)"

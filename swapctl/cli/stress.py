@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -16,20 +16,20 @@ app = typer.Typer()
 @app.command("stress")
 def stress(
     ctx: typer.Context,
-    memory_limit: str | None = typer.Option(
+    memory_limit: Optional[str] = typer.Option(
         None,
         "--memory-limit",
         metavar="SIZE",
         help="Memory limit of the test cgroup [default: MemTotal/64, 64 MiB to 1 GiB].",
     ),
-    size: str | None = typer.Option(
+    size: Optional[str] = typer.Option(
         None,
         "--size",
         metavar="SIZE",
         help="Anonymous working set the worker keeps touching [default: twice the limit].",
     ),
     duration: str = typer.Option("20", "--duration", metavar="SECONDS", help="How long the load runs."),
-    file_size: str | None = typer.Option(
+    file_size: Optional[str] = typer.Option(
         None,
         "--file-size",
         metavar="SIZE",

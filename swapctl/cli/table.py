@@ -138,7 +138,7 @@ def layout(columns: Sequence[Column], rows: Sequence[Row], limit: int | None, *,
 def render(lay: Layout) -> list[str]:
     def line(cells: Sequence[str]) -> str:
         parts = []
-        for c, w, col in zip(cells, lay.widths, lay.columns, strict=True):
+        for c, w, col in zip(cells, lay.widths, lay.columns):
             pad = " " * (w - width(c))
             parts.append(" " + (pad + c if col.right else c + pad) + " ")
         return (" " + " ".join(parts)).rstrip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -90,10 +90,12 @@ BOOT_APPLIER_HELP = (
 @app.command("get")
 def get(
     ctx: typer.Context,
-    keys: list[str] | None = typer.Argument(
+    keys: Optional[list[str]] = typer.Argument(
         None, metavar="[KEY]...", help="Keys to show, as swappiness or vm.swappiness [default: all]."
     ),
-    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP),
+    boot_applier: Optional[str] = typer.Option(
+        None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP
+    ),
 ) -> None:
     """Show the vm sysctls, now and at the next boot.
 
@@ -134,7 +136,7 @@ def get(
 @app.command("set")
 def set_(
     ctx: typer.Context,
-    assignments: list[str] | None = typer.Argument(
+    assignments: Optional[list[str]] = typer.Argument(
         None,
         metavar="KEY=VALUE...",
         help="KEY=N sets; KEY=>N only raises to N; KEY=<N only lowers to N (quote < and > in a shell).",
@@ -146,7 +148,9 @@ def set_(
         "(KEY=>N/KEY=<N: N, only where the boot value would not meet it).",
     ),
     force: bool = typer.Option(False, "--force", help="Write a min_free_kbytes above swapctl's safe limit."),
-    boot_applier: str | None = typer.Option(None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP),
+    boot_applier: Optional[str] = typer.Option(
+        None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
 ) -> None:
     """Set vm sysctls now (and with --persist at boot), all or none.

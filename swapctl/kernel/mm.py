@@ -19,7 +19,7 @@ DEVICE = "Device"
 ZONE_ORDER = {"DMA": 0, "DMA32": 1, "Normal": 2, HIGHMEM: 3, MOVABLE: 4, DEVICE: 5}
 
 
-@dataclass(slots=True)
+@dataclass
 class Zone:
     node: int
     name: str
@@ -195,9 +195,9 @@ def predict(
     version = rules_version(kernel_version)
     counts = [z.managed for z in zones] if managed is None else list(managed)
     pages_min = min_free_kbytes >> (page_size.bit_length() - 1 - 10)  # min_free_kbytes >> (PAGE_SHIFT - 10)
-    lowmem = sum(c for z, c in zip(zones, counts, strict=True) if not is_capped(z, version))
+    lowmem = sum(c for z, c in zip(zones, counts) if not is_capped(z, version))
     out: list[Marks] = []
-    for z, m in zip(zones, counts, strict=True):
+    for z, m in zip(zones, counts):
         # tmp = (u64)pages_min * managed / lowmem_pages (do_div: truncating). A machine whose every zone
         # is capped has lowmem 0; the kernel would divide by zero there, we keep 0.
         tmp = pages_min * m // lowmem if lowmem else 0
@@ -230,10 +230,10 @@ def lowmem_reserve(
     """
     counts = [z.managed for z in zones] if managed is None else list(managed)
     by_node: dict[int, dict[int, int]] = {}
-    for z, m in zip(zones, counts, strict=True):
+    for z, m in zip(zones, counts):
         by_node.setdefault(z.node, {})[z.index] = m
     out: list[tuple[int, ...]] = []
-    for z, m in zip(zones, counts, strict=True):
+    for z, m in zip(zones, counts):
         width = len(z.protection) or (max(by_node[z.node]) + 1)
         ratio = (
             ratios[z.index] if ratios is not None and z.index < len(ratios) else DEFAULT_RESERVE_RATIO.get(z.name, 0)

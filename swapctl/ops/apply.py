@@ -299,7 +299,7 @@ def _vm_problems(host: Host, items: list[tuple[str, int]], source: str) -> list[
 
     release = host.kernel_release()
     checked = check_assignments([text for text, _ in items], parse_release(release), release)
-    return [_at_line(line, source, a) for (_, line), a in zip(items, checked, strict=True) if isinstance(a, UsageError)]
+    return [_at_line(line, source, a) for (_, line), a in zip(items, checked) if isinstance(a, UsageError)]
 
 
 def _swap_state(host: Host, path: str) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def build_view(
     if current_pred is not None:
         drift = [
             z.key
-            for z, p in zip(zones, current_pred, strict=True)
+            for z, p in zip(zones, current_pred)
             if (z.min - (z.boost or 0), z.low - (z.boost or 0), z.high - (z.boost or 0)) != (p.min, p.low, p.high)
         ]
         data["recompute_differs"] = drift
@@ -216,7 +216,7 @@ def _what_if_summary(
             f"the new high watermarks keep {after_high / managed:.0%} of RAM free "
             f"({format_bytes(after_high * ps)}): kswapd will reclaim (and swap) to hold that much"
         )
-    for z, p in zip(zones, predicted, strict=True):
+    for z, p in zip(zones, predicted):
         if z.managed and p.high >= z.managed:
             warnings.append(
                 f"node {z.node} zone {z.name}: the new high watermark ({p.high} pages) is at or "

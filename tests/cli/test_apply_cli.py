@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from tests.fakes import fake_host, make_root
+from tests.runner import CliRunner
 
 RECORDING = "kernel-recordings/6.12/n2-1g-1g/step0/root"
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
@@ -23,6 +22,7 @@ from swapctl.system.host import Host
 from tests.fakes import FakeRunner, fake_host
 from tests.figures import report
 from tests.hostile import SNAPSHOT, Case, build_template, invoke, tree
+from tests.runner import CliRunner
 
 TALLY: Counter[str] = Counter()
 CRASHES: list[str] = []

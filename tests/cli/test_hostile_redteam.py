@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest
 
@@ -54,7 +54,7 @@ SEPS = {
 SYSTEMD, PROCPS = "systemd-sysctl", "sysctl --system"
 HUGE = "9" * 5000
 
-Step = list[str] | Callable[[Tree], None]
+Step = Union[list[str], Callable[[Tree], None]]  # evaluated at run time: no X | Y on Python 3.9
 
 
 @pytest.fixture(scope="module")

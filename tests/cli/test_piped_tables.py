@@ -56,10 +56,9 @@ def test_list_in_a_pipe_never_wraps_a_path_longer_than_a_wide_terminal(cli, root
 
 
 def test_vm_get_in_a_pipe_prints_each_note_on_one_line(fixtures: Path, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
     from swapctl.cli.app import app
     from swapctl.cli.context import Invocation
+    from tests.runner import CliRunner
 
     root = tmp_path / "root"
     shutil.copytree(fixtures / ONE_NODE, root)

@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from tests.fakes import envelope, fake_host, make_root
 from tests.plans.test_vm_plans import failing_host
+from tests.runner import CliRunner
 
 ONE_NODE = "kernel-recordings/6.1/n1-512m/step0/root"
 TWO_NODES = "kernel-recordings/6.12/n2-1g-1g/step0/root"

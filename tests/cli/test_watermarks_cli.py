@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.fakes import FIXTURES
+from tests.pairs import pairs
+from tests.runner import CliRunner
 
 RUNS = FIXTURES / "kernel-recordings"
 ROOTS = sorted(RUNS.glob("*/*/step*/root"))
@@ -53,7 +54,7 @@ def test_json_zones_carry_the_issue_fields_in_pages(root: Path) -> None:
     assert data["page_size"] == 4096 and data["page_size_source"] == "meminfo"
     zones = parse_zoneinfo((root / "proc/zoneinfo").read_text())
     assert len(data["zones"]) == len(zones)
-    for row, z in zip(data["zones"], zones, strict=True):
+    for row, z in pairs(data["zones"], zones):
         assert set(row) == {
             "node",
             "zone",
@@ -88,7 +89,7 @@ def test_what_if_through_the_cli_predicts_the_next_recorded_step_to_the_page() -
             before, after = run_dir / f"step{int(n) - 1}" / "root", run_dir / f"step{n}" / "root"
             doc = run_json(before, "watermarks", "--what-if", f"{w['key']}={w['value']}")
             shown = parse_zoneinfo((after / "proc/zoneinfo").read_text())
-            for row, z in zip(doc["data"]["zones"], shown, strict=True):
+            for row, z in pairs(doc["data"]["zones"], shown):
                 p = row["predicted"]
                 assert (p["min"], p["low"], p["high"]) == (z.min, z.low, z.high), (run_dir.name, n, z.key)
                 assert p["promo"] == z.promo or z.promo is None

@@ -71,7 +71,7 @@ def state_diff(before: dict[str, Any], after: dict[str, Any]) -> str:
     for key in before:
         if before[key] != after[key]:
             b, a = before[key], after[key]
-            if isinstance(b, bytes | None) and isinstance(a, bytes | None):
+            if isinstance(b, (bytes, type(None))) and isinstance(a, (bytes, type(None))):
                 parts.append(f"{key}: {len(b or b'')} bytes -> {len(a or b'')} bytes")
             else:
                 parts.append(f"{key}: {b!r} -> {a!r}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.pairs import pairs
 from tests.system.sysctl_trees import FAKE_MARKER, KNOBS, Tree, host_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -651,7 +652,7 @@ def compare_writes(real: Observed, predicted: list[dict[str, Any]]) -> str | Non
     ours = collapse(predicted, key=lambda w: w.get("text"))
     if [r[0][0] for r in got] != [o[0].get("text") for o in ours]:
         return f"texts: peer {[r[0][0][:60] for r in got]!r} swapctl {[o[0].get('text') for o in ours]!r}"
-    for r, o in zip(got, ours, strict=True):
+    for r, o in pairs(got, ours):
         candidates = {tuple(s) for _, sources in r for s in sources}
         if not candidates:
             continue  # an empty text, or one the tree does not make unique

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import privileged
+from tests.pairs import pairs
 from tests.system.sysctl_peers import (
     PEERS,
     LiveGuard,
@@ -47,7 +48,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Oracle, dict[str, 
         t.write(base / t.id)
     result = run_peers(trees)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        answers = dict(zip((t.id for t in trees), pool.map(lambda t: swapctl_vm_get(base / t.id), trees), strict=True))
+        answers = dict(pairs((t.id for t in trees), pool.map(lambda t: swapctl_vm_get(base / t.id), trees)))
     result.guard_notes.append(
         f"live before {len(before)} values, after: {'unchanged' if LiveGuard.read() == before else 'CHANGED'}"
     )

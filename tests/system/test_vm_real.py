@@ -24,6 +24,7 @@ from swapctl.ops.vm_set import PERSIST_FILE, SysctlWrite, build_set_plan
 from swapctl.system.host import Host
 from swapctl.system.paths import SysPaths
 from tests.conftest import privileged
+from tests.pairs import pairs
 from tests.system.conftest import RealSwapctl
 from tests.system.sysctl_peers import PEERS, last_values_on_this_machine
 from tests.system.sysctl_peers import unavailable as peers_unavailable
@@ -255,7 +256,7 @@ def test_concurrent_runs_all_land_and_each_transaction_rolls_back_in_turn(vm_gua
     news = [tx.steps[0].step["params"]["value"] for tx in txs]
     assert olds[0] == base and olds[1:] == news[:-1] and read("swappiness") == news[-1]
     swapctl = RealSwapctl(state_dir)
-    for tx, old in zip(reversed(txs), reversed(olds), strict=True):
+    for tx, old in pairs(reversed(txs), reversed(olds)):
         r = swapctl("rollback", tx.id)
         assert r.returncode == 0, r
         assert read("swappiness") == old

@@ -15,6 +15,7 @@ import pytest
 from swapctl.kernel.mm import predict
 from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.conftest import privileged
+from tests.pairs import pairs
 
 pytestmark = [privileged, pytest.mark.privileged]
 
@@ -64,14 +65,11 @@ def test_rewriting_the_current_scale_factor_gives_exactly_the_predicted_marks(cu
             after, int(MFK.read_text()), int(current_wsf), os.uname().release, os.sysconf("SC_PAGE_SIZE")
         )
         got = _marks(after)
-        want = [
-            (p.min, p.low, p.high, p.promo if z.promo is not None else None)
-            for p, z in zip(predicted, after, strict=True)
-        ]
+        want = [(p.min, p.low, p.high, p.promo if z.promo is not None else None) for p, z in pairs(predicted, after)]
         if got == want:
             assert WSF.read_text().strip() == current_wsf
             return
-        mismatch = list(zip([z.key for z in after], got, want, strict=True))
+        mismatch = list(pairs([z.key for z in after], got, want))
     pytest.fail(f"prediction differs from the recomputed marks: {mismatch}")
 
 
@@ -112,7 +110,7 @@ def test_the_cli_what_if_with_the_current_value_predicts_what_the_kernel_then_sh
                 r["predicted"]["high"],
                 r["predicted"]["promo"] if z.promo is not None else None,
             )
-            for r, z in zip(rows, after, strict=True)
+            for r, z in pairs(rows, after)
         ]
         assert got == want
         assert WSF.read_text().strip() == current_wsf

@@ -4,11 +4,11 @@ or shows anything but the old bytes or the new ones. A naive writer, watched the
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,26 +72,69 @@ def _naive_edit(path: Path, old: bytes, new: bytes) -> Callable[[Host, int], Non
     return edit
 
 
-class Watcher(threading.Thread):
-    """Reads the file in a tight loop; anything but the two allowed contents is recorded."""
+class Watcher:
+    """Reads the file in a tight loop; anything but the two allowed contents is recorded. It runs in a process
+    of its own: the editors are forked, and forking beside a running thread can leave a child waiting for a
+    lock that the thread held (Python 3.12 warns about it), which would hang the test."""
 
     def __init__(self, path: Path, allowed: set[bytes]) -> None:
-        super().__init__(daemon=True)
         self.path, self.allowed = path, allowed
         self.reads = 0
         self.bad: list[str] = []
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.is_set():
+    def start(self) -> None:
+        self._stop_r, self._stop_w = os.pipe()
+        self._alarm_r, alarm_w = os.pipe()
+        self._report_r, report_w = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:
             try:
-                data = self.path.read_bytes()
-            except FileNotFoundError:
-                self.bad.append("the file was missing")
-                continue
-            self.reads += 1
-            if data not in self.allowed:
-                self.bad.append(f"{len(data)} bytes, neither old nor new")
+                os.close(self._stop_w)
+                os.set_blocking(self._stop_r, False)
+                _watch(self.path, self.allowed, self._stop_r, alarm_w, report_w)
+            finally:
+                os._exit(0)
+        for fd in (self._stop_r, alarm_w, report_w):
+            os.close(fd)
+        os.set_blocking(self._alarm_r, False)
+
+    def saw_bad(self) -> bool:
+        """Whether a read has been neither old nor new so far."""
+        try:
+            return bool(os.read(self._alarm_r, 1))
+        except BlockingIOError:
+            return False
+
+    def finish(self) -> None:
+        os.close(self._stop_w)  # end of file on the stop pipe tells the watcher to report
+        with os.fdopen(self._report_r) as fh:
+            doc = json.load(fh)
+        os.waitpid(self._pid, 0)
+        os.close(self._alarm_r)
+        self.reads, self.bad = doc["reads"], doc["bad"]
+
+
+def _watch(path: Path, allowed: set[bytes], stop: int, alarm: int, report_fd: int) -> None:
+    reads, bad = 0, []
+    while True:
+        try:
+            os.read(stop, 1)
+            break  # end of file: the test is done
+        except BlockingIOError:
+            pass
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            bad.append("the file was missing")
+        else:
+            reads += 1
+            if data not in allowed:
+                bad.append(f"{len(data)} bytes, neither old nor new")
+        if bad and alarm >= 0:
+            os.write(alarm, b"!")  # once
+            alarm = -1
+    with os.fdopen(report_fd, "w") as fh:
+        json.dump({"reads": reads, "bad": bad[:100]}, fh)
 
 
 def _edit_forever(root: Path, edit: Callable[[Host, int], None], ready_w: int) -> None:
@@ -117,6 +160,7 @@ def _kill_rounds(
     real = root / in_machine.lstrip("/")
     watcher = Watcher(real, {old, new})
     watcher.start()
+    seen_bad = False
     after_kill_bad, mid_write = [], 0
     try:
         for _ in range(rounds):
@@ -142,11 +186,11 @@ def _kill_rounds(
                 mid_write += 1  # the kill landed between the temp file's creation and the rename
                 for p in temps:
                     p.unlink()
-            if stop_on_bad and (watcher.bad or after_kill_bad):
+            seen_bad = seen_bad or watcher.saw_bad()
+            if stop_on_bad and (seen_bad or after_kill_bad):
                 break
     finally:
-        watcher.stop.set()
-        watcher.join()
+        watcher.finish()
     return {
         "kills": rounds,
         "reads": watcher.reads,

@@ -291,7 +291,7 @@ def test_bash_completes_vm_keys_for_vm_get_and_key_equals_for_vm_set(tree):
     assert bash_complete(["swapctl", "vm", "set", "--dry-run", "min_free"]) == ["min_free_kbytes="]
 
 
-class Speed(enum.StrEnum):
+class Speed(str, enum.Enum):
     slow = "slow"
     fast = "fast"
 

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from swapctl.cli.app import app
 from swapctl.cli.context import Invocation
 from swapctl.system.host import Host
 from tests.fakes import SWAPS_HEADER, fake_host, make_root
 from tests.figures import report
+from tests.nobody import as_nobody
+from tests.runner import CliRunner
 
 PACKAGE = Path(__file__).resolve().parents[2] / "swapctl"
 SIZE = ["--size", "16M"]
@@ -227,7 +228,7 @@ def test_the_package_runs_no_shell_and_only_system_modules_start_processes() -> 
                     )
                 )
                 and call.args
-                and isinstance(call.args[0], ast.Constant | ast.JoinedStr)
+                and isinstance(call.args[0], (ast.Constant, ast.JoinedStr))
             ):
                 offences.append(f"{rel}:{call.lineno}: {name} with a command string, not an argv list")
     assert offences == []
@@ -270,10 +271,8 @@ def test_every_mutating_command_refuses_a_non_root_user_with_exit_3_on_a_fake_ma
 
 
 def test_a_real_unprivileged_user_is_refused_before_anything_is_touched(tmp_path: Path) -> None:
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
-        pytest.skip("needs root and setpriv(1) to run swapctl as nobody (uid 65534)")
-    python = "/usr/bin/python3" if sys.prefix.startswith("/root") else sys.executable
+    if os.geteuid() != 0 or not (shutil.which("setpriv") and shutil.which("unshare")):
+        pytest.skip("needs root, setpriv(1) and unshare(1) to run swapctl as nobody (uid 65534)")
     site = [p for p in sys.path if p.endswith("site-packages")]
     work = Path(tempfile.mkdtemp(prefix="swapctl-nobody-", dir="/var/tmp"))
     try:
@@ -291,18 +290,11 @@ def test_a_real_unprivileged_user_is_refused_before_anything_is_touched(tmp_path
         for argv in MUTATING:
             args = [a.replace("/var/tmp/sw", str(work / "sw")).replace("@SPEC@", str(work / "spec.yaml")) for a in argv]
             proc = subprocess.run(
-                [
-                    setpriv,
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    python,
-                    "-m",
-                    "swapctl",
-                    "--state-dir",
-                    str(state),
-                    *args,
-                ],
+                as_nobody(
+                    [sys.executable, "-m", "swapctl", "--state-dir", str(state), *args],
+                    hold=tmp_path,
+                    reach=[PACKAGE.parent],
+                ),
                 capture_output=True,
                 text=True,
                 env=env,
@@ -346,7 +338,7 @@ def test_a_state_dir_others_can_write_is_refused_and_left_as_it_was(tmp_path: Pa
     (root / "var/lib/swapctl").mkdir(parents=True, mode=0o777)  # made loose by someone else beforehand
     os.chmod(root / "var/lib/swapctl", 0o1777)
     result = invoke(fake_host(root), "create", "/var/tmp/sw", *SIZE)
-    assert result.exit_code == 3 and "can be written by other users" in result.output
+    assert result.exit_code == 3 and "can be written by other users" in result.stderr
     assert stat.S_IMODE((root / "var/lib/swapctl").stat().st_mode) == 0o1777
     assert not (root / "var/tmp/sw").exists() and os.listdir(root / "var/lib/swapctl") == []
 

@@ -19,6 +19,7 @@ from swapctl.kernel.mm import (
 from swapctl.kernel.version import rules_version
 from swapctl.system.zoneinfo import parse_zoneinfo
 from tests.fakes import FIXTURES
+from tests.pairs import pairs
 
 RECORDINGS = FIXTURES / "kernel-recordings"
 
@@ -60,7 +61,7 @@ def test_prediction_from_the_previous_step_equals_what_the_kernel_set(run: Path,
     assert str({"min_free_kbytes": mfk, "watermark_scale_factor": wsf}[writes["key"]]) == writes["value"]
     predicted = predict(_zones(before), mfk, wsf, release, 4096)
     shown = _zones(after)
-    for z, p in zip(shown, predicted, strict=True):
+    for z, p in pairs(shown, predicted):
         assert (p.min, p.low, p.high) == (z.min, z.low, z.high), z.key
         if z.promo is not None:
             assert p.promo == z.promo, z.key

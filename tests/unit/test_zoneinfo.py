@@ -9,6 +9,7 @@ import pytest
 
 from swapctl.system.zoneinfo import ZoneinfoError, parse_zoneinfo
 from tests.fakes import FIXTURES
+from tests.pairs import pairs
 from tests.synth_zoneinfo import render_zoneinfo, synth_zones
 
 ALL = sorted(FIXTURES.glob("**/*zoneinfo"))
@@ -106,7 +107,7 @@ def test_a_synthetic_8_node_256_cpu_zoneinfo_parses_exactly_and_fast() -> None:
     zones = parse_zoneinfo(text)
     elapsed = time.perf_counter() - start
     assert len(zones) == 40
-    for got, want in zip(zones, expected, strict=True):
+    for got, want in pairs(zones, expected):
         assert (got.node, got.name) == (want.node, want.name)
         for k in ("free", "min", "low", "high", "promo", "boost", "spanned", "present", "managed"):
             assert getattr(got, k) == getattr(want, k), (got.key, k)
