@@ -5,8 +5,8 @@
 # _swapctl_spec PATH: the subcommands, options and value-taking options of one command.
 _swapctl_spec() {
     case "$1" in
-        '') subs='create list remove resize history rollback watermarks numa stress vm apply'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
-        'create') subs=''; opts='-s --size -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size -p --priority --method -o --output ' ;;
+        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
+        'create') subs=''; opts='-s --size --size-policy -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size --size-policy -p --priority --method -o --output ' ;;
         'list') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'remove') subs=''; opts='--keep-file --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;
@@ -19,6 +19,10 @@ _swapctl_spec() {
         'vm get') subs=''; opts='--boot-applier -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
         'vm set') subs=''; opts='--persist --force --boot-applier --dry-run -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
         'apply') subs=''; opts='--dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'zram') subs='status'; opts='-h --help'; vopts='  ' ;;
+        'zram status') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'zswap') subs='get'; opts='-h --help'; vopts='  ' ;;
+        'zswap get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
 }
@@ -52,6 +56,8 @@ _swapctl_value() {
         'vm set|--boot-applier') _swapctl_words 'procps systemd' "$3" ;;
         'vm set|-o'|'vm set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'apply|-o'|'apply|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zram status|-o'|'zram status|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zswap get|-o'|'zswap get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 
@@ -66,6 +72,7 @@ _swapctl_arg() {
         'vm get') case $2 in *) _swapctl_words 'min_free_kbytes page-cluster swappiness vfs_cache_pressure watermark_boost_factor watermark_scale_factor zone_reclaim_mode' "$3" ;; esac ;;
         'vm set') case $2 in *) _swapctl_words 'min_free_kbytes= page-cluster= swappiness= vfs_cache_pressure= watermark_boost_factor= watermark_scale_factor= zone_reclaim_mode=' "$3"; _swapctl_nospace ;; esac ;;
         'apply') case $2 in 0) _swapctl_files "$3" ;; esac ;;
+        'zram status') case $2 in 0) COMPREPLY=() ;; esac ;;
     esac
 }
 

@@ -5,9 +5,13 @@
 function __swapctl_subs --description 'The subcommands of a swapctl command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' 'create' 'list' 'remove' 'resize' 'history' 'rollback' 'watermarks' 'numa' 'stress' 'vm' 'apply'
+            printf '%s\n' 'create' 'list' 'remove' 'resize' 'history' 'rollback' 'watermarks' 'numa' 'stress' 'vm' 'apply' 'zram' 'zswap'
         case 'vm'
             printf '%s\n' 'get' 'set'
+        case 'zram'
+            printf '%s\n' 'status'
+        case 'zswap'
+            printf '%s\n' 'get'
     end
 end
 
@@ -16,7 +20,7 @@ function __swapctl_vopts --description 'The options of a swapctl command path th
         case ''
             printf '%s\n' '--root' '--state-dir' '-o' '--output'
         case 'create'
-            printf '%s\n' '-s' '--size' '-p' '--priority' '--method' '-o' '--output'
+            printf '%s\n' '-s' '--size' '--size-policy' '-p' '--priority' '--method' '-o' '--output'
         case 'list'
             printf '%s\n' '-o' '--output'
         case 'remove'
@@ -38,6 +42,10 @@ function __swapctl_vopts --description 'The options of a swapctl command path th
         case 'vm set'
             printf '%s\n' '--boot-applier' '-o' '--output'
         case 'apply'
+            printf '%s\n' '-o' '--output'
+        case 'zram status'
+            printf '%s\n' '-o' '--output'
+        case 'zswap get'
             printf '%s\n' '-o' '--output'
     end
 end
@@ -78,6 +86,8 @@ complete -c swapctl -n "__swapctl_is ''" -a 'numa' -d 'Show NUMA nodes and why a
 complete -c swapctl -n "__swapctl_is ''" -a 'stress' -d 'Check how the machine reclaims under bounded pressure'
 complete -c swapctl -n "__swapctl_is ''" -a 'vm' -d 'Read and set the vm reclaim sysctls'
 complete -c swapctl -n "__swapctl_is ''" -a 'apply' -d 'Make the machine match a YAML file, in one transaction'
+complete -c swapctl -n "__swapctl_is ''" -a 'zram' -d 'Compressed swap in RAM: the zram devices'
+complete -c swapctl -n "__swapctl_is ''" -a 'zswap' -d 'The compressed cache in front of swap: zswap'
 complete -c swapctl -n "__swapctl_is ''" -l root -x -a '(__fish_complete_directories)' -d 'Read and write every file under DIR (a test tree, a snapshot or an...'
 complete -c swapctl -n "__swapctl_is ''" -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the journal and lock live [default: ROOT/var/lib/swapctl]'
 complete -c swapctl -n "__swapctl_is ''" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
@@ -85,6 +95,7 @@ complete -c swapctl -n "__swapctl_is ''" -l debug -d 'Show tracebacks of interna
 complete -c swapctl -n "__swapctl_is ''" -l version -d 'Print the version and exit'
 complete -c swapctl -n "__swapctl_is ''" -s h -l help -d 'Show this message and exit'
 complete -c swapctl -n "__swapctl_is 'create'" -s s -l size -x -d 'Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole...'
+complete -c swapctl -n "__swapctl_is 'create'" -l size-policy -x -d 'The rule of --size auto: cloud-init (RAM below 4 GiB: RAM; below 16...'
 complete -c swapctl -n "__swapctl_is 'create'" -s p -l priority -x -d 'Swap priority, 0 to 32767, or -1 for automatic [default: as its...'
 complete -c swapctl -n "__swapctl_is 'create'" -l discard -d 'Enable discard (TRIM) for the area [default: as its fstab line says...'
 complete -c swapctl -n "__swapctl_is 'create'" -l no-discard -d 'Opposite of --discard'
@@ -151,3 +162,11 @@ complete -c swapctl -n "__swapctl_is 'apply'" -l dry-run -d 'Show what would cha
 complete -c swapctl -n "__swapctl_is 'apply'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
 complete -c swapctl -n "__swapctl_is 'apply'" -s h -l help -d 'Show this message and exit'
 complete -c swapctl -n "__swapctl_is 'apply'" -F
+complete -c swapctl -n "__swapctl_is 'zram'" -a 'status' -d 'Show the zram devices: capacity, algorithm, data, compression...'
+complete -c swapctl -n "__swapctl_is 'zram'" -s h -l help -d 'Show this message and exit'
+complete -c swapctl -n "__swapctl_is 'zram status'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
+complete -c swapctl -n "__swapctl_is 'zram status'" -s h -l help -d 'Show this message and exit'
+complete -c swapctl -n "__swapctl_is 'zswap'" -a 'get' -d 'Show zswap\'s parameters, its pool and its counters'
+complete -c swapctl -n "__swapctl_is 'zswap'" -s h -l help -d 'Show this message and exit'
+complete -c swapctl -n "__swapctl_is 'zswap get'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
+complete -c swapctl -n "__swapctl_is 'zswap get'" -s h -l help -d 'Show this message and exit'

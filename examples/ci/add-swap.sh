@@ -8,7 +8,8 @@
 #   SWAP_SIZE          its size: 512M, 2G, 1.5GiB ...            [2G]
 #   SWAP_PRIORITY      swap priority 0-32767                     [kernel's choice]
 #   SWAP_PERSIST       yes: add it to /etc/fstab; no: this boot  [no: runners are thrown away]
-#   SWAPCTL            swapctl to use; unset: swapctl on PATH, else pip-install one
+#   SWAPCTL            swapctl to use (a venv's, or the single file swapctl.pyz from tools/build-pyz);
+#                      unset: swapctl on PATH, else dist/swapctl.pyz of this checkout, else pip-install one
 #   SWAPCTL_PIP_SPEC   what pip installs when it has to          [the swapctl checkout holding this script]
 #                      (a wheel, a path, or git+https://...; never a bare name: swapctl is not on PyPI,
 #                      and a package someone else publishes under that name is not this one)
@@ -35,6 +36,8 @@ say() { printf 'add-swap: %s\n' "$*" >&2; }
 if [ -z "${SWAPCTL:-}" ]; then
     if command -v swapctl >/dev/null 2>&1; then
         SWAPCTL=$(command -v swapctl)
+    elif [ -z "${SWAPCTL_PIP_SPEC:-}" ] && [ -f "$(dirname "$0")/../../dist/swapctl.pyz" ]; then
+        SWAPCTL=$(cd "$(dirname "$0")/../../dist" && pwd)/swapctl.pyz  # runs on the python3 on PATH
     else
         checkout=$(cd "$(dirname "$0")/../.." && pwd)
         spec=${SWAPCTL_PIP_SPEC:-}

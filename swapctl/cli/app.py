@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "stress": ("swapctl.cli.stress", "stress"),
     "vm": ("swapctl.cli.vm", None),
     "apply": ("swapctl.cli.apply", "apply"),
+    "zram": ("swapctl.cli.zram", None),
+    "zswap": ("swapctl.cli.zswap", None),
 }
 
 

@@ -22,7 +22,15 @@ def create(
         "--size",
         "-s",
         metavar="SIZE",
-        help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least 10 pages).",
+        help="Size: 512M, 8G, 1.5GiB, 1048576K or bytes (rounded up to whole pages; at least 10 pages), "
+        "or auto (by --size-policy, from RAM and the free space).",
+    ),
+    size_policy: str = typer.Option(
+        "cloud-init",
+        "--size-policy",
+        metavar="POLICY",
+        help="The rule of --size auto: cloud-init (RAM below 4 GiB: RAM; below 16 GiB: 4 GiB; else sqrt(RAM) "
+        "GiB), redhat or ubuntu; never more than half the free space.",
     ),
     priority: str = typer.Option(
         None,
@@ -69,7 +77,12 @@ def create(
             persist=persist,
             method=method,
             force=force,
+            size_policy=size_policy,
         )
+        if "size_auto" in plan.data:
+            from swapctl.ops.sizing import explain
+
+            render.message(explain(plan.data["size_auto"]))
         emit(inv, "create", run_plan(inv, plan, dry_run=dry_run))
 
 

@@ -264,6 +264,8 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
                     "size": sub.data["size"],
                     "priority": spec.priority if spec.priority is not None else before.get("priority"),
                 }
+                if "size_auto" in sub.data:  # size: auto, with the rule and its inputs
+                    after["size_auto"] = sub.data["size_auto"]
             else:
                 sub = swapfile.plan_remove(host, journal, spec.path)
                 after = {"state": "absent"}

@@ -548,6 +548,26 @@ def validate_size(text: str, page_size: int) -> int:
     return size
 
 
+def _auto_size(host: Host, path: str, policy: str) -> tuple[int, dict[str, Any]]:
+    """--size auto for a file at `path`: the space it may use counts what a file already there holds, so the
+    same create run again picks the same size and changes nothing."""
+    from swapctl.ops import sizing
+
+    if policy not in sizing.POLICIES:
+        raise UsageError(f"size policy {policy!r} is not one of {', '.join(sizing.POLICIES)}")
+    parent = os.path.dirname(path)
+    if not host.is_dir(parent):
+        raise Refused(f"{parent} does not exist", hint="create the directory first")
+    free = host.free_bytes(parent)
+    st = host.lstat(path)
+    if st is not None and stat.S_ISREG(st.st_mode):
+        free += st.st_blocks * 512
+    mem_total = host.meminfo().get("MemTotal", 0)
+    if mem_total <= 0:
+        raise Refused("--size auto: /proc/meminfo has no MemTotal to size by", hint="give --size")
+    return sizing.auto_size(mem_total, free, host.page_size, policy)
+
+
 def require_root(host: Host, journal: Journal | None = None, what: str = "changing swap") -> None:
     """Before any planning: root, and no half-done transaction (which must be rolled back first)."""
     if not host.is_root:
@@ -659,16 +679,24 @@ def plan_create(
     persist: bool = True,
     method: str = "auto",
     force: bool = False,
+    size_policy: str = "cloud-init",
 ) -> Plan:
     """priority/discard None: as the area runs now and its fstab line says (off for a new area), so running the
-    same create again changes nothing."""
+    same create again changes nothing. size_text "auto": by the size policy (ops/sizing.py)."""
     path = validate_path(path)
-    size = validate_size(size_text, host.page_size)
+    auto = None
+    if size_text.strip().lower() == "auto":
+        size, auto = _auto_size(host, path, size_policy)
+        size_text = "auto"
+    else:
+        size = validate_size(size_text, host.page_size)
     priority = validate_priority(priority)
     if method not in METHODS:
         raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
     require_root(host, journal)
     plan = Plan("create", data={"path": path, "size": size, "priority": priority, "persisted": persist})
+    if auto is not None:
+        plan.data["size_auto"] = auto
     target = examine(host, path)
     if target.st is not None and stat.S_ISLNK(target.st.st_mode):
         raise Refused(
