@@ -45,20 +45,24 @@ def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None) -> str
         close_fds=True,
     )
     os.close(slave)
+    # Read until the master reports EIO: that happens only once every writer has closed the slave *and* what
+    # they wrote has been drained. Stopping when the child has exited instead loses output that was still in
+    # the tty's buffers (seen on a loaded CI machine: an empty table).
     chunks = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its side
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: no writer left and nothing buffered
             break
+        if not data:
+            break
+        chunks.append(data)
+    else:
+        proc.kill()
     os.close(master)
     err = proc.communicate(timeout=10)[1].decode()
     assert proc.returncode == 0, err
