@@ -1,4 +1,5 @@
-"""The `zram` command group: `zram status` (the devices, their compression and their cost in memory)."""
+"""The `zram` command group: `zram status` (the devices, their compression and their cost in memory) and
+`zram create | resize | remove` (plans with undo, like swap files)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any, Optional
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation
+from swapctl.cli.context import emit, invocation, run_plan, whole_number
 
 app = typer.Typer(
-    help="Compressed swap in RAM: the zram devices.\n\nzram status shows each device; any user may run it.",
+    help="Compressed swap in RAM: the zram devices.\n\nzram status shows each device (any user); create, "
+    "resize and remove change them (root), with undo like every swapctl change.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -84,3 +86,98 @@ def status(
         from swapctl.ops import zram
 
         emit(inv, "zram status", data=zram.status(inv.get_host(), device), table=_status_table)
+
+
+DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
+SIZE_HELP = (
+    "Uncompressed capacity: a size (512M, 4G), auto (zram-generator's default, min(ram / 2, 4096) MiB) or a "
+    "zram-generator zram-size expression in MiB with ram = MemTotal in MiB, e.g. 'ram / 4' or 'min(ram, 8192)'."
+)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        "-d",
+        metavar="DEVICE",
+        help="zramN, or auto: the first device not set up, else a new one from zram-control/hot_add.",
+    ),
+    size: str = typer.Option("auto", "--size", "-s", metavar="SIZE|auto|EXPR", help=SIZE_HELP),
+    algorithm: Optional[str] = typer.Option(
+        None,
+        "--algorithm",
+        "-a",
+        metavar="ALGORITHM",
+        help="Compression algorithm, one the device lists in comp_algorithm [default: the device's current one].",
+    ),
+    mem_limit: Optional[str] = typer.Option(
+        None, "--mem-limit", metavar="SIZE", help="Most RAM the device may use for compressed data [default: none]."
+    ),
+    priority: str = typer.Option("100", "--priority", "-p", metavar="N", help="Swap priority, -1 to 32767."),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Set up a zram device as swap: algorithm, mem_limit, disksize, mkswap, swapon.
+
+    Writes in the kernel's order and reads each back. A device swapctl adds through hot_add is removed
+    again on undo. Running it again when a zram area of that size, algorithm and priority is active
+    changes nothing. Any failure undoes every step already done.
+
+    Exit status: 0 done (or nothing to do); 1 the kernel refused a write, every change
+    undone; 2 bad input; 3 refused (not root, device in use)."""
+    from swapctl.ops.zram_set import plan_create
+
+    with invocation(ctx, "zram create") as inv:
+        plan = plan_create(
+            inv.get_host(),
+            inv.get_journal(),
+            device,
+            size,
+            algorithm=algorithm,
+            mem_limit=mem_limit,
+            priority=whole_number(priority, "--priority"),
+        )
+        emit(inv, "zram create", run_plan(inv, plan, dry_run=dry_run))
+
+
+@app.command("resize")
+def resize(
+    ctx: typer.Context,
+    device: str = typer.Argument(..., metavar="DEVICE", help="An active zram swap device, zram0 or /dev/zram0."),
+    size: str = typer.Option(..., "--size", "-s", metavar="SIZE|auto|EXPR", help=SIZE_HELP),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Give an active zram swap device a new size: swapoff, reset, set up, mkswap, swapon.
+
+    The kernel will not change the disksize of a device in use (EBUSY), so its pages are paged back into
+    RAM first: refused when what it stores (orig_data_size, not the compressed size) would not fit in
+    available memory. Algorithm, mem_limit and priority stay as they are.
+
+    Exit status: 0 done (or the size is already that); 1 failed, every change undone; 2 bad input; 3 refused."""
+    from swapctl.ops.zram_set import plan_resize
+
+    with invocation(ctx, "zram resize") as inv:
+        plan = plan_resize(inv.get_host(), inv.get_journal(), device, size)
+        emit(inv, "zram resize", run_plan(inv, plan, dry_run=dry_run))
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    device: str = typer.Argument(..., metavar="DEVICE", help="zram0 or /dev/zram0."),
+    force: bool = typer.Option(False, "--force", help="Also reset a device that is set up but is not swap."),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Swap off a zram device and reset it; remove it if swapctl added it.
+
+    Refused when its stored pages would not fit back in available memory, or when the device is set up
+    but is not a swap area (a filesystem on zram) unless --force. Removing what is gone changes nothing.
+
+    Exit status: 0 done (or nothing to do); 1 failed, every change undone; 2 bad input; 3 refused."""
+    from swapctl.ops.zram_set import plan_remove
+
+    with invocation(ctx, "zram remove") as inv:
+        plan = plan_remove(inv.get_host(), inv.get_journal(), device, force=force)
+        emit(inv, "zram remove", run_plan(inv, plan, dry_run=dry_run))

@@ -8,6 +8,7 @@ crashkernel reservation): a MemTotal within 8% below a whole GiB counts as that 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from swapctl.core.units import format_bytes
@@ -89,3 +90,88 @@ def explain(why: dict[str, Any]) -> str:
         f"--size auto: {format_bytes(why['size'])} by the {why['policy']} rule for {format_bytes(why['ram'])} of "
         f"RAM (MemTotal {format_bytes(why['mem_total'])}){capped}"
     )
+
+
+# --- zram: zram-generator's size expression --------------------------------------------------------------
+ZRAM_DEFAULT = "min(ram / 2, 4096)"  # zram-generator's zram-size default, in MiB
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|(ram)\b|(min|max)\b|([-+*/(),]))")
+_MAX_EXPR = 200
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+def zram_expression(text: str, ram_mib: float) -> float:
+    """The value in MiB of a zram-generator `zram-size` expression: numbers, `ram` (MemTotal in MiB), + - * /,
+    parentheses, min() and max(), with the usual precedence. ExpressionError on anything else (zram-generator
+    accepts more of fasteval's language; these are what its documentation and distributions use)."""
+    if len(text) > _MAX_EXPR:
+        raise ExpressionError(f"longer than {_MAX_EXPR} characters")
+    tokens: list[str] = []
+    pos, stripped = 0, text.rstrip()
+    while pos < len(stripped):
+        m = _TOKEN.match(stripped, pos)
+        if m is None:
+            raise ExpressionError(f"unexpected {stripped[pos:].lstrip()[:12]!r}")
+        tokens.append(m.group(m.lastindex or 0))
+        pos = m.end()
+    if not tokens:
+        raise ExpressionError("empty")
+    at = 0
+
+    def peek() -> str | None:
+        return tokens[at] if at < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal at
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise ExpressionError(f"expected {expected or 'more'}, found {tok or 'the end'}")
+        at += 1
+        return tok
+
+    def atom() -> float:
+        tok = take()
+        if tok == "-":
+            return -atom()
+        if tok == "(":
+            value = expr()
+            take(")")
+            return value
+        if tok == "ram":
+            return ram_mib
+        if tok in ("min", "max"):
+            take("(")
+            args = [expr()]
+            while peek() == ",":
+                take(",")
+                args.append(expr())
+            take(")")
+            return min(args) if tok == "min" else max(args)
+        if tok[0].isdigit():
+            return float(tok)
+        raise ExpressionError(f"unexpected {tok!r}")
+
+    def term() -> float:
+        value = atom()
+        while peek() in ("*", "/"):
+            if take() == "*":
+                value *= atom()
+            else:
+                divisor = atom()
+                if divisor == 0:
+                    raise ExpressionError("division by zero")
+                value /= divisor
+        return value
+
+    def expr() -> float:
+        value = term()
+        while peek() in ("+", "-"):
+            value = value + term() if take() == "+" else value - term()
+        return value
+
+    value = expr()
+    if at != len(tokens):
+        raise ExpressionError(f"unexpected {tokens[at]!r}")
+    return value

@@ -8,11 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import privileged
+from tests.system.conftest import RealSwapctl
 
 HOT_ADD = "/sys/class/zram-control/hot_add"
 READ_ONLY = (["list"], ["zram", "status"], ["zswap", "get"], ["vm", "get"], ["watermarks"], ["numa"])
@@ -65,3 +67,114 @@ def test_zswap_get_is_what_the_module_parameters_say() -> None:
     release = os.uname().release
     if release.startswith("6.18"):
         assert "zpool" in data["missing"], data["missing"]
+
+
+# --- zram create, resize, remove, rollback on the real kernel ----------------------------------------------
+BLOCK = Path("/sys/block")
+HOT_REMOVE = "/sys/class/zram-control/hot_remove"
+
+
+def _zram_names() -> set[str]:
+    return {n for n in os.listdir(BLOCK) if n.startswith("zram")}
+
+
+def _zram_swaps() -> dict[str, int]:
+    """zram areas in /proc/swaps, by device name, with their priority."""
+    lines = Path("/proc/swaps").read_text().splitlines()[1:]
+    return {f.split()[0][5:]: int(f.split()[4]) for f in lines if f.startswith("/dev/zram")}
+
+
+def _sysfs(name: str, attr: str) -> str:
+    return (BLOCK / name / attr).read_text().strip()
+
+
+def _algorithm(name: str) -> str:
+    return next(w[1:-1] for w in _sysfs(name, "comp_algorithm").split() if w.startswith("["))
+
+
+@pytest.fixture
+def zram_guard(work) -> Iterator[set[str]]:  # noqa: ANN001 - the system conftest's Workspace
+    """Every zram device as it was: afterwards a zram area the test swapped on is off, a device it set up is
+    reset with its algorithm back, and a device it added is hot-removed. Yields the devices there before."""
+    if not Path(HOT_ADD).exists():
+        pytest.skip("this kernel has no zram-control (zram not loaded)")
+    before = _zram_names()
+    swaps_before = _zram_swaps()
+    if any(_sysfs(n, "initstate") == "1" for n in before) or swaps_before:
+        pytest.skip("a zram device is already in use on this machine; the zram tests need them all free")
+    algorithms = {n: _algorithm(n) for n in before}
+    try:
+        yield before
+    finally:
+        for name in _zram_swaps():
+            subprocess.run(["swapoff", f"/dev/{name}"], check=False)
+        for name in sorted(_zram_names()):
+            if _sysfs(name, "initstate") == "1":
+                (BLOCK / name / "reset").write_text("1")
+            if name in algorithms and _algorithm(name) != algorithms[name]:
+                (BLOCK / name / "comp_algorithm").write_text(algorithms[name])
+            if name not in before:
+                Path(HOT_REMOVE).write_text(name[4:])
+    assert _zram_names() == before
+    assert all(_sysfs(n, "initstate") == "0" and _algorithm(n) == algorithms[n] for n in before)
+
+
+def test_zram_create_resize_remove_on_a_free_device(work, zram_guard: set[str]) -> None:  # noqa: ANN001
+    name = min(zram_guard, key=lambda n: int(n[4:]), default=None)
+    if name is None:
+        pytest.skip("no zram device to set up")
+    sw = RealSwapctl(work.state_dir)
+    r, doc = sw.json("zram", "create", "--device", "auto", "--size", "64M", "--algorithm", "lz4")
+    assert r.returncode == 0, r
+    assert doc["data"]["device"] == f"/dev/{name}" and doc["changed"]
+    assert [a["step"] for a in doc["actions"]] == ["zram-setup", "zram-mkswap", "swapon"]
+    assert _sysfs(name, "disksize") == str(64 << 20) and _algorithm(name) == "lz4"
+    assert _zram_swaps() == {name: 100}
+    assert _zram_names() == zram_guard, "a free device was there: nothing may be hot-added"
+
+    r, again = sw.json("zram", "create", "--size", "64M", "--algorithm", "lz4")
+    assert r.returncode == 0 and not again["changed"] and again["actions"] == [], r
+    r, listed = sw.json("list")
+    (area,) = [a for a in listed["data"]["areas"] if a["path"] == f"/dev/{name}"]
+    assert area["type"] == "zram" and area["priority"] == 100
+
+    r, resized = sw.json("zram", "resize", name, "--size", "96M")
+    assert r.returncode == 0, r
+    assert _sysfs(name, "disksize") == str(96 << 20) and _algorithm(name) == "lz4" and _zram_swaps() == {name: 100}
+
+    r, removed = sw.json("zram", "remove", f"/dev/{name}")
+    assert r.returncode == 0, r
+    assert [a["step"] for a in removed["actions"]] == ["swapoff", "zram-reset"]
+    assert _zram_swaps() == {} and _sysfs(name, "initstate") == "0"
+    assert name in _zram_names(), "a device swapctl did not add stays"
+    # Rolling the remove back sets the device up again, as it was, and swaps it on.
+    r = sw("rollback", removed["transaction"])
+    assert r.returncode == 0, r
+    assert _sysfs(name, "disksize") == str(96 << 20) and _algorithm(name) == "lz4" and _zram_swaps() == {name: 100}
+
+
+def test_zram_create_on_a_new_device_is_undone_on_failure_and_by_rollback(work, zram_guard: set[str]) -> None:  # noqa: ANN001
+    sw = RealSwapctl(work.state_dir)
+    new = f"zram{min(set(range(len(zram_guard) + 1)) - {int(n[4:]) for n in zram_guard})}"
+    # The swapon fails (injected): the set-up is reset and the added device removed again.
+    r = sw("zram", "create", "--device", new, "--size", "32M", fault="swapon:*:before:fail")
+    assert r.returncode == 1, r
+    assert "every change was rolled back" in r.stderr
+    assert _zram_names() == zram_guard and _zram_swaps() == {}
+
+    r, doc = sw.json("zram", "create", "--device", new, "--size", "min(ram / 64, 48)", "--priority", "7")
+    assert r.returncode == 0, r
+    assert doc["actions"][0]["step"] == "zram-hot-add"
+    assert doc["data"]["size_rule"]["expression"] == "min(ram / 64, 48)"
+    assert _sysfs(new, "disksize") == str(48 << 20) and _zram_swaps() == {new: 7}
+    r = sw("rollback", doc["transaction"])
+    assert r.returncode == 0, r
+    assert _zram_names() == zram_guard and _zram_swaps() == {}
+
+    # A device swapctl added is hot-removed by `zram remove`.
+    r, doc = sw.json("zram", "create", "--device", new, "--size", "32M")
+    assert r.returncode == 0, r
+    r, removed = sw.json("zram", "remove", new)
+    assert r.returncode == 0, r
+    assert [a["step"] for a in removed["actions"]] == ["swapoff", "zram-reset", "zram-hot-remove"]
+    assert _zram_names() == zram_guard

@@ -1,0 +1,502 @@
+"""zram, the writing side: the steps that add, set up, reset and remove zram devices through sysfs, and the plans
+for `zram create`, `zram resize` and `zram remove` (the read side: ops/zram.py and system/zram.py).
+
+The kernel's rules (Documentation/admin-guide/blockdev/zram.rst, drivers/block/zram/zram_drv.c): the algorithm
+and mem_limit are written before disksize, and disksize only on a device that is not initialised (EBUSY
+otherwise), so a resize is swapoff, reset, set up again; a device comes from reading zram-control/hot_add (which
+answers the new id, the lowest free one) and goes by writing its id to hot_remove."""
+
+from __future__ import annotations
+
+import errno
+import re
+from typing import TYPE_CHECKING, Any
+
+from swapctl.core import fields
+from swapctl.core.errors import OperationFailed, Refused, UsageError
+from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
+from swapctl.kernel import zram as rules
+from swapctl.ops import sizing
+from swapctl.ops.swapfile import (
+    MIN_PAGES,
+    SwapOff,
+    SwapOn,
+    active_area,
+    area_priority,
+    require_root,
+    swapoff_margin,
+    validate_priority,
+)
+from swapctl.system import zram
+
+if TYPE_CHECKING:
+    from swapctl.core.journal import Journal
+    from swapctl.system.host import Host
+    from swapctl.system.zram import ZramDevice
+
+CONTROL = "/sys/class/zram-control"
+HOT_ADD, HOT_REMOVE = f"{CONTROL}/hot_add", f"{CONTROL}/hot_remove"
+DEFAULT_PRIORITY = 100  # zram-generator's swap-priority: above any disk area's automatic (negative) one
+ALGORITHM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+DEVICE = fields.Field(lambda v: isinstance(v, str) and bool(rules.DEVICE_NAME.match(v)), "a zram device name")
+ALGORITHM = fields.Field(
+    lambda v: v is None or (isinstance(v, str) and bool(ALGORITHM_NAME.match(v))), "an algorithm name", required=False
+)
+SIZE = fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes")
+LIMIT = fields.Field(fields.optional(fields.is_int(0, MAX_SIZE)), "a size in bytes", required=False)
+
+
+def _attr(name: str, attr: str) -> str:
+    return f"{zram.BLOCK}/{name}/{attr}"
+
+
+def _exists(host: Host, name: str) -> bool:
+    return host.is_dir(f"{zram.BLOCK}/{name}")
+
+
+def _read(host: Host, name: str) -> ZramDevice | None:
+    return zram.read_device(host, name) if _exists(host, name) else None
+
+
+def _write(host: Host, path: str, value: str, what: str) -> None:
+    try:
+        host.write_sysctl(path, value)
+    except OSError as exc:
+        said = exc.strerror or str(exc)
+        if exc.errno == errno.EBUSY:
+            said += " (the device is initialised or open)"
+        raise OperationFailed(f"{what}: the kernel refused it: {said}") from None
+
+
+def _in_swaps(host: Host, name: str) -> bool:
+    return active_area(host, f"/dev/{name}") is not None
+
+
+def _set_up(host: Host, name: str, algorithm: str | None, mem_limit: int | None, disksize: int) -> None:
+    """The writes in the kernel's order: algorithm, mem_limit, disksize (the last one initialises the device)."""
+    dev = _read(host, name)
+    if dev is None:
+        raise OperationFailed(f"/dev/{name} does not exist")
+    if dev.initialized:
+        raise Refused(f"/dev/{name} is already set up ({format_bytes(dev.disksize)})", hint="reset it first")
+    if algorithm is not None and algorithm != dev.algorithm:
+        _write(host, _attr(name, "comp_algorithm"), algorithm, f"algorithm {algorithm} on /dev/{name}")
+    if mem_limit is not None:
+        _write(host, _attr(name, "mem_limit"), str(mem_limit), f"mem_limit on /dev/{name}")
+    _write(host, _attr(name, "disksize"), str(disksize), f"disksize {disksize} on /dev/{name}")
+    after = _read(host, name)
+    if after is None or not after.initialized or after.disksize != disksize:
+        got = "nothing" if after is None else format_bytes(after.disksize)
+        raise OperationFailed(f"/dev/{name} reads back {got} after disksize {format_bytes(disksize)} was written")
+
+
+def _reset(host: Host, name: str) -> None:
+    _write(host, _attr(name, "reset"), "1", f"reset /dev/{name}")
+
+
+def _mkswap(host: Host, name: str) -> None:
+    result = host.runner.run(["mkswap", str(host.real(f"/dev/{name}"))])
+    if not result.ok:
+        raise OperationFailed(f"mkswap /dev/{name}: {result.error_text()}")
+
+
+def _hot_add(host: Host, expected: str) -> None:
+    """Read hot_add (the kernel adds a device and answers its id); a device other than the one planned (another
+    program added one meanwhile) is removed again and the step fails."""
+    try:
+        answer = host.read_text(HOT_ADD, limit=64).strip()
+    except OSError as exc:
+        raise OperationFailed(f"adding a zram device: {exc.strerror or exc}") from None
+    if not answer.isdigit():
+        raise OperationFailed(f"zram-control/hot_add answered {answer[:20]!r}, not a device number")
+    if f"zram{answer}" != expected:
+        _write(host, HOT_REMOVE, answer, f"removing zram{answer}")
+        raise OperationFailed(
+            f"the kernel added zram{answer}, not the planned {expected} (another program added a device "
+            "meanwhile); it was removed again"
+        )
+
+
+def _hot_remove(host: Host, name: str) -> None:
+    _write(host, HOT_REMOVE, name[4:], f"removing /dev/{name}")
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+@register
+class ZramHotAdd(Step):
+    """params: device (the id the kernel gives next: the lowest free one, checked when it answers)."""
+
+    kind = "zram-hot-add"
+    params_schema = {"device": DEVICE}
+
+    def describe(self) -> str:
+        return f"add /dev/{self.params['device']} (zram-control/hot_add)"
+
+    def undo_description(self) -> str:
+        return f"remove /dev/{self.params['device']} (zram-control/hot_remove)"
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        _hot_add(host, self.params["device"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        name = self.params["device"]
+        dev = _read(host, name)
+        if dev is None:
+            return
+        if dev.initialized or _in_swaps(host, name):
+            raise OperationFailed(f"/dev/{name} is in use again (set up by someone else?); not removing it")
+        _hot_remove(host, name)
+
+
+@register
+class ZramSetup(Step):
+    """params: device, algorithm (None: the device's current one), mem_limit (None: none), disksize."""
+
+    kind = "zram-setup"
+    params_schema = {"device": DEVICE, "algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
+
+    def describe(self) -> str:
+        p = self.params
+        algo = f", {p['algorithm']}" if p.get("algorithm") else ""
+        limit = f", mem_limit {format_bytes(p['mem_limit'])}" if p.get("mem_limit") else ""
+        return f"set up /dev/{p['device']}: {format_bytes(p['disksize'])}{algo}{limit}"
+
+    def undo_description(self) -> str:
+        return f"reset /dev/{self.params['device']}"
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        p = self.params
+        _set_up(host, p["device"], p.get("algorithm"), p.get("mem_limit"), p["disksize"])
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        host.require_live(self.undo_description())
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        name = self.params["device"]
+        dev = _read(host, name)
+        if dev is None or not dev.initialized:
+            return
+        if _in_swaps(host, name):
+            raise OperationFailed(f"/dev/{name} is an active swap area; not resetting it")
+        if dev.disksize != self.params["disksize"] and not ctx.force:
+            # Compare and swap: a device set up again since (another size) is someone else's now.
+            raise Refused(
+                f"/dev/{name} is {format_bytes(dev.disksize)} now, not the {format_bytes(self.params['disksize'])} "
+                "swapctl set up; not resetting it",
+                hint="pass --force to reset it anyway",
+            )
+        _reset(host, name)
+
+
+@register
+class ZramMkSwap(Step):
+    """params: device."""
+
+    kind = "zram-mkswap"
+    undo_is_noop = True
+    params_schema = {"device": DEVICE}
+
+    def describe(self) -> str:
+        return f"mkswap /dev/{self.params['device']}"
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        _mkswap(host, self.params["device"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        """Nothing to do: the reset of the zram-setup step's undo clears the device."""
+
+
+@register
+class ZramReset(Step):
+    """params: device. Its undo record: the set-up it had (algorithm, mem_limit, disksize), to set it up again
+    empty and mkswap it (the data is gone with the reset; the swapoff before it paged it all back in)."""
+
+    kind = "zram-reset"
+    params_schema = {"device": DEVICE}
+    record_schema = {"algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
+
+    def describe(self) -> str:
+        return f"reset /dev/{self.params['device']}"
+
+    def undo_description(self) -> str:
+        return f"set up /dev/{self.params['device']} again and mkswap it"
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def snapshot(self, host: Host) -> dict[str, Any]:
+        dev = _read(host, self.params["device"])
+        if dev is None or not dev.initialized:
+            raise OperationFailed(f"/dev/{self.params['device']} is not set up")
+        return {"algorithm": dev.algorithm, "mem_limit": dev.mm.get("mem_limit") or None, "disksize": dev.disksize}
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        name = self.params["device"]
+        if _in_swaps(host, name):
+            raise OperationFailed(f"/dev/{name} is still an active swap area")
+        _reset(host, name)
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        host.require_live(self.undo_description())
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        name = self.params["device"]
+        dev = _read(host, name)
+        if dev is None:
+            raise OperationFailed(f"/dev/{name} does not exist")
+        if dev.initialized:
+            if dev.disksize == record["disksize"]:
+                return  # set up as it was (an undo that ran before a crash)
+            raise OperationFailed(f"/dev/{name} was set up again by someone else; leaving it")
+        _set_up(host, name, record.get("algorithm"), record.get("mem_limit"), record["disksize"])
+        _mkswap(host, name)
+
+
+@register
+class ZramHotRemove(Step):
+    """params: device (one swapctl added)."""
+
+    kind = "zram-hot-remove"
+    params_schema = {"device": DEVICE}
+
+    def describe(self) -> str:
+        return f"remove /dev/{self.params['device']} (zram-control/hot_remove)"
+
+    def undo_description(self) -> str:
+        return f"add /dev/{self.params['device']} again (zram-control/hot_add)"
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def apply(self, host: Host, record: dict[str, Any]) -> None:
+        _hot_remove(host, self.params["device"])
+
+    def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        if not _exists(host, self.params["device"]):
+            _hot_add(host, self.params["device"])
+
+
+# --- planning -------------------------------------------------------------------------------------------
+def added_devices(journal: Journal) -> set[str]:
+    """zram devices swapctl added and has not removed, replayed from the committed transactions: the only ones
+    `zram remove` hot-removes (a device the kernel or another tool made stays, reset)."""
+    added: set[str] = set()
+    for tx in journal.transactions():
+        if tx.status != "committed" or tx.rollback_of:
+            continue
+        for s in tx.steps:
+            kind, device = s.step.get("kind"), s.step.get("params", {}).get("device")
+            if kind == "zram-hot-add" and DEVICE.check(device):
+                added.add(device)
+            elif kind == "zram-hot-remove":
+                added.discard(device)
+    return added
+
+
+def device_name(text: str) -> str:
+    name = text[5:] if text.startswith("/dev/") else text
+    if not rules.DEVICE_NAME.match(name):
+        raise UsageError(f"{text!r} is not a zram device name", hint="give zram0, /dev/zram1, ... or auto")
+    return name
+
+
+def next_id(names: list[str]) -> str:
+    """The device hot_add makes next: the kernel takes the lowest free id (idr_alloc from 0)."""
+    taken = {int(n[4:]) for n in names}
+    return f"zram{next(i for i in range(len(taken) + 1) if i not in taken)}"
+
+
+def disk_size(host: Host, text: str) -> tuple[int, dict[str, Any]]:
+    """--size: a size (512M, 4G), auto (zram-generator's default, min(ram / 2, 4096) MiB) or one of
+    zram-generator's zram-size expressions, with `ram` as MemTotal in MiB."""
+    page = host.page_size
+    if text.strip().lower() != "auto":
+        try:
+            return round_up_pages(parse_size(text), page), {}
+        except UsageError:
+            if not re.search(r"ram|min|max|[-+*/(]", text):
+                raise
+    expression = sizing.ZRAM_DEFAULT if text.strip().lower() == "auto" else text
+    mem_total = host.meminfo().get("MemTotal", 0)
+    try:
+        mib = sizing.zram_expression(expression, mem_total / sizing.MIB)
+    except sizing.ExpressionError as exc:
+        raise UsageError(f"--size {text!r} is neither a size nor a zram-size expression: {exc}") from None
+    size = round_up_pages(max(int(mib * sizing.MIB), 0), page)
+    return size, {"expression": expression, "ram_mib": round(mem_total / sizing.MIB, 1), "size": size}
+
+
+def _validate_disksize(size: int, page_size: int, text: str) -> None:
+    if size < MIN_PAGES * page_size:
+        raise UsageError(f"--size {text} gives {format_bytes(size)}: below the {MIN_PAGES} pages mkswap accepts")
+    if size > MAX_SIZE:
+        raise UsageError(f"--size {text} is larger than swapctl accepts")
+
+
+def _check_algorithm(algorithm: str | None, devices: list[ZramDevice]) -> None:
+    """Against the device's own comp_algorithm list (zram has its own backends from 6.12: lz4 may be there
+    while /proc/crypto lacks it)."""
+    if algorithm is None:
+        return
+    known = next((d.algorithms for d in devices if d.algorithms), None)
+    if not ALGORITHM_NAME.match(algorithm) or (known is not None and algorithm not in known):
+        offered = f" (this kernel's zram offers: {', '.join(known)})" if known else ""
+        raise UsageError(f"zram has no compression algorithm {algorithm!r}{offered}")
+
+
+def check_zram_swapoff_fits(host: Host, dev: ZramDevice) -> None:
+    """swapoff decompresses every stored page back into RAM: it needs orig_data_size, and gives back the
+    compressed copies (mem_used_total) as it goes. Refuse when the difference would not fit."""
+    area = active_area(host, dev.path)
+    stored, cost = dev.mm.get("orig_data_size", 0), dev.mm.get("mem_used_total", 0)
+    if area is None or stored == 0:
+        return
+    mem = host.meminfo()
+    available = mem.get("MemAvailable", mem.get("MemFree", 0))
+    other_free = sum(a.size - a.used for a in host.swaps() if a.path != dev.path)
+    margin = swapoff_margin(mem)
+    if stored - cost + margin > available + other_free:
+        raise Refused(
+            f"swapoff {dev.path} would decompress {format_bytes(stored)} back into memory (freeing the "
+            f"{format_bytes(cost)} it uses) plus a margin of {format_bytes(margin)}, but only "
+            f"{format_bytes(available)} is available (and {format_bytes(other_free)} free in other swap areas)",
+            hint="free memory first, or add another swap area",
+        )
+
+
+def plan_create(
+    host: Host,
+    journal: Journal,
+    device: str = "auto",
+    size_text: str = "auto",
+    *,
+    algorithm: str | None = None,
+    mem_limit: str | None = None,
+    priority: int | None = DEFAULT_PRIORITY,
+) -> Plan:
+    priority = validate_priority(priority)
+    limit = None if mem_limit is None else parse_size(mem_limit, what="--mem-limit")
+    size, rule = disk_size(host, size_text)
+    _validate_disksize(size, host.page_size, size_text)
+    require_root(host, journal, "setting up zram")
+    names = zram.device_names(host)
+    devices = [zram.read_device(host, n) for n in names]
+    _check_algorithm(algorithm, devices)
+    data: dict[str, Any] = {"disksize": size, "algorithm": algorithm, "mem_limit": limit, "priority": priority}
+    if rule:
+        data["size_rule"] = rule
+    mem_total = host.meminfo().get("MemTotal", 0)
+    warnings = []
+    if mem_total and size > 2 * mem_total:
+        warnings.append(
+            f"a disksize of {format_bytes(size)} is more than twice the RAM ({format_bytes(mem_total)}): zram "
+            "stores pages at 2:1 to 4:1, so a full device may not fit in memory (set --mem-limit)"
+        )
+
+    def same(d: ZramDevice) -> bool:
+        area = active_area(host, d.path)
+        return (
+            area is not None
+            and d.disksize == size
+            and algorithm in (None, d.algorithm)
+            and area_priority(area) == (priority if priority is not None and priority >= 0 else None)
+        )
+
+    if device == "auto":
+        done = next((d for d in devices if same(d)), None)
+        if done is not None:  # already there: create is idempotent, like zram-generator's start
+            return Plan("zram create", data={**data, "device": done.path}, warnings=warnings)
+        free = next((d for d in devices if not d.initialized and not _in_swaps(host, d.name)), None)
+        name = free.name if free is not None else next_id(names)
+    else:
+        name = device_name(device)
+        dev = next((d for d in devices if d.name == name), None)
+        if dev is not None and same(dev):
+            return Plan("zram create", data={**data, "device": dev.path}, warnings=warnings)
+        if dev is not None and (dev.initialized or _in_swaps(host, name)):
+            raise Refused(
+                f"/dev/{name} is already set up ({format_bytes(dev.disksize)}, {dev.algorithm})",
+                hint=f"use 'swapctl zram resize {name}', or 'swapctl zram remove {name}' first",
+            )
+        if dev is None and name != next_id(names):
+            raise UsageError(
+                f"there is no /dev/{name}, and the kernel adds {next_id(names)} next",
+                hint="use --device auto (or the next name) to add a device",
+            )
+    plan = Plan("zram create", data={**data, "device": f"/dev/{name}"}, warnings=warnings)
+    if name not in names:
+        if host.lstat(HOT_ADD) is None:
+            raise Refused(
+                "no free zram device, and this kernel has no zram-control to add one",
+                hint="load the zram module (modprobe zram), or free a device with 'swapctl zram remove'",
+            )
+        plan.add(ZramHotAdd(device=name))
+    plan.add(ZramSetup(device=name, algorithm=algorithm, mem_limit=limit, disksize=size))
+    plan.add(ZramMkSwap(device=name))
+    plan.add(SwapOn(path=f"/dev/{name}", priority=priority))
+    return plan
+
+
+def _existing(host: Host, device: str) -> tuple[str, ZramDevice | None]:
+    name = device_name(device)
+    return name, _read(host, name)
+
+
+def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = False) -> Plan:
+    name, dev = _existing(host, device)
+    require_root(host, journal, "removing zram")
+    plan = Plan("zram remove", data={"device": f"/dev/{name}"})
+    if dev is None:
+        return plan  # already gone
+    area = active_area(host, dev.path)
+    if dev.initialized and area is None and not force:
+        raise Refused(
+            f"/dev/{name} is set up but is not a swap area (a filesystem, or another program's?)",
+            hint="swapctl resets only swap devices; pass --force to reset it anyway",
+        )
+    if area is not None:
+        check_zram_swapoff_fits(host, dev)
+        plan.add(SwapOff(path=dev.path, priority=area_priority(area)))
+    if dev.initialized:
+        plan.add(ZramReset(device=name))
+    if name in added_devices(journal):
+        plan.add(ZramHotRemove(device=name))
+    elif dev.initialized:
+        plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
+    return plan
+
+
+def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Plan:
+    name, dev = _existing(host, device)
+    size, rule = disk_size(host, size_text)
+    _validate_disksize(size, host.page_size, size_text)
+    require_root(host, journal, "resizing zram")
+    area = None if dev is None else active_area(host, dev.path)
+    if dev is None or area is None:
+        raise Refused(
+            f"/dev/{name} is not an active zram swap area",
+            hint=f"use 'swapctl zram create --device {name} --size {size_text}' to make it",
+        )
+    data: dict[str, Any] = {"device": dev.path, "disksize": size, "old_disksize": dev.disksize}
+    if rule:
+        data["size_rule"] = rule
+    plan = Plan("zram resize", data=data)
+    if dev.disksize == size:
+        return plan
+    check_zram_swapoff_fits(host, dev)
+    prio = area_priority(area)
+    limit = dev.mm.get("mem_limit") or None
+    plan.add(SwapOff(path=dev.path, priority=prio))
+    plan.add(ZramReset(device=name))
+    plan.add(ZramSetup(device=name, algorithm=dev.algorithm, mem_limit=limit, disksize=size))
+    plan.add(ZramMkSwap(device=name))
+    plan.add(SwapOn(path=dev.path, priority=prio))
+    return plan
