@@ -1,4 +1,5 @@
-"""The `zswap` command group: `zswap get` (the parameters this kernel has, the pool and its counters)."""
+"""The `zswap` command group: `zswap get` (the parameters this kernel has, the pool and its counters) and
+`zswap set` (parameters written and read back, undone like vm set, persisted in tmpfiles.d)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation
+from swapctl.cli.context import emit, invocation, run_plan
 
 app = typer.Typer(
-    help="The compressed cache in front of swap: zswap.\n\nzswap get shows its parameters and pool (any user).",
+    help="The compressed cache in front of swap: zswap.\n\nzswap get shows its parameters and pool (any user); "
+    "zswap set changes them (root).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -52,3 +54,31 @@ def get(ctx: typer.Context) -> None:
         from swapctl.ops import zswap
 
         emit(inv, "zswap get", data=zswap.get(inv.get_host()), table=_get_table)
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    assignments: list[str] = typer.Argument(..., metavar="NAME=VALUE...", help="e.g. enabled=Y compressor=lzo-rle"),
+    persist: bool = typer.Option(
+        False, "--persist", help="Also keep them for boot: w lines in /etc/tmpfiles.d/90-swapctl-zswap.conf."
+    ),
+    force: bool = typer.Option(False, "--force", help="Enable zswap even with no active swap area."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+) -> None:
+    """Set zswap parameters: enabled, compressor, max_pool_percent, accept_threshold_percent,
+    shrinker_enabled (and zpool, same_filled_pages_enabled where the kernel has them).
+
+    Each value is written to /sys/module/zswap/parameters and read back; a failure undoes the writes
+    already done, and `swapctl rollback` restores the old values unless someone changed them since. The
+    compressor must be one /proc/crypto lists. enabled=Y is refused while no swap area is active (zswap
+    would store nothing). Disabling does not empty the pool. --persist writes systemd-tmpfiles lines,
+    applied at boot once the module is loaded.
+
+    Exit status: 0 done (or nothing to do); 1 the kernel refused a value, every change undone; 2 bad
+    input; 3 refused."""
+    from swapctl.ops.zswap_set import build_set_plan
+
+    with invocation(ctx, "zswap set") as inv:
+        plan = build_set_plan(inv.get_host(), assignments, persist=persist, force=force)
+        emit(inv, "zswap set", run_plan(inv, plan, dry_run=dry_run))

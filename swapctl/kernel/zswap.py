@@ -42,3 +42,45 @@ def absence(name: str, version: Version) -> str | None:
     if p.until is not None and version >= p.until:
         return f"not on this kernel (gone in {'.'.join(map(str, p.until[:2]))})"
     return None
+
+
+# The parameters `zswap set` writes, and what each takes (mm/zswap.c: bools through param_set_bool,
+# accept_threshold_percent through param_set_uint_minmax 0..100, max_pool_percent a plain uint).
+BOOLS = ("enabled", "shrinker_enabled", "same_filled_pages_enabled")
+PERCENTS = ("max_pool_percent", "accept_threshold_percent")
+SETTABLE = ("compressor", "zpool", *BOOLS, *PERCENTS)
+COMPRESSION_TYPES = ("compression", "scomp", "acomp")  # /proc/crypto types a compressor has (older: compression)
+
+
+def parse_crypto_compressors(text: str) -> set[str]:
+    """The compression algorithms /proc/crypto lists (name and driver of each entry of a compression type)."""
+    out: set[str] = set()
+    for block in text.split("\n\n"):
+        entry = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                entry[key.strip()] = value.strip()
+        if entry.get("type") in COMPRESSION_TYPES:
+            out.update(v for v in (entry.get("name"), entry.get("driver")) if v)
+    return out
+
+
+def normalise(name: str, value: str) -> str:
+    """The value as the kernel will read it back (Y/N for bools, a decimal for percents); ValueError with the
+    reason for anything the parameter does not take."""
+    v = value.strip()
+    if name in BOOLS:
+        word = v.lower()
+        if word in ("y", "1", "yes", "on", "true"):
+            return "Y"
+        if word in ("n", "0", "no", "off", "false"):
+            return "N"
+        raise ValueError("takes Y or N")
+    if name in PERCENTS:
+        if not (v.isascii() and v.isdigit()) or int(v) > 100:
+            raise ValueError("takes a percentage, 0 to 100")
+        return str(int(v))
+    if not v or len(v) > 63 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in v):
+        raise ValueError("takes an algorithm name")
+    return v

@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from swapctl.system.host import Host
 
 # Every module that registers step kinds, so a journal record from any command can be rebuilt.
-STEP_MODULES = ("swapctl.ops.swapfile", "swapctl.ops.fstab", "swapctl.ops.vm_set", "swapctl.ops.zram_set")
+STEP_MODULES = (
+    "swapctl.ops.swapfile",
+    "swapctl.ops.fstab",
+    "swapctl.ops.vm_set",
+    "swapctl.ops.zram_set",
+    "swapctl.ops.zswap_set",
+)
 
 
 def load_step_kinds() -> None:

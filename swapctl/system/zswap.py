@@ -48,3 +48,13 @@ def read_debugfs(host: Host) -> dict[str, int]:
         if text.isdigit() and len(text) <= 20:
             out[name] = int(text)
     return out
+
+
+def crypto_compressors(host: Host) -> set[str] | None:
+    """The compressors the crypto API has now (/proc/crypto), None when it cannot be read."""
+    from swapctl.kernel.zswap import parse_crypto_compressors
+
+    try:
+        return parse_crypto_compressors(host.read_text("/proc/crypto", limit=4 << 20))
+    except OSError:
+        return None

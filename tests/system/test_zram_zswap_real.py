@@ -178,3 +178,44 @@ def test_zram_create_on_a_new_device_is_undone_on_failure_and_by_rollback(work, 
     assert r.returncode == 0, r
     assert [a["step"] for a in removed["actions"]] == ["swapoff", "zram-reset", "zram-hot-remove"]
     assert _zram_names() == zram_guard
+
+
+# --- zswap set on the real kernel ----------------------------------------------------------------------------
+ZSWAP = Path("/sys/module/zswap/parameters")
+ZSWAP_KEYS = ("enabled", "compressor", "max_pool_percent")
+
+
+@pytest.fixture
+def zswap_guard(work) -> Iterator[dict[str, str]]:  # noqa: ANN001
+    """zswap's parameters as they were, put back whatever the test did."""
+    if not ZSWAP.is_dir():
+        pytest.skip("this kernel has no zswap")
+    before = {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS}
+    try:
+        yield before
+    finally:
+        for key in ("compressor", "max_pool_percent", "enabled"):
+            if (ZSWAP / key).read_text().strip() != before[key]:
+                (ZSWAP / key).write_text(before[key])
+    assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == before
+
+
+def test_zswap_set_writes_reads_back_and_rolls_back(work, zswap_guard: dict[str, str]) -> None:  # noqa: ANN001
+    sw = RealSwapctl(work.state_dir)
+    if zswap_guard["enabled"] != "N":
+        pytest.skip("zswap is enabled on this machine; the test starts from it disabled")
+    swapfile = str(work.swapdir / "zswap-backing")
+    assert sw("create", swapfile, "--size", "16M", "--no-persist").returncode == 0
+    compressor = "lzo-rle" if zswap_guard["compressor"] != "lzo-rle" else "lzo"
+    pool = "15" if zswap_guard["max_pool_percent"] != "15" else "16"
+    r, doc = sw.json("zswap", "set", "enabled=Y", f"compressor={compressor}", f"max_pool_percent={pool}")
+    assert r.returncode == 0, r
+    assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == {
+        "enabled": "Y",
+        "compressor": compressor,
+        "max_pool_percent": pool,
+    }
+    r = sw("rollback", doc["transaction"])
+    assert r.returncode == 0, r
+    assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == zswap_guard
+    assert sw("remove", swapfile).returncode == 0
