@@ -19,10 +19,14 @@ _swapctl_spec() {
         'vm get') subs=''; opts='--boot-applier -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
         'vm set') subs=''; opts='--persist --force --boot-applier --dry-run -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
         'apply') subs=''; opts='--dry-run -o --output -h --help'; vopts=' -o --output ' ;;
-        'zram') subs='status'; opts='-h --help'; vopts='  ' ;;
+        'zram') subs='status create resize remove'; opts='-h --help'; vopts='  ' ;;
         'zram status') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'zswap') subs='get'; opts='-h --help'; vopts='  ' ;;
+        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --mem-limit -p --priority --persist --dry-run -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --mem-limit -p --priority -o --output ' ;;
+        'zram resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;
+        'zram remove') subs=''; opts='--force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'zswap') subs='get set'; opts='-h --help'; vopts='  ' ;;
         'zswap get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
+        'zswap set') subs=''; opts='--persist --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
 }
@@ -57,7 +61,13 @@ _swapctl_value() {
         'vm set|-o'|'vm set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'apply|-o'|'apply|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zram status|-o'|'zram status|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zram create|-s'|'zram create|--size') _swapctl_words 'SIZE auto EXPR' "$3" ;;
+        'zram create|-o'|'zram create|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zram resize|-s'|'zram resize|--size') _swapctl_words 'SIZE auto EXPR' "$3" ;;
+        'zram resize|-o'|'zram resize|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zram remove|-o'|'zram remove|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zswap get|-o'|'zswap get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'zswap set|-o'|'zswap set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 
@@ -73,6 +83,9 @@ _swapctl_arg() {
         'vm set') case $2 in *) _swapctl_words 'min_free_kbytes= page-cluster= swappiness= vfs_cache_pressure= watermark_boost_factor= watermark_scale_factor= zone_reclaim_mode=' "$3"; _swapctl_nospace ;; esac ;;
         'apply') case $2 in 0) _swapctl_files "$3" ;; esac ;;
         'zram status') case $2 in 0) COMPREPLY=() ;; esac ;;
+        'zram resize') case $2 in 0) COMPREPLY=() ;; esac ;;
+        'zram remove') case $2 in 0) COMPREPLY=() ;; esac ;;
+        'zswap set') case $2 in *) COMPREPLY=() ;; esac ;;
     esac
 }
 

@@ -117,6 +117,12 @@ def create(
         None, "--mem-limit", metavar="SIZE", help="Most RAM the device may use for compressed data [default: none]."
     ),
     priority: str = typer.Option("100", "--priority", "-p", metavar="N", help="Swap priority, -1 to 32767."),
+    persist: bool = typer.Option(
+        False,
+        "--persist",
+        help="Also set it up at boot: a section in /etc/systemd/zram-generator.conf.d/90-swapctl.conf "
+        "(needs zram-generator; refused without it).",
+    ),
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Set up a zram device as swap: algorithm, mem_limit, disksize, mkswap, swapon.
@@ -138,6 +144,7 @@ def create(
             algorithm=algorithm,
             mem_limit=mem_limit,
             priority=whole_number(priority, "--priority"),
+            persist=persist,
         )
         emit(inv, "zram create", run_plan(inv, plan, dry_run=dry_run))
 
@@ -154,6 +161,8 @@ def resize(
     The kernel will not change the disksize of a device in use (EBUSY), so its pages are paged back into
     RAM first: refused when what it stores (orig_data_size, not the compressed size) would not fit in
     available memory. Algorithm, mem_limit and priority stay as they are.
+
+    A section swapctl persisted for the device gets the new zram-size.
 
     Exit status: 0 done (or the size is already that); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_resize
@@ -174,6 +183,7 @@ def remove(
 
     Refused when its stored pages would not fit back in available memory, or when the device is set up
     but is not a swap area (a filesystem on zram) unless --force. Removing what is gone changes nothing.
+    The device's section in swapctl's zram-generator drop-in is dropped.
 
     Exit status: 0 done (or nothing to do); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_remove

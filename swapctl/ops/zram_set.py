@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.plan import Plan, Step, UndoContext, register
+from swapctl.core.text import split_lines
 from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
 from swapctl.kernel import zram as rules
 from swapctl.ops import sizing
+from swapctl.ops.fileedit import FileEdit
 from swapctl.ops.swapfile import (
     MIN_PAGES,
     SwapOff,
@@ -39,6 +41,17 @@ CONTROL = "/sys/class/zram-control"
 HOT_ADD, HOT_REMOVE = f"{CONTROL}/hot_add", f"{CONTROL}/hot_remove"
 DEFAULT_PRIORITY = 100  # zram-generator's swap-priority: above any disk area's automatic (negative) one
 ALGORITHM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# Persistence goes through systemd's zram-generator: its drop-in directory, swapctl's own file in it.
+GENERATORS = (
+    "/usr/lib/systemd/system-generators/zram-generator",
+    "/lib/systemd/system-generators/zram-generator",
+)
+PERSIST_FILE = "/etc/systemd/zram-generator.conf.d/90-swapctl.conf"
+PERSIST_HEADER = (
+    "# zram devices set up by `swapctl zram create --persist`, for zram-generator(8) at boot.\n"
+    "# swapctl keeps other sections and lines as they are.\n"
+)
+SIZE_EXPR = re.compile(r"^[a-z0-9 .+*/(),-]{1,200}$")
 
 DEVICE = fields.Field(lambda v: isinstance(v, str) and bool(rules.DEVICE_NAME.match(v)), "a zram device name")
 ALGORITHM = fields.Field(
@@ -284,6 +297,118 @@ class ZramHotRemove(Step):
             _hot_add(host, self.params["device"])
 
 
+def _sections(text: str) -> list[tuple[str | None, list[str]]]:
+    """The file as (section name, its lines) blocks, the lines before any section under None."""
+    blocks: list[tuple[str | None, list[str]]] = [(None, [])]
+    for raw in split_lines(text):
+        head = raw.strip()
+        if head.startswith("[") and head.endswith("]"):
+            blocks.append((head[1:-1].strip(), [raw]))
+        else:
+            blocks[-1][1].append(raw)
+    return blocks
+
+
+def set_section(text: str | None, device: str, settings: dict[str, str] | None) -> str | None:
+    """swapctl's drop-in with the device's section set to `settings` (None: the section dropped), every other
+    section and line kept byte for byte; None when nothing but the header would be left."""
+    blocks = _sections(text or "")
+    body = None if settings is None else [f"[{device}]\n", *(f"{k} = {v}\n" for k, v in settings.items())]
+    out: list[str] = []
+    placed = False
+    for name, lines in blocks:
+        if name == device:
+            if body is not None and not placed:
+                out.extend(body)
+            placed = True
+            continue
+        out.extend(lines)
+    if body is not None and not placed:
+        if text is None:
+            out.insert(0, PERSIST_HEADER)
+        elif out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.extend(body)
+    result = "".join(out)
+    return None if result.strip() in ("", PERSIST_HEADER.strip()) else result
+
+
+SIZE_KEYS = ("zram-size", "compression-algorithm", "swap-priority")
+SETTINGS = fields.Field(
+    lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and set(v) <= set(SIZE_KEYS)
+            and all(isinstance(x, str) and SIZE_EXPR.match(x) for x in v.values())
+        )
+    ),
+    "zram-generator settings",
+)
+
+
+@register
+class ZramPersist(FileEdit):
+    """Set or drop a device's section in swapctl's zram-generator drop-in. params: path, device, settings (None:
+    drop the section)."""
+
+    kind = "zram-persist"
+    params_schema = {"path": fields.Field(fields.is_path, "an absolute path"), "device": DEVICE, "settings": SETTINGS}
+    allowed_paths = (PERSIST_FILE,)
+
+    def describe(self) -> str:
+        p = self.params
+        if p["settings"] is None:
+            return f"drop [{p['device']}] from {p['path']}"
+        pairs = ", ".join(f"{k} = {v}" for k, v in p["settings"].items())
+        return f"persist [{p['device']}] {pairs} in {p['path']}"
+
+    def undo_description(self) -> str:
+        return f"restore {self.params['path']}"
+
+    def transform(self, old: str | None) -> str | None:
+        return set_section(old, self.params["device"], self.params["settings"])
+
+    def revert(self, current: str, record: dict[str, Any]) -> str | None:
+        # Edited since: put back only our section as it was.
+        before = dict(_sections(record["old"] or ""))
+        lines = before.get(self.params["device"])
+        if lines is None:
+            return set_section(current, self.params["device"], None)
+        settings = {}
+        for raw in lines[1:]:
+            key, sep, value = raw.partition("=")
+            if sep and not key.strip().startswith(("#", ";")):
+                settings[key.strip()] = value.strip()
+        return set_section(current, self.params["device"], settings)
+
+
+def generator(host: Host) -> str | None:
+    return next((g for g in GENERATORS if host.lstat(g) is not None), None)
+
+
+def persist_step(host: Host, device: str, settings: dict[str, str] | None) -> ZramPersist | None:
+    """The drop-in edit for a device, or None when there is nothing to change. Refused where zram-generator is
+    not installed: nothing else sets up zram at boot the way swapctl can check."""
+    if generator(host) is None:
+        if settings is None:
+            return None
+        raise Refused(
+            "--persist needs systemd's zram-generator, which is not installed here (nothing would set the "
+            "device up at boot)",
+            hint="install it (Debian/Ubuntu: systemd-zram-generator; Fedora: zram-generator), or create "
+            "without --persist",
+        )
+    step = ZramPersist(path=PERSIST_FILE, device=device, settings=settings)
+    return step if step.needed(host) else None
+
+
+def owned_sections(host: Host) -> set[str]:
+    """The devices swapctl's drop-in has a section for."""
+    text = host.read_text_or_none(PERSIST_FILE)
+    return {n for n, _ in _sections(text or "") if n is not None}
+
+
 # --- planning -------------------------------------------------------------------------------------------
 def added_devices(journal: Journal) -> set[str]:
     """zram devices swapctl added and has not removed, replayed from the committed transactions: the only ones
@@ -381,6 +506,7 @@ def plan_create(
     algorithm: str | None = None,
     mem_limit: str | None = None,
     priority: int | None = DEFAULT_PRIORITY,
+    persist: bool = False,
 ) -> Plan:
     priority = validate_priority(priority)
     limit = None if mem_limit is None else parse_size(mem_limit, what="--mem-limit")
@@ -410,17 +536,32 @@ def plan_create(
             and area_priority(area) == (priority if priority is not None and priority >= 0 else None)
         )
 
+    def finish(plan: Plan, name: str) -> Plan:
+        if persist:
+            settings = {"zram-size": rule.get("expression") or _mib(size)}
+            if priority is not None and priority >= 0:
+                settings["swap-priority"] = str(priority)
+            if algorithm is not None:
+                settings["compression-algorithm"] = algorithm
+            step = persist_step(host, name, settings)
+            if step is not None:
+                plan.add(step)
+            if limit is not None:
+                plan.warnings.append("the drop-in does not carry --mem-limit: zram-generator sets no mem_limit")
+        plan.data["persist"] = PERSIST_FILE if persist else None
+        return plan
+
     if device == "auto":
         done = next((d for d in devices if same(d)), None)
         if done is not None:  # already there: create is idempotent, like zram-generator's start
-            return Plan("zram create", data={**data, "device": done.path}, warnings=warnings)
+            return finish(Plan("zram create", data={**data, "device": done.path}, warnings=warnings), done.name)
         free = next((d for d in devices if not d.initialized and not _in_swaps(host, d.name)), None)
         name = free.name if free is not None else next_id(names)
     else:
         name = device_name(device)
         dev = next((d for d in devices if d.name == name), None)
         if dev is not None and same(dev):
-            return Plan("zram create", data={**data, "device": dev.path}, warnings=warnings)
+            return finish(Plan("zram create", data={**data, "device": dev.path}, warnings=warnings), name)
         if dev is not None and (dev.initialized or _in_swaps(host, name)):
             raise Refused(
                 f"/dev/{name} is already set up ({format_bytes(dev.disksize)}, {dev.algorithm})",
@@ -442,7 +583,13 @@ def plan_create(
     plan.add(ZramSetup(device=name, algorithm=algorithm, mem_limit=limit, disksize=size))
     plan.add(ZramMkSwap(device=name))
     plan.add(SwapOn(path=f"/dev/{name}", priority=priority))
-    return plan
+    return finish(plan, name)
+
+
+def _mib(size: int) -> str:
+    """A size as zram-generator's zram-size (MiB; a float of pages is exact, being a power-of-two fraction)."""
+    text = repr(size / sizing.MIB)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _existing(host: Host, device: str) -> tuple[str, ZramDevice | None]:
@@ -471,6 +618,10 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         plan.add(ZramHotRemove(device=name))
     elif dev.initialized:
         plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
+    if name in owned_sections(host):
+        step = persist_step(host, name, None)
+        if step is not None:
+            plan.add(step)
     return plan
 
 
@@ -499,4 +650,15 @@ def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Pl
     plan.add(ZramSetup(device=name, algorithm=dev.algorithm, mem_limit=limit, disksize=size))
     plan.add(ZramMkSwap(device=name))
     plan.add(SwapOn(path=dev.path, priority=prio))
+    if name in owned_sections(host) and generator(host) is not None:
+        old = dict(_sections(host.read_text_or_none(PERSIST_FILE) or "")).get(name, [])
+        settings = {
+            k.strip(): v.strip()
+            for k, sep, v in (ln.partition("=") for ln in old[1:])
+            if sep and k.strip() in SIZE_KEYS
+        }
+        settings["zram-size"] = rule.get("expression") or _mib(size)
+        step = persist_step(host, name, settings)
+        if step is not None:
+            plan.add(step)
     return plan

@@ -195,3 +195,55 @@ def test_the_next_device_is_the_lowest_free_id() -> None:
 def test_a_forged_zram_journal_entry_is_refused(kind: str, params: dict, record: dict | None) -> None:
     with pytest.raises(StepRecordError):
         Step.from_record({"kind": kind, "params": params}, record)
+
+
+# --- --persist: a section in swapctl's zram-generator drop-in ------------------------------------------------
+DROP_IN = "etc/systemd/zram-generator.conf.d/90-swapctl.conf"
+
+
+def generator(root: Path) -> None:
+    g = root / "usr/lib/systemd/system-generators/zram-generator"
+    g.parent.mkdir(parents=True)
+    g.write_text("")
+
+
+def test_persist_writes_the_device_section_and_remove_and_resize_keep_it_true(cli, root: Path) -> None:
+    zram_device(root, disksize=64 * MIB)
+    swaps(root, "/dev/zram0                              partition\t65532\t\t0\t\t100")
+    generator(root)
+    (root / DROP_IN).parent.mkdir(parents=True)
+    (root / DROP_IN).write_text("[zram1]\nzram-size = ram\n")  # someone's section: kept byte for byte
+    # The area is there already: only the drop-in is written.
+    code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--persist")
+    assert code == 0 and steps(doc) == ["zram-persist"], doc
+    assert (root / DROP_IN).read_text() == (
+        "[zram1]\nzram-size = ram\n[zram0]\nzram-size = 64\nswap-priority = 100\ncompression-algorithm = lz4\n"
+    )
+    code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--persist")
+    assert code == 0 and not doc["changed"]
+    code, doc = plan(cli, "resize", "zram0", "--size", "min(ram / 4, 128)", "--dry-run")
+    assert steps(doc)[-1] == "zram-persist"
+    assert doc["actions"][-1]["description"] == (
+        "persist [zram0] zram-size = min(ram / 4, 128), swap-priority = 100, compression-algorithm = lz4 "
+        "in /etc/systemd/zram-generator.conf.d/90-swapctl.conf"
+    )
+    code, doc = plan(cli, "remove", "zram0", "--dry-run")
+    assert steps(doc) == ["swapoff", "zram-reset", "zram-persist"]
+    assert doc["actions"][-1]["description"].startswith("drop [zram0] from")
+
+
+def test_persist_without_zram_generator_is_refused_with_the_package_to_install(cli, root: Path) -> None:
+    zram_device(root, disksize=0, mm=FREE)
+    r = cli("zram", "create", "--size", "1G", "--persist")
+    assert r.exit_code == 3 and "needs systemd's zram-generator" in r.output and "systemd-zram-generator" in r.output
+
+
+def test_the_drop_in_editor_keeps_other_sections_and_removes_an_emptied_file() -> None:
+    other = "# mine\n[zram1]\nzram-size = ram\n"
+    added = zram_set.set_section(other, "zram0", {"zram-size": "512"})
+    assert added == other + "[zram0]\nzram-size = 512\n"
+    assert zram_set.set_section(added, "zram0", None) == other
+    fresh = zram_set.set_section(None, "zram2", {"zram-size": "ram / 2"})
+    assert fresh == zram_set.PERSIST_HEADER + "[zram2]\nzram-size = ram / 2\n"
+    assert zram_set.set_section(fresh, "zram2", None) is None
+    assert zram_set._mib(4096 * 3) == "0.01171875" and zram_set._mib(64 * MIB) == "64"
