@@ -46,7 +46,7 @@ def _apply_table(doc: dict[str, Any]) -> None:
     for item in doc["data"].get("items", []):
         name = item.get("path") or item.get("key")
         before, after = item["before"], item["after"]
-        if item["kind"] == "swapfile":
+        if item["kind"] in ("swapfile", "zram"):
             before = _swap_text(before)
             after = _swap_text(after)
         rows.append((name, before, after, "yes" if item["changed"] else "no"))
@@ -78,12 +78,24 @@ def _swap_text(state: dict[str, Any]) -> str:
 @app.command("apply")
 def apply_(
     ctx: typer.Context,
-    file: str = typer.Argument(..., metavar="FILE", help="YAML file with swapfiles, vm and persist; - for stdin."),
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="YAML file with swapfiles, zram, vm, zswap and persist; - for stdin."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change, before -> after; change nothing."),
 ) -> None:
     """Make the machine match a YAML file, in one transaction.
 
-    The file lists swap files and vm settings.
+    The file lists swap files, zram devices, vm settings and zswap parameters, e.g.
+
+    \b
+      swapfiles: [{path: /swapfile, size: 2G, priority: 10}]
+      zram: [{size: "min(ram / 2, 4096)", algorithm: lz4, priority: 100}]
+      vm: {swappiness: 30, min_free_kbytes: ">=65536"}
+      zswap: {enabled: false}
+
+    A zram item takes device (auto), size, algorithm, mem_limit, priority (100), state (present or
+    absent) and persist (false: it needs zram-generator); `persist` at the top (true) persists the swap
+    files, the vm settings and the zswap parameters.
 
     The whole file is validated first (unknown keys, wrong types, out-of-range values: exit 2 with the
     line number); then the difference from the live machine is carried out as one transaction, all or

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from swapctl.core.journal import Journal
     from swapctl.system.host import Host
 
-TOP_KEYS = {"swapfiles", "vm", "persist"}
+TOP_KEYS = {"swapfiles", "zram", "vm", "zswap", "persist"}
 SWAPFILE_KEYS = {"path", "size", "priority", "discard", "state", "method"}
+ZRAM_KEYS = {"device", "size", "algorithm", "mem_limit", "priority", "state", "persist"}
 STATES = ("present", "absent")
 
 
@@ -32,9 +33,23 @@ class SwapfileSpec:
 
 
 @dataclass
+class ZramSpec:
+    line: int
+    device: str = "auto"
+    state: str = "present"
+    size: str = "auto"
+    algorithm: str | None = None
+    mem_limit: str | None = None
+    priority: int = 100
+    persist: bool = False  # as `zram create`: only where asked (it needs zram-generator)
+
+
+@dataclass
 class Desired:
     swapfiles: list[SwapfileSpec] = field(default_factory=list)
+    zram: list[ZramSpec] = field(default_factory=list)
     vm: list[tuple[str, int]] = field(default_factory=list)  # ("swappiness=10", line)
+    zswap: list[tuple[str, int]] = field(default_factory=list)  # ("enabled=Y", line)
     persist: bool = True
     problems: list[UsageError] = field(default_factory=list)  # reported with plan_apply's, all at once
 
@@ -178,14 +193,24 @@ def load(text: str, source: str) -> Desired:
                 assignment = where.attempt(_vm_assignment, where, vkey, vval)
                 if assignment is not None:
                     desired.vm.append((assignment, vval.start_mark.line + 1))
-        elif key == "swapfiles":
+        elif key == "zswap":
+            for zkey, _zk, zval in where.attempt(_mapping, where, vnode, "zswap", set()) or []:
+                assignment = where.attempt(_zswap_assignment, where, zkey, zval)
+                if assignment is not None:
+                    desired.zswap.append((assignment, zval.start_mark.line + 1))
+        elif key in ("swapfiles", "zram"):
             if not isinstance(vnode, yaml.SequenceNode):
-                where.problems.append(where.fail(vnode, "swapfiles must be a list"))
+                where.problems.append(where.fail(vnode, f"{key} must be a list"))
                 continue
             for item in vnode.value:
-                spec = where.attempt(_swapfile, where, item)
-                if spec is not None:
-                    desired.swapfiles.append(spec)
+                if key == "swapfiles":
+                    spec = where.attempt(_swapfile, where, item)
+                    if spec is not None:
+                        desired.swapfiles.append(spec)
+                else:
+                    zspec = where.attempt(_zram, where, item)
+                    if zspec is not None:
+                        desired.zram.append(zspec)
     seen: set[str] = set()
     for s in desired.swapfiles:
         if s.path in seen:
@@ -233,18 +258,51 @@ def _swapfile(where: _Where, node: Any) -> SwapfileSpec:
     return spec
 
 
+def _zswap_assignment(where: _Where, key: str, node: Any) -> str:
+    """`enabled: true` (YAML's booleans are zswap's Y/N), `compressor: lzo`, `max_pool_percent: 20`."""
+    import yaml
+
+    value = _construct(where, node) if isinstance(node, yaml.ScalarNode) else None
+    if isinstance(value, bool):
+        return f"{key}={'Y' if value else 'N'}"
+    if not isinstance(value, (int, str)):
+        raise where.fail(node, f"zswap {key} must be a value (true/false, a number or a name)")
+    if isinstance(value, int):
+        _plain_decimal(where, node, f"zswap {key}")
+    return f"{key}={value}"
+
+
+def _zram(where: _Where, node: Any) -> ZramSpec:
+    fields = {k: v for k, _kn, v in _mapping(where, node, "a zram device", ZRAM_KEYS)}
+    spec = ZramSpec(line=node.start_mark.line + 1)
+    for key in ("device", "state", "algorithm", "mem_limit"):
+        if key in fields:
+            setattr(spec, key, _scalar(where, fields[key], str, key))
+    if "size" in fields:
+        spec.size = _scalar(where, fields["size"], str, "size")
+    if spec.state not in STATES:
+        raise where.fail(fields["state"], f"state {spec.state!r} is not present or absent")
+    if spec.state == "absent" and spec.device == "auto":
+        raise where.fail(node, "an absent zram device needs its device name (zram0, ...)")
+    if "priority" in fields:
+        spec.priority = _scalar(where, fields["priority"], int, "priority")
+    if "persist" in fields:
+        spec.persist = _scalar(where, fields["persist"], bool, "persist")
+    return spec
+
+
 def _at_line(line: int, source: str, exc: UsageError) -> UsageError:
     return UsageError(f"{source}:{line}: {exc.message}", hint=exc.hint)
 
 
 def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> Plan:
     """One plan for the whole file: its swap files' plans and its vm plan merged into one transaction."""
-    from swapctl.ops import swapfile, vm_set
+    from swapctl.ops import swapfile, vm_set, zram_set, zswap_set
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
     swapfile.require_root(host, journal, "swapctl apply")
-    problems = desired.problems + _vm_problems(host, desired.vm, source)
+    problems = desired.problems + _vm_problems(host, desired.vm, source) + _zswap_problems(desired.zswap, source)
     for spec in desired.swapfiles:
         before = _swap_state(host, spec.path)
         try:
@@ -276,6 +334,44 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
         items.append(
             {"kind": "swapfile", "path": spec.path, "before": before, "after": after, "changed": bool(sub.steps)}
         )
+    zram_devices: set[str] = set()
+    for z in desired.zram:
+        try:
+            if z.state == "present":
+                sub = zram_set.plan_create(
+                    host,
+                    journal,
+                    z.device,
+                    z.size,
+                    algorithm=z.algorithm,
+                    mem_limit=z.mem_limit,
+                    priority=z.priority,
+                    persist=z.persist,
+                )
+            else:
+                sub = zram_set.plan_remove(host, journal, z.device)
+        except UsageError as exc:
+            problems.append(_at_line(z.line, source, exc))
+            continue
+        # Each item is planned against the machine as it is now: two that would take the same device (two
+        # `auto`s) cannot both have it.
+        if sub.steps and sub.data["device"] in zram_devices:
+            problems.append(UsageError(f"{source}:{z.line}: {sub.data['device']} is already taken by an earlier item"))
+            continue
+        zram_devices.add(sub.data["device"])
+        plan.merge(sub)
+        wanted: dict[str, Any] = {"state": "absent"}
+        if z.state == "present":
+            wanted = {"state": "present", "size": sub.data["disksize"], "priority": z.priority}
+        items.append(
+            {
+                "kind": "zram",
+                "path": sub.data["device"],
+                "before": _swap_state(host, sub.data["device"]),
+                "after": wanted,
+                "changed": bool(sub.steps),
+            }
+        )
     raise_all(problems, source)
     if desired.vm:
         vm_plan = vm_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
@@ -285,6 +381,27 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
                 {
                     "kind": "sysctl",
                     "key": row["key"],
+                    "before": row["old"],
+                    "after": row["new"],
+                    "changed": row["changed"],
+                }
+            )
+    if desired.zswap:
+        swap_planned = any(s.state == "present" for s in desired.swapfiles) or any(
+            z.state == "present" for z in desired.zram
+        )
+        try:
+            zplan = zswap_set.build_set_plan(
+                host, [a for a, _ in desired.zswap], persist=desired.persist, force=False, swap_planned=swap_planned
+            )
+        except UsageError as exc:
+            raise_all([_at_line(desired.zswap[0][1], source, exc)], source)
+        plan.merge(zplan)
+        for row in zplan.data["settings"]:
+            items.append(
+                {
+                    "kind": "zswap",
+                    "key": f"zswap.{row['name']}",
                     "before": row["old"],
                     "after": row["new"],
                     "changed": row["changed"],
@@ -302,6 +419,18 @@ def _vm_problems(host: Host, items: list[tuple[str, int]], source: str) -> list[
     release = host.kernel_release()
     checked = check_assignments([text for text, _ in items], parse_release(release), release)
     return [_at_line(line, source, a) for (_, line), a in zip(items, checked) if isinstance(a, UsageError)]
+
+
+def _zswap_problems(items: list[tuple[str, int]], source: str) -> list[UsageError]:
+    from swapctl.ops.zswap_set import parse
+
+    problems = []
+    for text, line in items:
+        try:
+            parse([text])
+        except UsageError as exc:
+            problems.append(_at_line(line, source, exc))
+    return problems
 
 
 def _swap_state(host: Host, path: str) -> dict[str, Any]:

@@ -180,7 +180,16 @@ def parse(texts: list[str]) -> dict[str, str]:
     return out
 
 
-def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool, path: str = PERSIST_FILE) -> Plan:
+def build_set_plan(
+    host: Host,
+    texts: list[str],
+    *,
+    persist: bool,
+    force: bool,
+    path: str = PERSIST_FILE,
+    swap_planned: bool = False,
+) -> Plan:
+    """swap_planned: the same transaction swaps an area on first (apply), so enabling is not in vain."""
     wanted = parse(texts)
     if not host.is_root:
         raise Refused("changing zswap needs root", hint="run it with sudo, or as root")
@@ -201,7 +210,7 @@ def build_set_plan(host: Host, texts: list[str], *, persist: bool, force: bool, 
                 f"the crypto API has no compressor {compressor!r} (/proc/crypto lists: {', '.join(sorted(known))})",
                 hint=f"load its module first (modprobe {compressor}); zram's own list does not count for zswap",
             )
-    if wanted.get("enabled") == "Y" and not host.swaps():
+    if wanted.get("enabled") == "Y" and not host.swaps() and not swap_planned:
         message = "zswap enabled with no active swap area stores nothing: it compresses pages on their way to swap"
         if not force:
             raise Refused(message, hint="add a swap area first, or pass --force (e.g. to persist it for boot)")

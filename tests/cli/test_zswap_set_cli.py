@@ -116,3 +116,37 @@ def test_a_failed_write_undoes_the_earlier_ones(cli, zroot: Path, monkeypatch: p
     r = cli("zswap", "set", "compressor=lzo-rle", "enabled=Y")
     assert r.exit_code == 1 and "every change was rolled back" in r.output, r.output
     assert param(zroot, "compressor") == "lzo" and param(zroot, "enabled") == "N"
+
+
+# --- apply: zram and zswap sections in the one transaction --------------------------------------------------
+def test_apply_plans_zram_and_zswap_with_line_numbered_errors(cli, zroot: Path, tmp_path: Path) -> None:
+    from tests.cli.test_zram_write_cli import FREE, control, zram_device
+
+    zram_device(zroot, disksize=0, mm=FREE)
+    control(zroot)
+    spec = tmp_path / "state.yaml"
+    spec.write_text('zram:\n  - size: "ram / 8"\n    algorithm: lz4\nzswap:\n  enabled: true\n  max_pool_percent: 30\n')
+    doc = json.loads(cli("-o", "json", "apply", str(spec), "--dry-run").stdout)
+    assert [a["step"] for a in doc["actions"]] == [
+        "zram-setup", "zram-mkswap", "swapon", "zswap-write", "zswap-write", "zswap-persist",
+    ]  # fmt: skip
+    zram_item = doc["data"]["items"][0]
+    assert zram_item["path"] == "/dev/zram0" and zram_item["after"]["size"] == 3000 << 20
+    assert [i["key"] for i in doc["data"]["items"][1:]] == ["zswap.max_pool_percent", "zswap.enabled"]
+    spec.write_text("zram:\n  - state: absent\n  - size: 1G\n    colour: red\nzswap:\n  enabled: maybe\n")
+    r = cli("apply", str(spec))
+    assert r.exit_code == 2, r.output
+    assert "state.yaml:2: an absent zram device needs its device name" in r.output
+    assert "state.yaml:4" in r.output and "colour" in r.output
+    assert "state.yaml:6: zswap enabled='maybe': enabled takes Y or N" in r.output
+
+
+def test_apply_sets_zswap_and_rolls_it_back_as_one(cli, zroot: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "state.yaml"
+    spec.write_text("zswap:\n  compressor: deflate\n  shrinker_enabled: true\npersist: false\n")
+    doc = json.loads(cli("-o", "json", "apply", str(spec)).stdout)
+    assert param(zroot, "compressor") == "deflate" and param(zroot, "shrinker_enabled") == "Y"
+    assert not (zroot / PERSIST).exists()
+    assert json.loads(cli("-o", "json", "apply", str(spec)).stdout)["changed"] is False
+    assert cli("rollback", doc["transaction"]).exit_code == 0
+    assert param(zroot, "compressor") == "lzo" and param(zroot, "shrinker_enabled") == "N"

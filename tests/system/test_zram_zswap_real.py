@@ -219,3 +219,25 @@ def test_zswap_set_writes_reads_back_and_rolls_back(work, zswap_guard: dict[str,
     assert r.returncode == 0, r
     assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == zswap_guard
     assert sw("remove", swapfile).returncode == 0
+
+
+def test_apply_sets_up_zram_and_zswap_in_one_transaction_and_rolls_both_back(
+    work,  # noqa: ANN001
+    zram_guard: set[str],
+    zswap_guard: dict[str, str],
+) -> None:
+    if zswap_guard["enabled"] != "N":
+        pytest.skip("zswap is enabled on this machine; the test starts from it disabled")
+    sw = RealSwapctl(work.state_dir)
+    pool = "17" if zswap_guard["max_pool_percent"] != "17" else "18"
+    spec = work.root / "state.yaml"
+    spec.write_text(f"zram:\n  - size: 40M\n    priority: 50\nzswap:\n  max_pool_percent: {pool}\npersist: false\n")
+    r, doc = sw.json("apply", str(spec))
+    assert r.returncode == 0, r
+    (name,) = [n for n, prio in _zram_swaps().items() if prio == 50]
+    assert _sysfs(name, "disksize") == str(40 << 20) and (ZSWAP / "max_pool_percent").read_text().strip() == pool
+    r, again = sw.json("apply", str(spec))
+    assert r.returncode == 0 and not again["changed"], r
+    assert sw("rollback", doc["transaction"]).returncode == 0
+    assert _zram_swaps() == {} and _zram_names() == zram_guard
+    assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == zswap_guard
