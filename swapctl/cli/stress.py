@@ -146,6 +146,16 @@ def _report(doc_or_data: dict) -> None:
         ("pages stolen, efficiency", f"{rc['stolen']}, {eff}"),
         ("swap out / in (pages)", f"{sw['pswpout']} / {sw['pswpin']}" + ("" if sw["active"] else "  (no swap active)")),
         ("  zero-filled out / in", f"{sw.get('swpout_zero', 0)} / {sw.get('swpin_zero', 0)}"),
+        *(
+            (
+                (
+                    "  zswap stored / loaded / written back",
+                    f"{sw['zswpout']} / {sw.get('zswpin', 0)} / {sw.get('zswpwb', 0)}",
+                ),
+            )
+            if sw.get("zswpout") or sw.get("zswpin")
+            else ()
+        ),
         (
             "swap rate out / in",
             f"{format_bytes(sw.get('out_bytes_s', 0))}/s / {format_bytes(sw.get('in_bytes_s', 0))}/s",

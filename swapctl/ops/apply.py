@@ -408,7 +408,18 @@ def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> P
                 }
             )
     plan.data = {"items": items, "persist": desired.persist}
+    if desired.swapfiles or desired.zram or desired.zswap:
+        plan.after_run.append(lambda p: _warn_what_works_against_itself(host, journal, p))
     return plan
+
+
+def _warn_what_works_against_itself(host: Host, journal: Journal, plan: Plan) -> None:
+    """After the run: the warnings `list` gives about the swap areas as they now are (zram not above disk swap,
+    zswap in front of zram, one device's areas sharing a priority), each naming its fix."""
+    from swapctl.ops.inventory import inventory, planning_warnings
+
+    data, _ = inventory(host, journal)
+    plan.warnings.extend(w for w in planning_warnings(host, data["areas"]) if w not in plan.warnings)
 
 
 def _vm_problems(host: Host, items: list[tuple[str, int]], source: str) -> list[UsageError]:

@@ -102,7 +102,7 @@ def planning_warnings(host: Host, areas: list[dict[str, Any]]) -> list[str]:
         if params.get("enabled") == "Y":
             out.append(
                 "zswap is enabled while zram is the first swap area: pages are compressed twice, in zswap and "
-                "then in zram (fix: echo N > /sys/module/zswap/parameters/enabled)"
+                "then in zram (fix: swapctl zswap set enabled=N)"
             )
     seen: dict[tuple[str, int], str] = {}
     for d in disk:

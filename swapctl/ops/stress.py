@@ -505,7 +505,10 @@ def summarize(
             "pswpin": vd.get("pswpin", 0),
             "out_bytes_s": round(vd.get("pswpout", 0) * page / seconds),
             "in_bytes_s": round(vd.get("pswpin", 0) * page / seconds),
+            # zswap: pages compressed into its pool, loaded back, written back to the swap device
             "zswpout": vd.get("zswpout", 0),
+            "zswpin": vd.get("zswpin", 0),
+            "zswpwb": vd.get("zswpwb", 0),
             # From 6.12 a zero-filled page is only marked in the swap map: no I/O, no pswpout.
             "swpout_zero": vd.get("swpout_zero", 0),
             "swpin_zero": vd.get("swpin_zero", 0),

@@ -150,3 +150,15 @@ def test_apply_sets_zswap_and_rolls_it_back_as_one(cli, zroot: Path, tmp_path: P
     assert json.loads(cli("-o", "json", "apply", str(spec)).stdout)["changed"] is False
     assert cli("rollback", doc["transaction"]).exit_code == 0
     assert param(zroot, "compressor") == "lzo" and param(zroot, "shrinker_enabled") == "N"
+
+
+def test_apply_warns_after_the_run_when_zswap_compresses_in_front_of_zram(cli, zroot: Path, tmp_path: Path) -> None:
+    from tests.cli.test_zram_write_cli import zram_device
+
+    zram_device(zroot)
+    swaps(zroot, "/dev/zram0                              partition\t1048572\t\t0\t\t100")
+    spec = tmp_path / "state.yaml"
+    spec.write_text("zswap:\n  enabled: true\npersist: false\n")
+    doc = json.loads(cli("-o", "json", "apply", str(spec)).stdout)
+    assert any("zswap is enabled while zram is the first swap area" in w for w in doc["warnings"]), doc
+    assert any("swapctl zswap set enabled=N" in w for w in doc["warnings"])

@@ -291,3 +291,32 @@ def logging_shims(directory: Path, log: Path, tools: tuple[str, ...]) -> None:
         if real is None:
             continue
         write_shim(directory, tool, f'echo "{tool} $*" >> "{log}"\nexec "{real}" "$@"\n')
+
+
+def _zram_and_zswap_state() -> dict[str, object]:
+    """The machine's zram devices (initstate, disksize, algorithm), its zram swap areas and zswap's parameters:
+    read-only (never zram-control/hot_add, which creates a device when read)."""
+    block = Path("/sys/block")
+    devices = {}
+    for name in sorted(n for n in os.listdir(block) if n.startswith("zram")):
+        d = block / name
+        devices[name] = tuple(
+            (d / attr).read_text().strip() if (d / attr).exists() else None
+            for attr in ("initstate", "disksize", "comp_algorithm")
+        )
+    swaps = [ln.split()[0] for ln in Path("/proc/swaps").read_text().splitlines()[1:] if ln.startswith("/dev/zram")]
+    params = Path("/sys/module/zswap/parameters")
+    zswap = {p.name: p.read_text().strip() for p in sorted(params.iterdir())} if params.is_dir() else {}
+    return {"zram devices": devices, "zram swap areas": swaps, "zswap": zswap}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _zram_and_zswap_as_found() -> object:
+    """After the whole run (here, not in tests/conftest.py: the other lanes run beside this one and would see
+    its tests' devices mid-way), zram and zswap are as the suite found them: every test that set up, added or tuned
+    them put them back (its finalizers), so the next run and the machine's owner see no trace."""
+    before = _zram_and_zswap_state()
+    yield
+    after = _zram_and_zswap_state()
+    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert not changed, f"the suite left zram or zswap changed (before, after): {changed}"

@@ -241,3 +241,32 @@ def test_apply_sets_up_zram_and_zswap_in_one_transaction_and_rolls_both_back(
     assert sw("rollback", doc["transaction"]).returncode == 0
     assert _zram_swaps() == {} and _zram_names() == zram_guard
     assert {k: (ZSWAP / k).read_text().strip() for k in ZSWAP_KEYS} == zswap_guard
+
+
+# --- the reclaim-stress check says when zram or zswap took the pages ---------------------------------------
+def _stress(sw: RealSwapctl) -> dict:
+    r = sw("-o", "json", "stress", "--memory-limit", "48M", "--size", "96M", "--duration", "2", timeout=120)
+    assert r.returncode in (0, 4), r
+    return json.loads(r.stdout)["data"]
+
+
+def test_stress_reports_the_pages_zram_took(work, zram_guard: set[str]) -> None:  # noqa: ANN001
+    sw = RealSwapctl(work.state_dir)
+    r, doc = sw.json("zram", "create", "--size", "160M", "--priority", "32000")
+    assert r.returncode == 0, r
+    areas = {a["path"]: a for a in _stress(sw)["swap_areas"]}
+    zram_area = areas[doc["data"]["device"]]
+    assert zram_area["type"] == "zram" and zram_area["took"] > 0, areas
+
+
+def test_stress_reports_the_pages_zswap_stored(work, zswap_guard: dict[str, str]) -> None:  # noqa: ANN001
+    if zswap_guard["enabled"] != "N":
+        pytest.skip("zswap is enabled on this machine; the test starts from it disabled")
+    sw = RealSwapctl(work.state_dir)
+    swapfile = str(work.swapdir / "zswap-stress")
+    assert sw("create", swapfile, "--size", "192M", "--priority", "32000", "--no-persist").returncode == 0
+    assert sw("zswap", "set", "enabled=Y").returncode == 0
+    data = _stress(sw)
+    assert data["swap"]["zswpout"] > 0, data["swap"]
+    assert sw("zswap", "set", "enabled=N").returncode == 0
+    assert sw("remove", swapfile).returncode == 0
