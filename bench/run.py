@@ -247,6 +247,47 @@ def bench_create_remove(rounds: int) -> None:
             print("  fsync count skipped: strace is not installed (apt-get install strace)")
 
 
+# --- 2b. zram create + remove -----------------------------------------------------------------------------
+def bench_zram(rounds: int) -> None:
+    heading(f"2b. zram create + remove of a 64 MiB device: median of {rounds} interleaved runs")
+    block = Path("/sys/block/zram0")
+    if not block.exists() or (block / "initstate").read_text().strip() != "0":
+        print("  skipped: needs a free /dev/zram0 (not set up, not swap)")
+        return
+    with scratch() as d:
+        base = [*SWAPCTL, "--state-dir", str(d / "state"), "-o", "json"]
+        create = [*base, "zram", "create", "--device", "zram0", "--size", "64M"]
+        remove = [*base, "zram", "remove", "zram0"]
+        # The sysfs writes, not zramctl: `zramctl --reset` also hot-removes the device (util-linux), which
+        # would leave the machine without the zram0 it had.
+        setup = ["sh", "-c", "echo 64M > /sys/block/zram0/disksize"]
+        reset = ["sh", "-c", "echo 1 > /sys/block/zram0/reset"]
+        raw_steps = [setup, ["mkswap", "/dev/zram0"], ["swapon", "-p", "100", "/dev/zram0"]]
+        raw_steps += [["swapoff", "/dev/zram0"], reset]
+
+        def raw_cycle() -> None:
+            for argv in raw_steps:
+                run(argv)
+
+        def swapctl_cycle() -> None:
+            run(create)
+            run(remove)
+
+        floor_argv = [PY, "-c", "import typer"]
+        try:
+            medians = interleaved({"raw": raw_cycle, "swapctl": swapctl_cycle, "floor": proc(floor_argv)}, rounds)
+        finally:
+            if "/dev/zram0" in Path("/proc/swaps").read_text():
+                subprocess.run(["swapoff", "/dev/zram0"], check=False)
+            if block.exists():
+                (block / "reset").write_text("1")
+        own = medians["swapctl"] - 2 * medians["floor"]
+        figure("raw sequence", f"{medians['raw'] * 1000:.1f} ms", "; ".join(show(a) for a in raw_steps))
+        figure("swapctl zram create + remove", f"{medians['swapctl'] * 1000:.1f} ms", f"{show(create)}; {show(remove)}")
+        figure("import-typer floor (x2 subtracted)", f"{medians['floor'] * 1000:.1f} ms", show(floor_argv))
+        figure("swapctl own cost / raw (target <= 1.5x)", f"{own / medians['raw']:.2f}x", "(swapctl - 2 x floor) / raw")
+
+
 # --- 3. zero-fill throughput --------------------------------------------------------------------------
 def bench_zero_fill(rounds: int) -> None:
     from swapctl.system.files import create_exclusive, zero_fill
@@ -378,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer rounds: a rough picture in about a minute")
     ap.add_argument(
         "--only",
-        choices=("startup", "pyz", "create", "zero", "zoneinfo", "stress"),
+        choices=("startup", "pyz", "create", "zram", "zero", "zoneinfo", "stress"),
         action="append",
         help="run only these parts (repeatable)",
     )
@@ -386,8 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     # Time swapctl as installed, with its bytecode cached: a child that may not write .pyc files recompiles
     # every module on every run (pip writes them for a normal install; the warm-up round does it here).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    parts = set(args.only or ("startup", "pyz", "create", "zero", "zoneinfo", "stress"))
-    needs_root = parts & {"create", "zero", "stress"}
+    parts = set(args.only or ("startup", "pyz", "create", "zram", "zero", "zoneinfo", "stress"))
+    needs_root = parts & {"create", "zram", "zero", "stress"}
     if needs_root and os.geteuid() != 0:
         print(
             f"bench/run.py: error: {', '.join(sorted(needs_root))} need root (swapon, /var/tmp scratch)",
@@ -405,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_pyz(11 if args.quick else 31)
     if "create" in parts:
         bench_create_remove(3 if args.quick else 9)
+    if "zram" in parts:
+        bench_zram(5 if args.quick else 15)
     if "zero" in parts:
         bench_zero_fill(2 if args.quick else 5)
     if "zoneinfo" in parts:
