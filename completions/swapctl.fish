@@ -182,7 +182,7 @@ complete -c swapctl -n "__swapctl_is 'zram create'" -s s -l size -x -a 'SIZE aut
 complete -c swapctl -n "__swapctl_is 'zram create'" -s a -l algorithm -x -d 'Compression algorithm, one the device lists in comp_algorithm...'
 complete -c swapctl -n "__swapctl_is 'zram create'" -l mem-limit -x -d 'Most RAM the device may use for compressed data [default: none]'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s p -l priority -x -d 'Swap priority, -1 to 32767'
-complete -c swapctl -n "__swapctl_is 'zram create'" -l persist -d 'Also set it up at boot: a section in...'
+complete -c swapctl -n "__swapctl_is 'zram create'" -l persist -d 'Also set it up at boot through zram-generator: a section in a...'
 complete -c swapctl -n "__swapctl_is 'zram create'" -l dry-run -d 'Show the plan; change nothing'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s h -l help -d 'Show this message and exit'

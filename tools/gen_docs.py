@@ -810,6 +810,14 @@ MAN_SECTIONS: dict[str, list[str]] = {
             "The vm settings made persistent with --persist, one line per key.",
         ),
         *_tp(
+            "\\fI/etc/systemd/zram\\-generator.conf.d/90\\-swapctl.conf\\fR",
+            "One section per zram device set up with zram create --persist, read by zram-generator at boot.",
+        ),
+        *_tp(
+            "\\fI/etc/tmpfiles.d/90\\-swapctl\\-zswap.conf\\fR",
+            "The zswap parameters set with zswap set --persist, as w lines systemd-tmpfiles writes at boot.",
+        ),
+        *_tp(
             "\\fI/var/lib/swapctl/journal.jsonl\\fR",
             "The write-ahead journal of transactions (JSON lines), "
             "read by history and rollback. The directory moves with --state-dir.",

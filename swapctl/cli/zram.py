@@ -46,6 +46,8 @@ def _status_table(doc: dict[str, Any]) -> None:
         failed = {k: v for k, v in d["io"].items() if k in ("failed_reads", "failed_writes") and v}
         if failed:
             notes.append(f"{d['device']}: " + ", ".join(f"{k} {v}" for k, v in failed.items()))
+        if d.get("boot_file"):
+            notes.append(f"{d['device']}: set up at boot by {d['boot_file']}")
         if d["backing_dev"]:
             notes.append(f"{d['device']}: writes back to {d['backing_dev']}")
         notes.extend(f"{d['device']}: {p}" for p in d["problems"])
@@ -78,7 +80,8 @@ def status(
 
     DISKSIZE is the uncompressed capacity; STORED the pages it holds (orig_data_size), COMPRESSED their
     compressed size, MEMORY what the device costs in RAM (mem_used_total, allocator included). SWAP USED and
-    PRIO come from /proc/swaps. JSON holds every mm_stat and io_stat field the kernel prints, by name.
+    PRIO come from /proc/swaps. A device a zram-generator file sets up at boot is named with that file.
+    JSON holds every mm_stat and io_stat field the kernel prints, by name.
     Reads /sys/block/zram*; never /sys/class/zram-control/hot_add, which creates a device when read.
 
     Exit status: 0 shown; 2 no such device."""
@@ -86,6 +89,14 @@ def status(
         from swapctl.ops import zram
 
         emit(inv, "zram status", data=zram.status(inv.get_host(), device), table=_status_table)
+
+
+def _say_size_rule(data: dict[str, Any]) -> None:
+    rule = data.get("size_rule")
+    if rule:
+        render.message(
+            f"--size: {_size(rule['size'])} = {rule['expression']} MiB, with ram = {rule['ram_mib']} MiB (MemTotal)"
+        )
 
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
@@ -120,8 +131,8 @@ def create(
     persist: bool = typer.Option(
         False,
         "--persist",
-        help="Also set it up at boot: a section in /etc/systemd/zram-generator.conf.d/90-swapctl.conf "
-        "(needs zram-generator; refused without it).",
+        help="Also set it up at boot through zram-generator: a section in a drop-in of swapctl's own "
+        "(refused where zram-generator is not installed).",
     ),
     dry_run: bool = DRY_RUN,
 ) -> None:
@@ -146,6 +157,7 @@ def create(
             priority=whole_number(priority, "--priority"),
             persist=persist,
         )
+        _say_size_rule(plan.data)
         emit(inv, "zram create", run_plan(inv, plan, dry_run=dry_run))
 
 
@@ -169,6 +181,7 @@ def resize(
 
     with invocation(ctx, "zram resize") as inv:
         plan = plan_resize(inv.get_host(), inv.get_journal(), device, size)
+        _say_size_rule(plan.data)
         emit(inv, "zram resize", run_plan(inv, plan, dry_run=dry_run))
 
 

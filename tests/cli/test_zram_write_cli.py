@@ -247,3 +247,22 @@ def test_the_drop_in_editor_keeps_other_sections_and_removes_an_emptied_file() -
     assert fresh == zram_set.PERSIST_HEADER + "[zram2]\nzram-size = ram / 2\n"
     assert zram_set.set_section(fresh, "zram2", None) is None
     assert zram_set._mib(4096 * 3) == "0.01171875" and zram_set._mib(64 * MIB) == "64"
+
+
+def test_status_names_the_zram_generator_file_that_sets_each_device_up_at_boot(cli, root: Path) -> None:
+    zram_device(root)
+    zram_device(root, "zram1", disksize=0, mm=FREE)
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    (root / "usr/lib/systemd/zram-generator.conf").write_text("[zram0]\nzram-size = ram / 2\n")
+    for d, text in (("etc", "[zram1]\n"), ("usr/lib", "[zram0]\n[zram1]\n")):
+        (root / d / "systemd/zram-generator.conf.d").mkdir(parents=True, exist_ok=True)
+        (root / d / "systemd/zram-generator.conf.d/50-x.conf").write_text(text)  # /etc's hides /usr/lib's
+    (root / "etc/systemd/zram-generator.conf.d/90-swapctl.conf").write_text("[zram0]\nzram-size = 64\n")
+    doc = json.loads(cli("-o", "json", "zram", "status").stdout)
+    owners = {d["device"]: d["boot_file"] for d in doc["data"]["devices"]}
+    assert owners == {
+        "/dev/zram0": "/etc/systemd/zram-generator.conf.d/90-swapctl.conf",
+        "/dev/zram1": "/etc/systemd/zram-generator.conf.d/50-x.conf",
+    }
+    table = " ".join(cli("zram", "status").stdout.split())
+    assert "/dev/zram0: set up at boot by /etc/systemd/zram-generator.conf.d/90-swapctl.conf" in table
