@@ -142,6 +142,7 @@ class ZramHotAdd(Step):
     """params: device (the id the kernel gives next: the lowest free one, checked when it answers)."""
 
     kind = "zram-hot-add"
+    runtime = True  # zram devices do not survive a reboot: undo then means nothing
     params_schema = {"device": DEVICE}
 
     def describe(self) -> str:
@@ -171,6 +172,7 @@ class ZramSetup(Step):
     """params: device, algorithm (None: the device's current one), mem_limit (None: none), disksize."""
 
     kind = "zram-setup"
+    runtime = True  # zram devices do not survive a reboot: undo then means nothing
     params_schema = {"device": DEVICE, "algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
 
     def describe(self) -> str:
@@ -233,6 +235,7 @@ class ZramReset(Step):
     empty and mkswap it (the data is gone with the reset; the swapoff before it paged it all back in)."""
 
     kind = "zram-reset"
+    runtime = True  # zram devices do not survive a reboot: undo then means nothing
     params_schema = {"device": DEVICE}
     record_schema = {"algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
 
@@ -278,6 +281,7 @@ class ZramHotRemove(Step):
     """params: device (one swapctl added)."""
 
     kind = "zram-hot-remove"
+    runtime = True  # zram devices do not survive a reboot: undo then means nothing
     params_schema = {"device": DEVICE}
 
     def describe(self) -> str:
