@@ -5,7 +5,7 @@
 # _swapctl_spec PATH: the subcommands, options and value-taking options of one command.
 _swapctl_spec() {
     case "$1" in
-        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
+        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap top'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
         'create') subs=''; opts='-s --size --size-policy -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size --size-policy -p --priority --method -o --output ' ;;
         'list') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'remove') subs=''; opts='--keep-file --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
@@ -27,6 +27,7 @@ _swapctl_spec() {
         'zswap') subs='get set'; opts='-h --help'; vopts='  ' ;;
         'zswap get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'zswap set') subs=''; opts='--persist --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'top') subs=''; opts='--by --pss -n --limit --interval --count -o --output -h --help'; vopts=' --by -n --limit --interval --count -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
 }
@@ -68,6 +69,7 @@ _swapctl_value() {
         'zram remove|-o'|'zram remove|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zswap get|-o'|'zswap get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zswap set|-o'|'zswap set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'top|-o'|'top|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "apply": ("swapctl.cli.apply", "apply"),
     "zram": ("swapctl.cli.zram", None),
     "zswap": ("swapctl.cli.zswap", None),
+    "top": ("swapctl.cli.top", "top"),
 }
 
 

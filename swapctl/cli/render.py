@@ -84,6 +84,18 @@ def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] 
         actions_table(doc)
 
 
+def emit_record(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None]) -> None:
+    """One record of a stream (top --interval): a JSON line, a YAML document, or the table again."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(lossless(doc), separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    elif fmt == "yaml":
+        sys.stdout.write("---\n" + _dump(doc, fmt))
+        sys.stdout.flush()
+    else:
+        emit(doc, fmt, table)
+
+
 def message(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()

@@ -76,7 +76,7 @@ def status(
     ctx: typer.Context,
     device: Optional[str] = typer.Argument(None, metavar="[DEVICE]", help="zram0 or /dev/zram0 [default: all]."),
 ) -> None:
-    """Show the zram devices: capacity, algorithm, data, compression, memory used.
+    """Show the zram devices: capacity, algorithm, compression, memory.
 
     DISKSIZE is the uncompressed capacity; STORED the pages it holds (orig_data_size), COMPRESSED their
     compressed size, MEMORY what the device costs in RAM (mem_used_total, allocator included). SWAP USED and
@@ -136,11 +136,11 @@ def create(
     ),
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """Set up a zram device as swap: algorithm, mem_limit, disksize, mkswap, swapon.
+    """Set up a zram device as swap.
 
-    Writes in the kernel's order and reads each back. A device swapctl adds through hot_add is removed
-    again on undo. Running it again when a zram area of that size, algorithm and priority is active
-    changes nothing. Any failure undoes every step already done.
+    Algorithm, mem_limit, disksize, mkswap, swapon: written in the kernel's order, each read back. A device
+    swapctl adds through hot_add is removed again on undo. Running it again when a zram area of that size,
+    algorithm and priority is active changes nothing. Any failure undoes every step already done.
 
     Exit status: 0 done (or nothing to do); 1 the kernel refused a write, every change
     undone; 2 bad input; 3 refused (not root, device in use)."""
@@ -168,8 +168,9 @@ def resize(
     size: str = typer.Option(..., "--size", "-s", metavar="SIZE|auto|EXPR", help=SIZE_HELP),
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """Give an active zram swap device a new size: swapoff, reset, set up, mkswap, swapon.
+    """Give an active zram swap device a new size.
 
+    swapoff, reset, set up, mkswap, swapon.
     The kernel will not change the disksize of a device in use (EBUSY), so its pages are paged back into
     RAM first: refused when what it stores (orig_data_size, not the compressed size) would not fit in
     available memory. Algorithm, mem_limit and priority stay as they are.
@@ -192,7 +193,7 @@ def remove(
     force: bool = typer.Option(False, "--force", help="Also reset a device that is set up but is not swap."),
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """Swap off a zram device and reset it; remove it if swapctl added it.
+    """Swap off a zram device, reset it; remove it if swapctl added it.
 
     Refused when its stored pages would not fit back in available memory, or when the device is set up
     but is not a swap area (a filesystem on zram) unless --force. Removing what is gone changes nothing.

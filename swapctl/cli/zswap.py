@@ -66,9 +66,10 @@ def set_(
     force: bool = typer.Option(False, "--force", help="Enable zswap even with no active swap area."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
 ) -> None:
-    """Set zswap parameters: enabled, compressor, max_pool_percent, accept_threshold_percent,
-    shrinker_enabled (and zpool, same_filled_pages_enabled where the kernel has them).
+    """Set zswap parameters, read back and undone like vm set.
 
+    enabled, compressor, max_pool_percent, accept_threshold_percent, shrinker_enabled (and zpool,
+    same_filled_pages_enabled where the kernel has them).
     Each value is written to /sys/module/zswap/parameters and read back; a failure undoes the writes
     already done, and `swapctl rollback` restores the old values unless someone changed them since. The
     compressor must be one /proc/crypto lists. enabled=Y is refused while no swap area is active (zswap
