@@ -66,10 +66,15 @@ def test_stress_on_a_small_guest_fails_on_oom_and_sees_kswapd_and_direct_reclaim
         # (two red CI runs: 232 and 241 MiB available): the limit follows what the guest has now, less 48 MiB.
         limit = min(64, (available_mib(guest) - 48) // 4)
         before = vmstat(guest)
+        # The hogs start once the run's cgroup exists: stress has then read MemAvailable for its preflight. A
+        # fixed `sleep 2` lost that race when swapctl's start-up under emulation took longer (a red CI run: the
+        # preflight saw the hogs' memory gone and refused the limit).
         run = guest.run(
-            f"(sleep 2; {hog} & exec {hog}) & "
             f"swapctl stress --memory-limit {limit}M --size 96M --duration 12 --max-direct-reclaim 100000000 "
-            "--max-psi-full 100 -o json; rc=$?; wait; exit $rc",
+            "--max-psi-full 100 -o json > /tmp/stress.json & sp=$!; "
+            "for i in $(seq 600); do "
+            "find /sys/fs/cgroup -maxdepth 3 -name 'swapctl-stress-*' | grep -q . && break; sleep 0.1; done; "
+            f"({hog} & exec {hog}) & hp=$!; wait $sp; rc=$?; wait $hp; cat /tmp/stress.json; exit $rc",
             timeout=240,
         )
         after = vmstat(guest)
