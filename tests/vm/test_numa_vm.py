@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.vm
@@ -60,7 +62,8 @@ def test_numa_names_the_node_below_its_low_watermark_and_the_free_one(boot):
     assert "DMA32" in nodes[0]["below_low"]
     assert nodes[1]["below_low"] == [] and nodes[1]["free_pages"] > nodes[1]["high_pages"]
     answer = " ".join(data["why_swap_while_free"])
-    assert "node 0 (DMA32) is below its low watermark while node 1" in answer
+    # node 0's DMA zone may dip below low with DMA32 (a CI run said "node 0 (DMA/DMA32)")
+    assert re.search(r"node 0 \([A-Za-z0-9/]*DMA32[A-Za-z0-9/]*\) is below its low watermark while node 1", answer)
     assert "zone_reclaim_mode=0" in answer
 
     # With zone_reclaim_mode on, the answer blames it (the usual cause on real NUMA machines).
