@@ -173,6 +173,24 @@ def run_plan(inv: Invocation, plan: Any, *, dry_run: bool) -> Any:
     return execute(plan, host, inv.get_journal(), dry_run=dry_run, meta={"argv": argv}, fault=fault_hook())
 
 
+DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
+
+
+def change(
+    ctx: typer.Context,
+    command: str,
+    build: Callable[[Invocation], Any],
+    *,
+    dry_run: bool,
+    table: Callable[[dict], None] | None = None,
+) -> None:
+    """The whole of a command that changes the machine: build(inv) makes its plan (and may say what it chose),
+    run_plan carries it out, and the outcome is printed; any failure goes through invocation()'s edge."""
+    with invocation(ctx, command) as inv:
+        plan = build(inv)
+        emit(inv, command, run_plan(inv, plan, dry_run=dry_run), table=table)
+
+
 def require_root(inv: Invocation, what: str) -> None:
     from swapctl.core.errors import Refused
 

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation, run_plan, whole_number
+from swapctl.cli.context import DRY_RUN, Invocation, change, emit, invocation, whole_number
 from swapctl.core.units import format_bytes
 
 app = typer.Typer()
@@ -57,7 +57,7 @@ def create(
         "--force",
         help="Replace an existing file that is not a swap area of this size, or try an unknown filesystem.",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Create a swap file, enable it and persist it in /etc/fstab.
 
@@ -66,7 +66,7 @@ def create(
     Any failure undoes every step already done."""
     from swapctl.ops.swapfile import plan_create
 
-    with invocation(ctx, "create") as inv:
+    def build(inv: Invocation) -> Any:
         plan = plan_create(
             inv.get_host(),
             inv.get_journal(),
@@ -83,7 +83,9 @@ def create(
             from swapctl.ops.sizing import explain
 
             render.message(explain(plan.data["size_auto"]))
-        emit(inv, "create", run_plan(inv, plan, dry_run=dry_run))
+        return plan
+
+    change(ctx, "create", build, dry_run=dry_run)
 
 
 def _list_table(doc: dict[str, Any]) -> None:
@@ -144,7 +146,7 @@ def remove(
     path: str = typer.Argument(..., metavar="PATH", help="Absolute path of the swap file or device."),
     keep_file: bool = typer.Option(False, "--keep-file", help="Swap off and unpersist, but keep the file."),
     force: bool = typer.Option(False, "--force", help="Also delete a swap file swapctl did not make."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Swap off an area, drop its fstab line, delete the file.
 
@@ -152,9 +154,12 @@ def remove(
     changes nothing. Only files swapctl made are deleted, unless --force."""
     from swapctl.ops.swapfile import plan_remove
 
-    with invocation(ctx, "remove") as inv:
-        plan = plan_remove(inv.get_host(), inv.get_journal(), path, keep_file=keep_file, force=force)
-        emit(inv, "remove", run_plan(inv, plan, dry_run=dry_run))
+    change(
+        ctx,
+        "remove",
+        lambda inv: plan_remove(inv.get_host(), inv.get_journal(), path, keep_file=keep_file, force=force),
+        dry_run=dry_run,
+    )
 
 
 @app.command()
@@ -162,7 +167,7 @@ def resize(
     ctx: typer.Context,
     path: str = typer.Argument(..., metavar="PATH", help="Absolute path of an active swap file."),
     size: str = typer.Option(..., "--size", "-s", metavar="SIZE", help="The new size (as for create)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Resize an active swap file without a gap in swap.
 
@@ -171,6 +176,4 @@ def resize(
     swapped on with the same priority and /etc/fstab line, and the bridge is retired."""
     from swapctl.ops.swapfile import plan_resize
 
-    with invocation(ctx, "resize") as inv:
-        plan = plan_resize(inv.get_host(), inv.get_journal(), path, size)
-        emit(inv, "resize", run_plan(inv, plan, dry_run=dry_run))
+    change(ctx, "resize", lambda inv: plan_resize(inv.get_host(), inv.get_journal(), path, size), dry_run=dry_run)

@@ -112,11 +112,14 @@ def top(
             raise UsageError(f"--interval {interval} is out of range", hint="give 0.1 to 3600 seconds")
         records = whole_number(count, "--count", lo=1)
         done = 0
-        vm, faults, start = ops_top.read_vmstat(host), ops_top.majflts(host), time.monotonic()
+        faults_too = by == "process"  # per-process rates; one scan per refresh serves the report and them
+        scanned = ops_top.scan(host, by=by, pss=pss, faults=faults_too)
+        vm, faults, start = ops_top.read_vmstat(host), ops_top.majflts(scanned), time.monotonic()
         while records is None or done < records:
             time.sleep(seconds)
-            now_vm, now_faults, now = ops_top.read_vmstat(host), ops_top.majflts(host), time.monotonic()
-            data = ops_top.snapshot(host, by=by, pss=pss, limit=rows)
+            scanned = ops_top.scan(host, by=by, pss=pss, faults=faults_too)
+            now_vm, now_faults, now = ops_top.read_vmstat(host), ops_top.majflts(scanned), time.monotonic()
+            data = ops_top.snapshot(host, by=by, pss=pss, limit=rows, scanned=scanned)
             data["interval"] = round(now - start, 3)
             data["rates"] = ops_top.vmstat_rates(vm, now_vm, now - start)
             if by == "process":

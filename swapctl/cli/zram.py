@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation, run_plan, whole_number
+from swapctl.cli.context import DRY_RUN, change, emit, invocation, whole_number
 
 app = typer.Typer(
     help="Compressed swap in RAM: the zram devices.\n\nzram status shows each device (any user); create, "
@@ -91,15 +91,16 @@ def status(
         emit(inv, "zram status", data=zram.status(inv.get_host(), device), table=_status_table)
 
 
-def _say_size_rule(data: dict[str, Any]) -> None:
-    rule = data.get("size_rule")
+def _said_size_rule(plan: Any) -> Any:
+    """The plan, once the size an expression came to is said (on stderr)."""
+    rule = plan.data.get("size_rule")
     if rule:
         render.message(
             f"--size: {_size(rule['size'])} = {rule['expression']} MiB, with ram = {rule['ram_mib']} MiB (MemTotal)"
         )
+    return plan
 
 
-DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
 SIZE_HELP = (
     "Uncompressed capacity: a size (512M, 4G), auto (zram-generator's default, min(ram / 2, 4096) MiB) or a "
     "zram-generator zram-size expression in MiB with ram = MemTotal in MiB, e.g. 'ram / 4' or 'min(ram, 8192)'."
@@ -146,19 +147,23 @@ def create(
     undone; 2 bad input; 3 refused (not root, device in use)."""
     from swapctl.ops.zram_set import plan_create
 
-    with invocation(ctx, "zram create") as inv:
-        plan = plan_create(
-            inv.get_host(),
-            inv.get_journal(),
-            device,
-            size,
-            algorithm=algorithm,
-            mem_limit=mem_limit,
-            priority=whole_number(priority, "--priority"),
-            persist=persist,
-        )
-        _say_size_rule(plan.data)
-        emit(inv, "zram create", run_plan(inv, plan, dry_run=dry_run))
+    change(
+        ctx,
+        "zram create",
+        lambda inv: _said_size_rule(
+            plan_create(
+                inv.get_host(),
+                inv.get_journal(),
+                device,
+                size,
+                algorithm=algorithm,
+                mem_limit=mem_limit,
+                priority=whole_number(priority, "--priority"),
+                persist=persist,
+            )
+        ),
+        dry_run=dry_run,
+    )
 
 
 @app.command("resize")
@@ -180,10 +185,12 @@ def resize(
     Exit status: 0 done (or the size is already that); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_resize
 
-    with invocation(ctx, "zram resize") as inv:
-        plan = plan_resize(inv.get_host(), inv.get_journal(), device, size)
-        _say_size_rule(plan.data)
-        emit(inv, "zram resize", run_plan(inv, plan, dry_run=dry_run))
+    change(
+        ctx,
+        "zram resize",
+        lambda inv: _said_size_rule(plan_resize(inv.get_host(), inv.get_journal(), device, size)),
+        dry_run=dry_run,
+    )
 
 
 @app.command("remove")
@@ -202,6 +209,9 @@ def remove(
     Exit status: 0 done (or nothing to do); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_remove
 
-    with invocation(ctx, "zram remove") as inv:
-        plan = plan_remove(inv.get_host(), inv.get_journal(), device, force=force)
-        emit(inv, "zram remove", run_plan(inv, plan, dry_run=dry_run))
+    change(
+        ctx,
+        "zram remove",
+        lambda inv: plan_remove(inv.get_host(), inv.get_journal(), device, force=force),
+        dry_run=dry_run,
+    )

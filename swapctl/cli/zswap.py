@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation, run_plan
+from swapctl.cli.context import DRY_RUN, change, emit, invocation
 
 app = typer.Typer(
     help="The compressed cache in front of swap: zswap.\n\nzswap get shows its parameters and pool (any user); "
@@ -64,7 +64,7 @@ def set_(
         False, "--persist", help="Also keep them for boot: w lines in /etc/tmpfiles.d/90-swapctl-zswap.conf."
     ),
     force: bool = typer.Option(False, "--force", help="Enable zswap even with no active swap area."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Set zswap parameters, read back and undone like vm set.
 
@@ -80,6 +80,9 @@ def set_(
     input; 3 refused."""
     from swapctl.ops.zswap_set import build_set_plan
 
-    with invocation(ctx, "zswap set") as inv:
-        plan = build_set_plan(inv.get_host(), assignments, persist=persist, force=force)
-        emit(inv, "zswap set", run_plan(inv, plan, dry_run=dry_run))
+    change(
+        ctx,
+        "zswap set",
+        lambda inv: build_set_plan(inv.get_host(), assignments, persist=persist, force=force),
+        dry_run=dry_run,
+    )

@@ -4,6 +4,7 @@ numbers), planned as the difference from the live machine, and carried out as on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -296,121 +297,135 @@ def _at_line(line: int, source: str, exc: UsageError) -> UsageError:
 
 
 def plan_apply(host: Host, journal: Journal, desired: Desired, source: str) -> Plan:
-    """One plan for the whole file: its swap files' plans and its vm plan merged into one transaction."""
-    from swapctl.ops import swapfile, vm_set, zram_set, zswap_set
+    """One plan for the whole file: its swap files', zram devices', vm and zswap plans merged into one
+    transaction. Every item is planned against the machine as it is now, and every problem is reported at once."""
+    from swapctl.ops import swapfile, vm_set, zswap_set
 
     plan = Plan("apply")
     items: list[dict[str, Any]] = []
     swapfile.require_root(host, journal, "swapctl apply")
     problems = desired.problems + _vm_problems(host, desired.vm, source) + _zswap_problems(desired.zswap, source)
+
+    def attempt(line: int, build: Callable[..., Plan], *args: Any, **kwargs: Any) -> Plan | None:
+        try:
+            return build(*args, **kwargs)
+        except UsageError as exc:
+            problems.append(_at_line(line, source, exc))
+            return None
+
     for spec in desired.swapfiles:
         before = _swap_state(host, spec.path)
-        try:
-            if spec.state == "present":
-                sub = swapfile.plan_create(
-                    host,
-                    journal,
-                    spec.path,
-                    spec.size or "",
-                    priority=spec.priority,
-                    discard=spec.discard,
-                    persist=desired.persist,
-                    method=spec.method,
-                )
-                after = {
-                    "state": "present",
-                    "size": sub.data["size"],
-                    "priority": spec.priority if spec.priority is not None else before.get("priority"),
-                }
-                if "size_auto" in sub.data:  # size: auto, with the rule and its inputs
-                    after["size_auto"] = sub.data["size_auto"]
-            else:
-                sub = swapfile.plan_remove(host, journal, spec.path)
-                after = {"state": "absent"}
-        except UsageError as exc:
-            problems.append(_at_line(spec.line, source, exc))
-            continue
-        plan.merge(sub)
-        items.append(
-            {"kind": "swapfile", "path": spec.path, "before": before, "after": after, "changed": bool(sub.steps)}
-        )
+        sub = attempt(spec.line, _swapfile_plan, host, journal, spec, desired.persist)
+        if sub is not None:
+            plan.merge(sub)
+            items.append(_area_item("swapfile", spec.path, before, _swapfile_after(spec, sub, before), sub))
     zram_devices: set[str] = set()
     for z in desired.zram:
-        try:
-            if z.state == "present":
-                sub = zram_set.plan_create(
-                    host,
-                    journal,
-                    z.device,
-                    z.size,
-                    algorithm=z.algorithm,
-                    mem_limit=z.mem_limit,
-                    priority=z.priority,
-                    persist=z.persist,
-                )
-            else:
-                sub = zram_set.plan_remove(host, journal, z.device)
-        except UsageError as exc:
-            problems.append(_at_line(z.line, source, exc))
+        sub = attempt(z.line, _zram_plan, host, journal, z)
+        if sub is None:
             continue
-        # Each item is planned against the machine as it is now: two that would take the same device (two
-        # `auto`s) cannot both have it.
+        # Two items that would take the same device (two `auto`s) cannot both have it.
         if sub.steps and sub.data["device"] in zram_devices:
             problems.append(UsageError(f"{source}:{z.line}: {sub.data['device']} is already taken by an earlier item"))
             continue
         zram_devices.add(sub.data["device"])
         plan.merge(sub)
-        wanted: dict[str, Any] = {"state": "absent"}
-        if z.state == "present":
-            wanted = {"state": "present", "size": sub.data["disksize"], "priority": z.priority}
+        after = {"state": "present", "size": sub.data["disksize"], "priority": z.priority}
+        device = sub.data["device"]
         items.append(
-            {
-                "kind": "zram",
-                "path": sub.data["device"],
-                "before": _swap_state(host, sub.data["device"]),
-                "after": wanted,
-                "changed": bool(sub.steps),
-            }
+            _area_item("zram", device, _swap_state(host, device), after if z.state == "present" else None, sub)
         )
     raise_all(problems, source)
     if desired.vm:
         vm_plan = vm_set.build_set_plan(host, [a for a, _ in desired.vm], persist=desired.persist, force=False)
         plan.merge(vm_plan)
-        for row in vm_plan.data["settings"]:
-            items.append(
-                {
-                    "kind": "sysctl",
-                    "key": row["key"],
-                    "before": row["old"],
-                    "after": row["new"],
-                    "changed": row["changed"],
-                }
-            )
+        items.extend(_setting_items("sysctl", vm_plan.data["settings"], lambda row: row["key"]))
     if desired.zswap:
         swap_planned = any(s.state == "present" for s in desired.swapfiles) or any(
             z.state == "present" for z in desired.zram
         )
-        try:
-            zplan = zswap_set.build_set_plan(
-                host, [a for a, _ in desired.zswap], persist=desired.persist, force=False, swap_planned=swap_planned
-            )
-        except UsageError as exc:
-            raise_all([_at_line(desired.zswap[0][1], source, exc)], source)
+        zplan = attempt(
+            desired.zswap[0][1],
+            zswap_set.build_set_plan,
+            host,
+            [a for a, _ in desired.zswap],
+            persist=desired.persist,
+            force=False,
+            swap_planned=swap_planned,
+        )
+        raise_all(problems, source)
+        assert zplan is not None
         plan.merge(zplan)
-        for row in zplan.data["settings"]:
-            items.append(
-                {
-                    "kind": "zswap",
-                    "key": f"zswap.{row['name']}",
-                    "before": row["old"],
-                    "after": row["new"],
-                    "changed": row["changed"],
-                }
-            )
+        items.extend(_setting_items("zswap", zplan.data["settings"], lambda row: f"zswap.{row['name']}"))
     plan.data = {"items": items, "persist": desired.persist}
     if desired.swapfiles or desired.zram or desired.zswap:
         plan.after_run.append(lambda p: _warn_what_works_against_itself(host, journal, p))
     return plan
+
+
+def _swapfile_plan(host: Host, journal: Journal, spec: SwapfileSpec, persist: bool) -> Plan:
+    from swapctl.ops import swapfile
+
+    if spec.state != "present":
+        return swapfile.plan_remove(host, journal, spec.path)
+    return swapfile.plan_create(
+        host,
+        journal,
+        spec.path,
+        spec.size or "",
+        priority=spec.priority,
+        discard=spec.discard,
+        persist=persist,
+        method=spec.method,
+    )
+
+
+def _swapfile_after(spec: SwapfileSpec, sub: Plan, before: dict[str, Any]) -> dict[str, Any] | None:
+    if spec.state != "present":
+        return None
+    after = {
+        "state": "present",
+        "size": sub.data["size"],
+        "priority": spec.priority if spec.priority is not None else before.get("priority"),
+    }
+    if "size_auto" in sub.data:  # size: auto, with the rule and its inputs
+        after["size_auto"] = sub.data["size_auto"]
+    return after
+
+
+def _zram_plan(host: Host, journal: Journal, z: ZramSpec) -> Plan:
+    from swapctl.ops import zram_set
+
+    if z.state != "present":
+        return zram_set.plan_remove(host, journal, z.device)
+    return zram_set.plan_create(
+        host,
+        journal,
+        z.device,
+        z.size,
+        algorithm=z.algorithm,
+        mem_limit=z.mem_limit,
+        priority=z.priority,
+        persist=z.persist,
+    )
+
+
+def _area_item(kind: str, path: str, before: dict[str, Any], after: dict[str, Any] | None, sub: Plan) -> dict:
+    """An item of the plan's data for a swap area; after None: the area is to be absent."""
+    return {
+        "kind": kind,
+        "path": path,
+        "before": before,
+        "after": after or {"state": "absent"},
+        "changed": bool(sub.steps),
+    }
+
+
+def _setting_items(kind: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[dict]:
+    return [
+        {"kind": kind, "key": key(row), "before": row["old"], "after": row["new"], "changed": row["changed"]}
+        for row in rows
+    ]
 
 
 def _warn_what_works_against_itself(host: Host, journal: Journal, plan: Plan) -> None:

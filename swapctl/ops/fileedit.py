@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from swapctl.core import fields
 from swapctl.core.errors import Refused
 from swapctl.core.plan import Step, UndoContext
+from swapctl.core.text import split_lines
 
 if TYPE_CHECKING:
     from swapctl.system.host import Host
@@ -182,3 +183,79 @@ class FileEdit(Step):
         # else: never applied (crash between intent and write), or already undone
         if record.get("made_parent"):
             host.remove_dir_if_empty(self._parent)
+
+
+class KeyedLinesEdit(FileEdit):
+    """An edit of a file of swapctl's own that holds one line per key (sysctl.d `key = value` lines, tmpfiles.d
+    `w` lines). params: path, settings {key: value, or None to drop the key's line}.
+
+    Setting a key replaces its first line in place (keeping that line's newline or lack of one), drops later
+    lines for it, and appends the keys that had none; every other line is kept byte for byte. Undo over a file
+    someone edited since sets back only our keys, to the values in force before, and drops them if they had none.
+    Subclasses give the grammar: how a line reads (parse), how one is written (render), which of two lines for a
+    key is in force (last_wins), and the header a new file starts with."""
+
+    header: ClassVar[str]
+    last_wins: ClassVar[bool]  # sysctl: the last assignment of a key; tmpfiles: the first line for a path
+
+    @staticmethod
+    def parse(raw: str) -> tuple[str, str] | None:
+        """(key, value) of a line that sets a key; None for any other line."""
+        raise NotImplementedError
+
+    @staticmethod
+    def render(key: str, value: Any) -> str:
+        """The line that sets key to value, without its newline."""
+        raise NotImplementedError
+
+    def lines(self, text: str, keys: Any) -> list[str]:
+        """The file's lines as the editor sees them (a kind may split a line its reader reads as several)."""
+        return split_lines(text)
+
+    def append_order(self, keys: list[str]) -> list[str]:
+        return keys
+
+    def set_lines(self, text: str | None, settings: dict[str, Any]) -> str | None:
+        out: list[str] = []
+        placed: set[str] = set()
+        for raw in self.lines(text or "", settings):
+            parsed = self.parse(raw)
+            key = parsed[0] if parsed else None
+            if key is not None and key in settings:
+                value = settings[key]
+                if value is not None and key not in placed:
+                    out.append(self.render(key, value) + ("\n" if raw.endswith("\n") else ""))
+                placed.add(key)
+                continue
+            out.append(raw)
+        missing = [k for k, v in settings.items() if v is not None and k not in placed]
+        if not missing:
+            return None if text is None else "".join(out)
+        if text is None:
+            out.append(self.header)
+        elif out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.extend(self.render(k, settings[k]) + "\n" for k in self.append_order(missing))
+        return "".join(out)
+
+    def values(self, text: str | None) -> dict[str, str]:
+        """Each key's value in force in text."""
+        found: dict[str, str] = {}
+        for raw in split_lines(text or ""):
+            parsed = self.parse(raw)
+            if parsed and (self.last_wins or parsed[0] not in found):
+                found[parsed[0]] = parsed[1]
+        return found
+
+    def undo_description(self) -> str:
+        return f"restore {self.params['path']}"
+
+    def transform(self, old: str | None) -> str | None:
+        return self.set_lines(old, self.params["settings"])
+
+    def revert(self, current: str, record: dict[str, Any]) -> str | None:
+        before = self.values(record["old"])
+        text = self.set_lines(current, {k: before.get(k) for k in self.params["settings"]})
+        if record["old"] is None and (text or "").strip() in ("", self.header.strip()):
+            return None  # the file was ours alone: gone again
+        return text

@@ -101,7 +101,7 @@ def _make_swap_file(host: Host, path: str, size: int, *, nocow: bool, method: st
     if nocow:
         host.set_nocow(path)
     _allocate(host, path, size, method)
-    _mkswap(host, path)
+    mkswap(host, path)
 
 
 def _allocate(host: Host, path: str, size: int, method: str) -> None:
@@ -122,7 +122,8 @@ def _allocate(host: Host, path: str, size: int, method: str) -> None:
         raise OperationFailed(f"allocating {path}: {exc.strerror}") from None
 
 
-def _mkswap(host: Host, path: str) -> None:
+def mkswap(host: Host, path: str) -> None:
+    """mkswap a swap file or a device (a zram one): OperationFailed with mkswap's own words when it fails."""
     result = host.runner.run(["mkswap", str(host.real(path))])
     if not result.ok:
         raise OperationFailed(f"mkswap {path}: {result.error_text()}")
@@ -288,7 +289,7 @@ class MkSwap(Step):
         return f"mkswap {q(self.params['path'])}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
-        _mkswap(host, self.params["path"])
+        mkswap(host, self.params["path"])
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         """Nothing to do: the file itself goes with the create-file step's undo."""
@@ -330,7 +331,7 @@ class SwapOn(Step):
         ok, error = _swapon(host, path, prio, discard)
         if not ok and "Invalid argument" in error and self.params.get("refill"):
             host.zero_fill(path, self.params["refill"])
-            _mkswap(host, path)
+            mkswap(host, path)
             ok, error = _swapon(host, path, prio, discard)
         if not ok:
             raise OperationFailed(_explain_swapon(host, path, error))

@@ -29,21 +29,36 @@ def _users(host: Host) -> dict[int, str]:
     return out
 
 
-def snapshot(host: Host, *, by: str = "process", pss: bool = False, limit: int | None = 20) -> dict[str, Any]:
+def scan(host: Host, *, by: str = "process", pss: bool = False, faults: bool = False) -> processes.Scan:
+    """One pass over /proc, reading what the report by `by` needs (with faults: each process's majflt too)."""
     if by not in BY:
         raise UsageError(f"--by {by!r} is not one of {', '.join(BY)}")
+    return processes.scan(host, pss=pss, cgroups=by == "cgroup", faults=faults)
+
+
+def snapshot(
+    host: Host,
+    *,
+    by: str = "process",
+    pss: bool = False,
+    limit: int | None = 20,
+    scanned: processes.Scan | None = None,
+) -> dict[str, Any]:
+    """The report; scanned: a scan(host, by=by, pss=pss) already made (with --interval, the one whose major
+    faults give the rates), else one is made here."""
+    if scanned is None:
+        scanned = scan(host, by=by, pss=pss)
     if pss and not host.is_root:
         note = "--pss reads other users' smaps_rollup only as root: their processes are left out"
     else:
         note = None
-    scan = processes.scan(host, pss=pss, cgroups=by == "cgroup")
     mem = host.meminfo()
     machine_used = mem.get("SwapTotal", 0) - mem.get("SwapFree", 0)
-    total = sum(p.swap for p in scan.procs)
+    total = sum(p.swap for p in scanned.procs)
     users = _users(host)
     rows: list[dict[str, Any]]
     if by == "process":
-        ranked = sorted((p for p in scan.procs if p.swap > 0), key=lambda p: (-p.swap, p.pid))
+        ranked = sorted((p for p in scanned.procs if p.swap > 0), key=lambda p: (-p.swap, p.pid))
         shown = ranked if limit is None else ranked[:limit]
         rows = [
             {
@@ -58,7 +73,7 @@ def snapshot(host: Host, *, by: str = "process", pss: bool = False, limit: int |
         ]
     else:
         groups: dict[str, dict[str, Any]] = {}
-        for p in scan.procs:
+        for p in scanned.procs:
             key = users.get(p.uid, str(p.uid)) if by == "user" else (p.cgroup or "?")
             g = groups.setdefault(key, {by: key, "processes": 0, "swap": 0, "rss": 0})
             g["processes"] += 1
@@ -78,7 +93,11 @@ def snapshot(host: Host, *, by: str = "process", pss: bool = False, limit: int |
         "total": total,
         "machine_used": machine_used,
         "why_totals_differ": WHY_TOTALS_DIFFER,
-        "skipped": {"vanished": scan.vanished, "unreadable": scan.unreadable, "kernel_threads": scan.kernel_threads},
+        "skipped": {
+            "vanished": scanned.vanished,
+            "unreadable": scanned.unreadable,
+            "kernel_threads": scanned.kernel_threads,
+        },
         "note": note,
     }
 
@@ -97,6 +116,5 @@ def fault_rates(before: dict[int, int], after: dict[int, int], seconds: float) -
     return {pid: round((n - before[pid]) / seconds, 1) for pid, n in after.items() if pid in before}
 
 
-def majflts(host: Host) -> dict[int, int]:
-    scan = processes.scan(host, faults=True)
-    return {p.pid: p.majflt for p in scan.procs if p.majflt is not None}
+def majflts(scanned: processes.Scan) -> dict[int, int]:
+    return {p.pid: p.majflt for p in scanned.procs if p.majflt is not None}

@@ -13,7 +13,7 @@ from swapctl.core.text import split_lines
 from swapctl.kernel import mm
 from swapctl.kernel.knobs import KNOBS, LOWER, RAISE, SET, Assignment, parse_assignments
 from swapctl.ops import nextboot
-from swapctl.ops.fileedit import FileEdit
+from swapctl.ops.fileedit import KeyedLinesEdit
 from swapctl.ops.vm import VmState, boot_value, read_state
 from swapctl.system import paths
 
@@ -175,57 +175,8 @@ def own_line(raw: str) -> tuple[str, str] | None:
     return nextboot.systemd_key(head.strip(nextboot.C_SPACE)).replace("/", "."), value.strip(nextboot.C_SPACE)
 
 
-def _own_lines(text: str, settings: dict[str, int | None]) -> list[str]:
-    """The file's lines; one that systemd-sysctl reads as several (it also ends lines at "\\r" and NUL) and that
-    sets a key being changed is split into real lines first, so both tools read what systemd read, and the
-    change touches only its own key."""
-    out: list[str] = []
-    for raw in split_lines(text):
-        body = raw.rstrip("\n").rstrip("\r")
-        pieces = re.split(r"[\r\0]+", body)
-        if len(pieces) > 1 and any((own_line(p) or ("", ""))[0] in settings for p in pieces):
-            out.extend(p + "\n" for p in pieces if p)
-        else:
-            out.append(raw)
-    return out
-
-
-def set_lines(text: str | None, settings: dict[str, int | None]) -> str | None:
-    """Set (or with None, drop) `key = value` lines: the first line for a key is replaced in place, later
-    duplicates dropped, missing keys appended; every other line is kept byte for byte."""
-    out: list[str] = []
-    placed: set[str] = set()
-    for raw in _own_lines(text or "", settings):
-        parsed = own_line(raw)
-        key = parsed[0] if parsed else None
-        if key in settings:
-            value = settings[key]
-            if value is not None and key not in placed:
-                out.append(f"{key} = {value}" + ("\n" if raw.endswith("\n") else ""))
-            placed.add(key)
-            continue
-        out.append(raw)
-    missing = [k for k, v in settings.items() if v is not None and k not in placed]
-    if missing:
-        if text is None:
-            out.append(PERSIST_HEADER)
-        elif out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.extend(f"{k} = {settings[k]}\n" for k in missing)
-    return "".join(out)
-
-
-def _values(text: str | None) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in split_lines(text or ""):
-        parsed = own_line(raw)
-        if parsed:
-            values.setdefault(*parsed)
-    return values
-
-
 @register
-class SysctlPersist(FileEdit):
+class SysctlPersist(KeyedLinesEdit):
     """Write `vm.key = value` lines to /etc/sysctl.d/90-swapctl.conf. params: path, settings {key: int}."""
 
     kind = "sysctl-persist"
@@ -242,27 +193,30 @@ class SysctlPersist(FileEdit):
     }
 
     allowed_paths = (PERSIST_FILE,)  # its own file, never another package's
+    header = PERSIST_HEADER
+    last_wins = True  # sysctl applies a file's assignments in order
+    parse = staticmethod(own_line)
+
+    @staticmethod
+    def render(key: str, value: Any) -> str:
+        return f"{key} = {value}"
 
     def describe(self) -> str:
         pairs = ", ".join(f"{k} = {v}" for k, v in self.params["settings"].items())
         return f"persist {pairs} in {self.params['path']}"
 
-    def undo_description(self) -> str:
-        return f"restore {self.params['path']}"
-
-    def transform(self, old: str | None) -> str | None:
-        return set_lines(old, self.params["settings"])
-
-    def revert(self, current: str, record: dict[str, Any]) -> str | None:
-        # Someone edited the file since: put back only our keys' former lines (or drop ours).
-        before = _values(record["old"])
-        undo: dict[str, int | None] = {}
-        for key in self.params["settings"]:
-            undo[key] = before.get(key)  # type: ignore[assignment]
-        text = set_lines(current, undo)
-        if record["old"] is None and (text or "").strip() in ("", PERSIST_HEADER.strip()):
-            return None
-        return text
+    def lines(self, text: str, keys: Any) -> list[str]:
+        """A line that systemd-sysctl reads as several (it also ends lines at "\\r" and NUL) and that sets a key
+        being changed is split into real lines first, so both tools read what systemd read, and the change
+        touches only its own key."""
+        out: list[str] = []
+        for raw in split_lines(text):
+            pieces = re.split(r"[\r\0]+", raw.rstrip("\n").rstrip("\r"))
+            if len(pieces) > 1 and any((own_line(p) or ("", ""))[0] in keys for p in pieces):
+                out.extend(p + "\n" for p in pieces if p)
+            else:
+                out.append(raw)
+        return out
 
 
 # --- the plan -------------------------------------------------------------------------------------------

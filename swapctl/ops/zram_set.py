@@ -26,6 +26,7 @@ from swapctl.ops.swapfile import (
     SwapOn,
     active_area,
     area_priority,
+    mkswap,
     require_root,
     swapoff_margin,
     validate_priority,
@@ -109,12 +110,6 @@ def _reset(host: Host, name: str) -> None:
     _write(host, _attr(name, "reset"), "1", f"reset /dev/{name}")
 
 
-def _mkswap(host: Host, name: str) -> None:
-    result = host.runner.run(["mkswap", str(host.real(f"/dev/{name}"))])
-    if not result.ok:
-        raise OperationFailed(f"mkswap /dev/{name}: {result.error_text()}")
-
-
 def _hot_add(host: Host, expected: str) -> None:
     """Read hot_add (the kernel adds a device and answers its id); a device other than the one planned (another
     program added one meanwhile) is removed again and the step fails."""
@@ -137,22 +132,31 @@ def _hot_remove(host: Host, name: str) -> None:
 
 
 # --- steps ----------------------------------------------------------------------------------------------
+class ZramStep(Step):
+    """A step on a zram device of the running kernel. params: device. Under --root (a file tree) neither it nor
+    its undo can be done, and zram devices do not survive a reboot, so its undo then means nothing."""
+
+    runtime = True
+    params_schema = {"device": DEVICE}
+
+    def check(self, host: Host) -> None:
+        host.require_live(self.describe())
+
+    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
+        host.require_live(self.undo_description())
+
+
 @register
-class ZramHotAdd(Step):
+class ZramHotAdd(ZramStep):
     """params: device (the id the kernel gives next: the lowest free one, checked when it answers)."""
 
     kind = "zram-hot-add"
-    runtime = True  # zram devices do not survive a reboot: undo then means nothing
-    params_schema = {"device": DEVICE}
 
     def describe(self) -> str:
         return f"add /dev/{self.params['device']} (zram-control/hot_add)"
 
     def undo_description(self) -> str:
         return f"remove /dev/{self.params['device']} (zram-control/hot_remove)"
-
-    def check(self, host: Host) -> None:
-        host.require_live(self.describe())
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         _hot_add(host, self.params["device"])
@@ -168,11 +172,10 @@ class ZramHotAdd(Step):
 
 
 @register
-class ZramSetup(Step):
+class ZramSetup(ZramStep):
     """params: device, algorithm (None: the device's current one), mem_limit (None: none), disksize."""
 
     kind = "zram-setup"
-    runtime = True  # zram devices do not survive a reboot: undo then means nothing
     params_schema = {"device": DEVICE, "algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
 
     def describe(self) -> str:
@@ -184,15 +187,9 @@ class ZramSetup(Step):
     def undo_description(self) -> str:
         return f"reset /dev/{self.params['device']}"
 
-    def check(self, host: Host) -> None:
-        host.require_live(self.describe())
-
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         p = self.params
         _set_up(host, p["device"], p.get("algorithm"), p.get("mem_limit"), p["disksize"])
-
-    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        host.require_live(self.undo_description())
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         name = self.params["device"]
@@ -212,31 +209,29 @@ class ZramSetup(Step):
 
 
 @register
-class ZramMkSwap(Step):
+class ZramMkSwap(ZramStep):
     """params: device."""
 
     kind = "zram-mkswap"
     undo_is_noop = True
-    params_schema = {"device": DEVICE}
+    runtime = False  # its undo is nothing, at any boot
 
     def describe(self) -> str:
         return f"mkswap /dev/{self.params['device']}"
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
-        _mkswap(host, self.params["device"])
+        mkswap(host, f"/dev/{self.params['device']}")
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         """Nothing to do: the reset of the zram-setup step's undo clears the device."""
 
 
 @register
-class ZramReset(Step):
+class ZramReset(ZramStep):
     """params: device. Its undo record: the set-up it had (algorithm, mem_limit, disksize), to set it up again
     empty and mkswap it (the data is gone with the reset; the swapoff before it paged it all back in)."""
 
     kind = "zram-reset"
-    runtime = True  # zram devices do not survive a reboot: undo then means nothing
-    params_schema = {"device": DEVICE}
     record_schema = {"algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
 
     def describe(self) -> str:
@@ -244,9 +239,6 @@ class ZramReset(Step):
 
     def undo_description(self) -> str:
         return f"set up /dev/{self.params['device']} again and mkswap it"
-
-    def check(self, host: Host) -> None:
-        host.require_live(self.describe())
 
     def snapshot(self, host: Host) -> dict[str, Any]:
         dev = _read(host, self.params["device"])
@@ -260,9 +252,6 @@ class ZramReset(Step):
             raise OperationFailed(f"/dev/{name} is still an active swap area")
         _reset(host, name)
 
-    def check_undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
-        host.require_live(self.undo_description())
-
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         name = self.params["device"]
         dev = _read(host, name)
@@ -273,25 +262,20 @@ class ZramReset(Step):
                 return  # set up as it was (an undo that ran before a crash)
             raise OperationFailed(f"/dev/{name} was set up again by someone else; leaving it")
         _set_up(host, name, record.get("algorithm"), record.get("mem_limit"), record["disksize"])
-        _mkswap(host, name)
+        mkswap(host, f"/dev/{name}")
 
 
 @register
-class ZramHotRemove(Step):
+class ZramHotRemove(ZramStep):
     """params: device (one swapctl added)."""
 
     kind = "zram-hot-remove"
-    runtime = True  # zram devices do not survive a reboot: undo then means nothing
-    params_schema = {"device": DEVICE}
 
     def describe(self) -> str:
         return f"remove /dev/{self.params['device']} (zram-control/hot_remove)"
 
     def undo_description(self) -> str:
         return f"add /dev/{self.params['device']} again (zram-control/hot_add)"
-
-    def check(self, host: Host) -> None:
-        host.require_live(self.describe())
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         _hot_remove(host, self.params["device"])

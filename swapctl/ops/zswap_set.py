@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 from swapctl.core import fields
 from swapctl.core.errors import OperationFailed, Refused, UsageError
 from swapctl.core.plan import Plan, Step, UndoContext, register
-from swapctl.core.text import split_lines
 from swapctl.kernel import zswap as rules
 from swapctl.kernel.version import rules_version
-from swapctl.ops.fileedit import FileEdit
+from swapctl.ops.fileedit import KeyedLinesEdit
 from swapctl.system import zswap
 
 if TYPE_CHECKING:
@@ -104,34 +103,8 @@ def own_line(raw: str) -> tuple[str, str] | None:
     return None
 
 
-def set_lines(text: str | None, settings: dict[str, str | None]) -> str | None:
-    """Set (or with None, drop) each parameter's line; every other line is kept byte for byte."""
-    out: list[str] = []
-    placed: set[str] = set()
-    for raw in split_lines(text or ""):
-        parsed = own_line(raw)
-        if parsed and parsed[0] in settings:
-            value = settings[parsed[0]]
-            if value is not None and parsed[0] not in placed:
-                out.append(f"w {_path(parsed[0])} - - - - {value}\n")
-            placed.add(parsed[0])
-            continue
-        out.append(raw)
-    missing = [k for k, v in settings.items() if v is not None and k not in placed]
-    if missing:
-        if text is None:
-            out.append(PERSIST_HEADER)
-        elif out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        # enabled last: the pool is made with the compressor and sizes written before it
-        for k in sorted(missing, key=lambda k: k == "enabled"):
-            out.append(f"w {_path(k)} - - - - {settings[k]}\n")
-    result = "".join(out)
-    return None if text is None and not missing else result
-
-
 @register
-class ZswapPersist(FileEdit):
+class ZswapPersist(KeyedLinesEdit):
     """Write the parameters' `w` lines to swapctl's tmpfiles.d file. params: path, settings {name: value}."""
 
     kind = "zswap-persist"
@@ -143,23 +116,20 @@ class ZswapPersist(FileEdit):
         ),
     }
     allowed_paths = (PERSIST_FILE,)
+    header = PERSIST_HEADER
+    last_wins = False  # systemd-tmpfiles uses the first line for a path and ignores later ones
+    parse = staticmethod(own_line)
+
+    @staticmethod
+    def render(key: str, value: Any) -> str:
+        return f"w {_path(key)} - - - - {value}"
 
     def describe(self) -> str:
         pairs = ", ".join(f"{k}={v}" for k, v in self.params["settings"].items())
         return f"persist zswap {pairs} in {self.params['path']}"
 
-    def undo_description(self) -> str:
-        return f"restore {self.params['path']}"
-
-    def transform(self, old: str | None) -> str | None:
-        return set_lines(old, self.params["settings"])
-
-    def revert(self, current: str, record: dict[str, Any]) -> str | None:
-        before = dict(p for p in (own_line(r) for r in split_lines(record["old"] or "")) if p)
-        text = set_lines(current, {k: before.get(k) for k in self.params["settings"]})
-        if record["old"] is None and (text or "").strip() in ("", PERSIST_HEADER.strip()):
-            return None
-        return text
+    def append_order(self, keys: list[str]) -> list[str]:
+        return sorted(keys, key=lambda k: k == "enabled")  # last: the pool is made with the values before it
 
 
 def parse(texts: list[str]) -> dict[str, str]:

@@ -120,6 +120,27 @@ def test_interval_prints_one_json_line_per_record_with_rates(cli, machine: Path,
     assert "majflt_s" in records[0]["data"]["rows"][0]
 
 
+def test_interval_reads_each_process_once_per_refresh(cli, machine: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The report and the major-fault rates come from one pass over /proc per refresh (and one before the first)."""
+    import collections
+    import time
+
+    from swapctl.system import processes
+
+    reads: collections.Counter[str] = collections.Counter()
+    real_read = processes._read
+
+    def counted(host, path: str) -> str:  # noqa: ANN001
+        reads[path] += 1
+        return real_read(host, path)
+
+    monkeypatch.setattr(processes, "_read", counted)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    r = cli("-o", "json", "top", "--interval", "0.5", "--count", "2")
+    assert r.exit_code == 0, r.output
+    assert reads["/proc/101/status"] == 3 and reads["/proc/101/stat"] == 3, reads
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
