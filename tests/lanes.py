@@ -3,11 +3,12 @@ at once. This process runs everything but tests/vm (fake roots, then the real-ke
 QEMU guests of tests/vm and the unit, plans and cli suites on every other Python (tools/pythons.py) run beside
 it as child processes, and their output and exit status join this run's at its end. On a two-core machine
 that cuts the wall time by more than half. Given paths (`pytest tests/unit`), or inside a lane, pytest runs
-just what it is given."""
+just what it is given. Every run keeps its temporary directories on tmpfs (see _basetemp_in_memory)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,42 @@ def _options(config: pytest.Config) -> list[str]:
     return [str(a) for a in config.invocation_params.args]
 
 
+_BASETEMP = pytest.StashKey[str]()
+
+
+def _on_tmpfs(path: str) -> bool:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            return any(f[1] == path and f[2] == "tmpfs" for f in (line.split() for line in fh) if len(f) > 2)
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    _basetemp_in_memory(config)
+    _start_lanes(config)
+
+
+def _basetemp_in_memory(config: pytest.Config) -> None:
+    """Pytest's temporary directories on tmpfs (/dev/shm) unless --basetemp says where. The fake-root trees are
+    thousands of small files that swapctl writes with fsync, which on this VM's disk took more than half of a
+    file's time (tests/cli/test_hostile_files.py: 92 s on the disk, 41 s on tmpfs). Nothing the real kernel
+    swaps to lives there: tests/system's swap files are in a root-only directory under /var/tmp, on the disk.
+    Removed again when the run ends."""
+    if config.option.basetemp is not None or not _on_tmpfs("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="swapctl-pytest-", dir="/dev/shm")
+    config.stash[_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    where = config.stash.get(_BASETEMP, None)
+    if where is not None:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def _start_lanes(config: pytest.Config) -> None:
     if not _whole_suite(config) or _lanes:
         return
     config.stash[_ACTIVE] = True
