@@ -93,9 +93,9 @@ def apply_(
       vm: {swappiness: 30, min_free_kbytes: ">=65536"}
       zswap: {enabled: false}
 
-    A zram item takes device (auto), size, algorithm, mem_limit, priority (100), state (present or
-    absent) and persist (false: it needs zram-generator); `persist` at the top (true) persists the swap
-    files, the vm settings and the zswap parameters.
+    A zram item takes device (auto), size, algorithm, algorithm_params, mem_limit, priority (100), state
+    (present or absent) and persist (false: it needs zram-generator); `persist` at the top (true) persists
+    the swap files, the vm settings and the zswap parameters.
 
     The whole file is validated first (unknown keys, wrong types, out-of-range values: exit 2 with the
     line number); then the difference from the live machine is carried out as one transaction, all or

@@ -125,6 +125,13 @@ def create(
         metavar="ALGORITHM",
         help="Compression algorithm, one the device lists in comp_algorithm [default: the device's current one].",
     ),
+    algorithm_params: Optional[str] = typer.Option(
+        None,
+        "--algorithm-params",
+        metavar="PARAMS",
+        help="The algorithm's parameters, as zramctl's: 'level=N' and 'dict=PATH' (a pre-trained dictionary), "
+        "written to algorithm_params (Linux 6.13+) [default: none].",
+    ),
     mem_limit: Optional[str] = typer.Option(
         None, "--mem-limit", metavar="SIZE", help="Most RAM the device may use for compressed data [default: none]."
     ),
@@ -139,7 +146,8 @@ def create(
 ) -> None:
     """Set up a zram device as swap.
 
-    Algorithm, mem_limit, disksize, mkswap, swapon: written in the kernel's order, each read back. A device
+    Algorithm, its parameters, mem_limit, disksize, mkswap, swapon: written in the kernel's order, each read
+    back but the parameters (the kernel shows none; resize and undo set again the ones swapctl set). A device
     swapctl adds through hot_add is removed again on undo. Running it again when a zram area of that size,
     algorithm and priority is active changes nothing. Any failure undoes every step already done.
 
@@ -157,6 +165,7 @@ def create(
                 device,
                 size,
                 algorithm=algorithm,
+                algorithm_params=algorithm_params,
                 mem_limit=mem_limit,
                 priority=whole_number(priority, "--priority"),
                 persist=persist,

@@ -55,3 +55,36 @@ def parse_algorithms(text: str) -> tuple[str | None, list[str]]:
 def ratio(orig: int, compressed: int) -> float | None:
     """How many bytes of pages each byte of compressed data holds (None while nothing is compressed)."""
     return round(orig / compressed, 2) if compressed > 0 else None
+
+
+# algorithm_params (zram_drv.c algorithm_params_store, from 6.13): `key=value` words for the primary algorithm,
+# written after comp_algorithm (which resets them) and before disksize; the kernel keeps no readable copy.
+# swapctl passes the compression level and a pre-trained dictionary; `algo=` and `priority=` pick which
+# algorithm the words are for, which is swapctl's own choice (the primary one), so they are not taken.
+ALGORITHM_PARAMS = ("level", "dict")
+ALGORITHM_PARAMS_SINCE = (6, 13)
+_LEVEL = re.compile(r"^[+-]?[0-9]{1,10}$")
+_DICT = re.compile(r"^/[A-Za-z0-9_./+-]{1,254}$")  # a path zram-generator's `alg(k=v,...)` syntax can carry
+
+
+def parse_algorithm_params(text: str) -> list[str]:
+    """`level=3 dict=/etc/zstd.dict` (words split at spaces or commas, as zramctl and zram-generator write them)
+    as the words the kernel is given, each key once. ValueError with the reason otherwise."""
+    words = [w for w in re.split(r"[\s,]+", text.strip()) if w]
+    if not words:
+        raise ValueError("is empty")
+    seen: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not value:
+            raise ValueError(f"{word[:40]!r} is not key=value")
+        if key not in ALGORITHM_PARAMS:
+            raise ValueError(f"has no parameter {key[:30]!r} swapctl passes (level, dict)")
+        if key in seen:
+            raise ValueError(f"gives {key} twice")
+        if key == "level" and not (_LEVEL.match(value) and -(2**31) <= int(value) < 2**31):
+            raise ValueError(f"level {value[:30]!r} is not a whole number")
+        if key == "dict" and (not _DICT.match(value) or "/../" in value + "/"):
+            raise ValueError(f"dict {value[:60]!r} is not an absolute path of letters, digits and _ . / + -")
+        seen[key] = value
+    return [f"{k}={v}" for k, v in seen.items()]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 TOP_KEYS = {"swapfiles", "zram", "vm", "zswap", "persist"}
 SWAPFILE_KEYS = {"path", "size", "priority", "discard", "state", "method"}
-ZRAM_KEYS = {"device", "size", "algorithm", "mem_limit", "priority", "state", "persist"}
+ZRAM_KEYS = {"device", "size", "algorithm", "algorithm_params", "mem_limit", "priority", "state", "persist"}
 STATES = ("present", "absent")
 
 
@@ -40,6 +40,7 @@ class ZramSpec:
     state: str = "present"
     size: str = "auto"
     algorithm: str | None = None
+    algorithm_params: str | None = None
     mem_limit: str | None = None
     priority: int = 100
     persist: bool = False  # as `zram create`: only where asked (it needs zram-generator)
@@ -276,7 +277,7 @@ def _zswap_assignment(where: _Where, key: str, node: Any) -> str:
 def _zram(where: _Where, node: Any) -> ZramSpec:
     fields = {k: v for k, _kn, v in _mapping(where, node, "a zram device", ZRAM_KEYS)}
     spec = ZramSpec(line=node.start_mark.line + 1)
-    for key in ("device", "state", "algorithm", "mem_limit"):
+    for key in ("device", "state", "algorithm", "algorithm_params", "mem_limit"):
         if key in fields:
             setattr(spec, key, _scalar(where, fields[key], str, key))
     if "size" in fields:
@@ -404,6 +405,7 @@ def _zram_plan(host: Host, journal: Journal, z: ZramSpec) -> Plan:
         z.device,
         z.size,
         algorithm=z.algorithm,
+        algorithm_params=z.algorithm_params,
         mem_limit=z.mem_limit,
         priority=z.priority,
         persist=z.persist,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import re
+import stat
 from typing import TYPE_CHECKING, Any
 
 from swapctl.core import fields
@@ -53,6 +54,7 @@ PERSIST_HEADER = (
     "# swapctl keeps other sections and lines as they are.\n"
 )
 SIZE_EXPR = re.compile(r"^[a-z0-9 .+*/(),-]{1,200}$")
+ALGO_SETTING = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}(\([A-Za-z0-9_.=,/+-]{1,300}\))?$")  # lz4, zstd(level=3)
 
 DEVICE = fields.Field(lambda v: isinstance(v, str) and bool(rules.DEVICE_NAME.match(v)), "a zram device name")
 ALGORITHM = fields.Field(
@@ -60,6 +62,20 @@ ALGORITHM = fields.Field(
 )
 SIZE = fields.Field(fields.is_int(1, MAX_SIZE), "a size in bytes")
 LIMIT = fields.Field(fields.optional(fields.is_int(0, MAX_SIZE)), "a size in bytes", required=False)
+
+
+def _is_params(v: Any) -> bool:
+    if v is None:
+        return True
+    if not isinstance(v, list) or not all(isinstance(w, str) for w in v):
+        return False
+    try:
+        return rules.parse_algorithm_params(" ".join(v)) == v
+    except ValueError:
+        return False
+
+
+PARAMS = fields.Field(_is_params, "algorithm_params words", required=False)
 
 
 def _attr(name: str, attr: str) -> str:
@@ -88,8 +104,11 @@ def _in_swaps(host: Host, name: str) -> bool:
     return active_area(host, f"/dev/{name}") is not None
 
 
-def _set_up(host: Host, name: str, algorithm: str | None, mem_limit: int | None, disksize: int) -> None:
-    """The writes in the kernel's order: algorithm, mem_limit, disksize (the last one initialises the device)."""
+def _set_up(
+    host: Host, name: str, algorithm: str | None, params: list[str] | None, mem_limit: int | None, disksize: int
+) -> None:
+    """The writes in the kernel's order: algorithm, its params, mem_limit, disksize (the last one initialises the
+    device). The params are not readable back: the kernel's answer to the write is all there is."""
     dev = _read(host, name)
     if dev is None:
         raise OperationFailed(f"/dev/{name} does not exist")
@@ -97,6 +116,8 @@ def _set_up(host: Host, name: str, algorithm: str | None, mem_limit: int | None,
         raise Refused(f"/dev/{name} is already set up ({format_bytes(dev.disksize)})", hint="reset it first")
     if algorithm is not None and algorithm != dev.algorithm:
         _write(host, _attr(name, "comp_algorithm"), algorithm, f"algorithm {algorithm} on /dev/{name}")
+    if params:
+        _write(host, _attr(name, "algorithm_params"), " ".join(params), f"algorithm_params {' '.join(params)}")
     if mem_limit is not None:
         _write(host, _attr(name, "mem_limit"), str(mem_limit), f"mem_limit on /dev/{name}")
     _write(host, _attr(name, "disksize"), str(disksize), f"disksize {disksize} on /dev/{name}")
@@ -173,14 +194,22 @@ class ZramHotAdd(ZramStep):
 
 @register
 class ZramSetup(ZramStep):
-    """params: device, algorithm (None: the device's current one), mem_limit (None: none), disksize."""
+    """params: device, algorithm (None: the device's current one), algorithm_params (words, or None), mem_limit
+    (None: none), disksize."""
 
     kind = "zram-setup"
-    params_schema = {"device": DEVICE, "algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
+    params_schema = {
+        "device": DEVICE,
+        "algorithm": ALGORITHM,
+        "algorithm_params": PARAMS,
+        "mem_limit": LIMIT,
+        "disksize": SIZE,
+    }
 
     def describe(self) -> str:
         p = self.params
         algo = f", {p['algorithm']}" if p.get("algorithm") else ""
+        algo += f" ({' '.join(p['algorithm_params'])})" if p.get("algorithm_params") else ""
         limit = f", mem_limit {format_bytes(p['mem_limit'])}" if p.get("mem_limit") else ""
         return f"set up /dev/{p['device']}: {format_bytes(p['disksize'])}{algo}{limit}"
 
@@ -189,7 +218,7 @@ class ZramSetup(ZramStep):
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         p = self.params
-        _set_up(host, p["device"], p.get("algorithm"), p.get("mem_limit"), p["disksize"])
+        _set_up(host, p["device"], p.get("algorithm"), p.get("algorithm_params"), p.get("mem_limit"), p["disksize"])
 
     def undo(self, host: Host, record: dict[str, Any], ctx: UndoContext) -> None:
         name = self.params["device"]
@@ -228,17 +257,21 @@ class ZramMkSwap(ZramStep):
 
 @register
 class ZramReset(ZramStep):
-    """params: device. Its undo record: the set-up it had (algorithm, mem_limit, disksize), to set it up again
-    empty and mkswap it (the data is gone with the reset; the swapoff before it paged it all back in)."""
+    """params: device, algorithm_params (the ones swapctl last set it up with: the kernel shows none). Its undo
+    record: the set-up it had (algorithm, mem_limit, disksize), to set it up again empty and mkswap it (the data
+    is gone with the reset; the swapoff before it paged it all back in)."""
 
     kind = "zram-reset"
+    params_schema = {"device": DEVICE, "algorithm_params": PARAMS}
     record_schema = {"algorithm": ALGORITHM, "mem_limit": LIMIT, "disksize": SIZE}
 
     def describe(self) -> str:
         return f"reset /dev/{self.params['device']}"
 
     def undo_description(self) -> str:
-        return f"set up /dev/{self.params['device']} again and mkswap it"
+        params = self.params.get("algorithm_params")
+        again = f"again ({' '.join(params)})" if params else "again"
+        return f"set up /dev/{self.params['device']} {again} and mkswap it"
 
     def snapshot(self, host: Host) -> dict[str, Any]:
         dev = _read(host, self.params["device"])
@@ -261,7 +294,8 @@ class ZramReset(ZramStep):
             if dev.disksize == record["disksize"]:
                 return  # set up as it was (an undo that ran before a crash)
             raise OperationFailed(f"/dev/{name} was set up again by someone else; leaving it")
-        _set_up(host, name, record.get("algorithm"), record.get("mem_limit"), record["disksize"])
+        params = self.params.get("algorithm_params")
+        _set_up(host, name, record.get("algorithm"), params, record.get("mem_limit"), record["disksize"])
         mkswap(host, f"/dev/{name}")
 
 
@@ -328,7 +362,10 @@ SETTINGS = fields.Field(
         or (
             isinstance(v, dict)
             and set(v) <= set(SIZE_KEYS)
-            and all(isinstance(x, str) and SIZE_EXPR.match(x) for x in v.values())
+            and all(
+                isinstance(x, str) and (ALGO_SETTING if k == "compression-algorithm" else SIZE_EXPR).match(x)
+                for k, x in v.items()
+            )
         )
     ),
     "zram-generator settings",
@@ -414,6 +451,55 @@ def added_devices(journal: Journal) -> set[str]:
     return added
 
 
+def last_params(journal: Journal, name: str) -> list[str] | None:
+    """The algorithm_params swapctl last set the device up with (the kernel shows none), from the committed
+    transactions; None when it set none or the device was removed since."""
+    params = None
+    for tx in journal.transactions():
+        if tx.status != "committed" or tx.rollback_of:
+            continue
+        for s in tx.steps:
+            p = s.step.get("params", {})
+            if p.get("device") != name:
+                continue
+            if s.step.get("kind") == "zram-setup":
+                params = p.get("algorithm_params") if PARAMS.check(p.get("algorithm_params")) else None
+            elif s.step.get("kind") == "zram-hot-remove":
+                params = None
+    return params
+
+
+def _algorithm_params(host: Host, text: str | None, names: list[str], name: str | None) -> list[str] | None:
+    """--algorithm-params checked: the words, a kernel that takes them (the device's own algorithm_params file;
+    a device still to be added: another's), and a dictionary file that is there."""
+    if text is None:
+        return None
+    try:
+        params = rules.parse_algorithm_params(text)
+    except ValueError as exc:
+        raise UsageError(f"--algorithm-params {text[:60]!r} {exc}", hint="e.g. --algorithm-params level=3") from None
+    probe = [name] if name in names else names
+    if not any(host.lstat(_attr(n, "algorithm_params")) is not None for n in probe):
+        since = ".".join(map(str, rules.ALGORITHM_PARAMS_SINCE))
+        raise Refused(f"this kernel's zram takes no algorithm_params (they came with Linux {since})")
+    for word in params:
+        if word.startswith("dict="):
+            path = word[5:]
+            st = host.lstat(path)
+            if st is None or not stat.S_ISREG(st.st_mode):
+                raise UsageError(
+                    f"--algorithm-params dict {path} is not a regular file", hint="give the path of a dictionary"
+                )
+    return params
+
+
+def _algorithm_setting(algorithm: str | None, params: list[str] | None) -> str | None:
+    """zram-generator's compression-algorithm: the name, with the params as `name(k=v,k=v)`."""
+    if algorithm is None:
+        return None
+    return f"{algorithm}({','.join(params)})" if params else algorithm
+
+
 def device_name(text: str) -> str:
     name = text[5:] if text.startswith("/dev/") else text
     if not rules.DEVICE_NAME.match(name):
@@ -492,6 +578,7 @@ def plan_create(
     size_text: str = "auto",
     *,
     algorithm: str | None = None,
+    algorithm_params: str | None = None,
     mem_limit: str | None = None,
     priority: int | None = DEFAULT_PRIORITY,
     persist: bool = False,
@@ -504,7 +591,14 @@ def plan_create(
     names = zram.device_names(host)
     devices = [zram.read_device(host, n) for n in names]
     _check_algorithm(algorithm, devices)
-    data: dict[str, Any] = {"disksize": size, "algorithm": algorithm, "mem_limit": limit, "priority": priority}
+    params = _algorithm_params(host, algorithm_params, names, None if device == "auto" else device_name(device))
+    data: dict[str, Any] = {
+        "disksize": size,
+        "algorithm": algorithm,
+        "algorithm_params": params,
+        "mem_limit": limit,
+        "priority": priority,
+    }
     if rule:
         data["size_rule"] = rule
     mem_total = host.meminfo().get("MemTotal", 0)
@@ -524,13 +618,25 @@ def plan_create(
             and area_priority(area) == (priority if priority is not None and priority >= 0 else None)
         )
 
-    def finish(plan: Plan, name: str) -> Plan:
+    def finish(plan: Plan, name: str, done: bool = False) -> Plan:
+        if done and params:
+            plan.warnings.append(
+                f"/dev/{name} is already set up as asked but for --algorithm-params, which the kernel does not "
+                "show: it was left as it is (remove and create it to be sure of them)"
+            )
         if persist:
             settings = {"zram-size": rule.get("expression") or _mib(size)}
             if priority is not None and priority >= 0:
                 settings["swap-priority"] = str(priority)
-            if algorithm is not None:
-                settings["compression-algorithm"] = algorithm
+            current = next((d.algorithm for d in devices if d.name == name), None)
+            setting = _algorithm_setting(algorithm or (current if params else None), params)
+            if params and setting is None:
+                raise UsageError(
+                    "--persist with --algorithm-params needs --algorithm: zram-generator gives parameters to a "
+                    "named algorithm"
+                )
+            if setting is not None:
+                settings["compression-algorithm"] = setting
             step = persist_step(host, name, settings)
             if step is not None:
                 plan.add(step)
@@ -542,14 +648,14 @@ def plan_create(
     if device == "auto":
         done = next((d for d in devices if same(d)), None)
         if done is not None:  # already there: create is idempotent, like zram-generator's start
-            return finish(Plan("zram create", data={**data, "device": done.path}, warnings=warnings), done.name)
+            return finish(Plan("zram create", data={**data, "device": done.path}, warnings=warnings), done.name, True)
         free = next((d for d in devices if not d.initialized and not _in_swaps(host, d.name)), None)
         name = free.name if free is not None else next_id(names)
     else:
         name = device_name(device)
         dev = next((d for d in devices if d.name == name), None)
         if dev is not None and same(dev):
-            return finish(Plan("zram create", data={**data, "device": dev.path}, warnings=warnings), name)
+            return finish(Plan("zram create", data={**data, "device": dev.path}, warnings=warnings), name, True)
         if dev is not None and (dev.initialized or _in_swaps(host, name)):
             raise Refused(
                 f"/dev/{name} is already set up ({format_bytes(dev.disksize)}, {dev.algorithm})",
@@ -568,7 +674,7 @@ def plan_create(
                 hint="load the zram module (modprobe zram), or free a device with 'swapctl zram remove'",
             )
         plan.add(ZramHotAdd(device=name))
-    plan.add(ZramSetup(device=name, algorithm=algorithm, mem_limit=limit, disksize=size))
+    plan.add(ZramSetup(device=name, algorithm=algorithm, algorithm_params=params, mem_limit=limit, disksize=size))
     plan.add(ZramMkSwap(device=name))
     plan.add(SwapOn(path=f"/dev/{name}", priority=priority))
     return finish(plan, name)
@@ -601,7 +707,7 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         check_zram_swapoff_fits(host, dev)
         plan.add(SwapOff(path=dev.path, priority=area_priority(area)))
     if dev.initialized:
-        plan.add(ZramReset(device=name))
+        plan.add(ZramReset(device=name, algorithm_params=last_params(journal, name)))
     if name in added_devices(journal):
         plan.add(ZramHotRemove(device=name))
     elif dev.initialized:
@@ -634,8 +740,9 @@ def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Pl
     prio = area_priority(area)
     limit = dev.mm.get("mem_limit") or None
     plan.add(SwapOff(path=dev.path, priority=prio))
-    plan.add(ZramReset(device=name))
-    plan.add(ZramSetup(device=name, algorithm=dev.algorithm, mem_limit=limit, disksize=size))
+    params = last_params(journal, name)  # the kernel shows none: the ones swapctl set, set again
+    plan.add(ZramReset(device=name, algorithm_params=params))
+    plan.add(ZramSetup(device=name, algorithm=dev.algorithm, algorithm_params=params, mem_limit=limit, disksize=size))
     plan.add(ZramMkSwap(device=name))
     plan.add(SwapOn(path=dev.path, priority=prio))
     if name in owned_sections(host) and generator(host) is not None:

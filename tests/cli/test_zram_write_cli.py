@@ -266,3 +266,91 @@ def test_status_names_the_zram_generator_file_that_sets_each_device_up_at_boot(c
     }
     table = " ".join(cli("zram", "status").stdout.split())
     assert "/dev/zram0: set up at boot by /etc/systemd/zram-generator.conf.d/90-swapctl.conf" in table
+
+
+# --- --algorithm-params: the algorithm's level and dictionary (algorithm_params, Linux 6.13+) ----------------
+def params_device(root: Path, name: str = "zram0", **kw) -> None:  # noqa: ANN003
+    zram_device(root, name, **kw)
+    (root / "sys/block" / name / "algorithm_params").write_text("")
+
+
+def test_create_writes_the_algorithm_params_after_the_algorithm_and_persists_them_zram_generators_way(
+    cli, root: Path
+) -> None:
+    params_device(root, disksize=0, mm=FREE)
+    generator(root)
+    (root / "etc/zstd.dict").write_bytes(b"dictionary")
+    code, doc = plan(
+        cli, "create", "--size", "64M", "--algorithm", "lz4", "--algorithm-params", "level=3, dict=/etc/zstd.dict",
+        "--persist", "--dry-run",
+    )  # fmt: skip
+    assert code == 0, doc
+    assert doc["data"]["algorithm_params"] == ["level=3", "dict=/etc/zstd.dict"]
+    assert doc["actions"][0]["description"] == "set up /dev/zram0: 64 MiB, lz4 (level=3 dict=/etc/zstd.dict)"
+    assert "compression-algorithm = lz4(level=3,dict=/etc/zstd.dict)" in doc["actions"][-1]["description"]
+
+
+def test_set_up_writes_comp_algorithm_then_algorithm_params_then_disksize(root: Path, monkeypatch) -> None:  # noqa: ANN001
+    params_device(root, disksize=0, mm=FREE)
+    host = fake_host(root)
+    order: list[tuple[str, str]] = []
+
+    def write(path: str, value: str) -> None:
+        order.append((path.rsplit("/", 1)[1], value))
+        if path.endswith("disksize"):  # the kernel initialises the device
+            (root / path.lstrip("/")).write_text(value + "\n")
+            (root / "sys/block/zram0/initstate").write_text("1\n")
+
+    monkeypatch.setattr(host, "write_sysctl", write)
+    zram_set.ZramSetup(
+        device="zram0", algorithm="lzo", algorithm_params=["level=1"], mem_limit=None, disksize=64 * MIB
+    ).apply(host, {})
+    assert order == [("comp_algorithm", "lzo"), ("algorithm_params", "level=1"), ("disksize", str(64 * MIB))]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "says"),
+    [
+        ("algo=lz4", 2, "has no parameter 'algo' swapctl passes (level, dict)"),
+        ("level=fast", 2, "level 'fast' is not a whole number"),
+        ("level=1 level=2", 2, "gives level twice"),
+        ("dict=etc/zstd.dict", 2, "is not an absolute path"),
+        ("dict=/etc/none.dict", 2, "dict /etc/none.dict is not a regular file"),
+        ("", 2, "--algorithm-params '' is empty"),
+    ],
+)
+def test_bad_algorithm_params_are_refused_in_one_line(cli, root: Path, params: str, code: int, says: str) -> None:
+    params_device(root, disksize=0, mm=FREE)
+    r = cli("zram", "create", "--size", "64M", "--algorithm-params", params, "--dry-run")
+    assert r.exit_code == code and says in r.output and r.output.count("\n") <= 2, r.output
+
+
+def test_a_kernel_without_algorithm_params_refuses_them_and_persist_needs_a_named_algorithm(cli, root: Path) -> None:
+    zram_device(root, disksize=0, mm=FREE)  # before 6.13: no algorithm_params file
+    r = cli("zram", "create", "--size", "64M", "--algorithm-params", "level=3", "--dry-run")
+    assert r.exit_code == 3 and "takes no algorithm_params (they came with Linux 6.13)" in r.output
+    params_device(root, "zram1", disksize=0, mm=FREE)
+    generator(root)
+    control(root)
+    for taken in ("zram0", "zram1"):  # both in use: auto adds zram2, whose algorithm is not known yet
+        (root / "sys/block" / taken / "initstate").write_text("1\n")
+    r = cli("zram", "create", "--size", "64M", "--algorithm-params", "level=3", "--persist", "--dry-run")
+    assert r.exit_code == 2 and "--persist with --algorithm-params needs --algorithm" in r.output, r.output
+
+
+def test_resize_and_the_undo_of_remove_set_again_the_params_swapctl_set(cli, root: Path, monkeypatch) -> None:  # noqa: ANN001
+    from swapctl.core.journal import Journal
+    from swapctl.core.plan import Plan, execute
+
+    params_device(root, disksize=64 * MIB)
+    swaps(root, "/dev/zram0                              partition\t65532\t\t0\t\t100")
+    host = fake_host(root)
+    monkeypatch.setattr(zram_set, "_set_up", lambda *a: None)
+    journal = Journal(host.paths.state_dir, boot_id=host.boot_id(), kernel=host.kernel_release())
+    setup = Plan("zram create")
+    setup.add(zram_set.ZramSetup(device="zram0", algorithm="lz4", algorithm_params=["level=7"], disksize=64 * MIB))
+    execute(setup, host, journal, dry_run=False, meta={}, fault=None)
+    code, doc = plan(cli, "resize", "zram0", "--size", "128M", "--dry-run")
+    assert code == 0 and doc["actions"][2]["description"] == "set up /dev/zram0: 128 MiB, lz4 (level=7)", doc
+    reset = next(s for s in zram_set.plan_remove(host, journal, "zram0").steps if s.kind == "zram-reset")
+    assert reset.undo_description() == "set up /dev/zram0 again (level=7) and mkswap it"
