@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +41,17 @@ def cli(host):
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def disk_dir() -> Iterator[Path]:
+    """A fresh directory on a disk filesystem (/var/tmp), for the tests whose point is what a disk does (a write
+    that takes long enough to be killed in, the page cache): pytest's own tmp_path is on tmpfs (tests/lanes.py)."""
+    where = Path(tempfile.mkdtemp(prefix="swapctl-test-", dir="/var/tmp"))
+    try:
+        yield where
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def is_root() -> bool:

@@ -153,6 +153,34 @@ def test_zram_create_resize_remove_on_a_free_device(work, zram_guard: set[str]) 
     assert _sysfs(name, "disksize") == str(96 << 20) and _algorithm(name) == "lz4" and _zram_swaps() == {name: 100}
 
 
+def test_zram_create_gives_the_kernel_the_algorithms_level_and_dictionary(work, zram_guard: set[str]) -> None:  # noqa: ANN001
+    """The kernel takes the words (it shows none back): the device is set up with them and swaps; resize and
+    rollback set it up again with them."""
+    name = min(zram_guard, key=lambda n: int(n[4:]), default=None)
+    if name is None or not (BLOCK / name / "algorithm_params").exists():
+        pytest.skip("no zram device with algorithm_params (Linux 6.13+)")
+    if "lz4" not in _sysfs(name, "comp_algorithm").replace("[", " ").replace("]", " ").split():
+        pytest.skip("this kernel's zram has no lz4")
+    dictionary = work.root / "lz4.dict"
+    dictionary.write_bytes(b"swapctl zram dictionary " * 170)
+    sw = RealSwapctl(work.state_dir)
+    words = f"level=5 dict={dictionary}"
+    r, doc = sw.json(
+        "zram", "create", "--device", name, "--size", "64M", "--algorithm", "lz4", "--algorithm-params", words
+    )
+    assert r.returncode == 0, r
+    assert doc["actions"][0]["description"] == f"set up /dev/{name}: 64 MiB, lz4 ({words})"
+    assert _algorithm(name) == "lz4" and _zram_swaps() == {name: 100}
+    r, _ = sw.json("zram", "resize", name, "--size", "96M")
+    assert r.returncode == 0, r
+    assert _sysfs(name, "disksize") == str(96 << 20) and _zram_swaps() == {name: 100}
+    r, removed = sw.json("zram", "remove", name)
+    assert r.returncode == 0 and _zram_swaps() == {}, r
+    r = sw("rollback", removed["transaction"])
+    assert r.returncode == 0, r
+    assert _sysfs(name, "disksize") == str(96 << 20) and _zram_swaps() == {name: 100}
+
+
 def test_zram_create_on_a_new_device_is_undone_on_failure_and_by_rollback(work, zram_guard: set[str]) -> None:  # noqa: ANN001
     sw = RealSwapctl(work.state_dir)
     new = f"zram{min(set(range(len(zram_guard) + 1)) - {int(n[4:]) for n in zram_guard})}"

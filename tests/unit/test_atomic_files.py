@@ -203,9 +203,9 @@ def _kill_rounds(
 
 @pytest.mark.parametrize("editor", [_fstab_editor, _sysctl_editor], ids=["fstab", "sysctl.d"])
 def test_an_edit_killed_at_random_moments_leaves_and_shows_only_the_old_or_the_new_bytes(
-    tmp_path: Path, editor: Callable
+    disk_dir: Path, editor: Callable
 ) -> None:
-    root = make_root(tmp_path / "root")
+    root = make_root(disk_dir / "root")  # on a disk: on tmpfs a write is too quick for a kill to land inside it
     in_machine, old, new, edit = editor(root)
     assert old != new
     rng = random.Random(7)
@@ -220,10 +220,10 @@ def test_an_edit_killed_at_random_moments_leaves_and_shows_only_the_old_or_the_n
     assert oct(real.stat().st_mode & 0o777) == oct(0o644)
 
 
-def test_the_watcher_catches_a_writer_that_truncates_in_place(tmp_path: Path) -> None:
+def test_the_watcher_catches_a_writer_that_truncates_in_place(disk_dir: Path) -> None:
     """The control: the same harness, given a naive open('w') writer, sees torn files, so its silence above
     means the atomic edit really is atomic."""
-    root = make_root(tmp_path / "root")
+    root = make_root(disk_dir / "root")
     in_machine, old, new, _edit = _fstab_editor(root)
     naive = _naive_edit(root / "etc/fstab", old, new)
     result = _kill_rounds(root, in_machine, old, new, naive, KILLS, random.Random(7), stop_on_bad=True)

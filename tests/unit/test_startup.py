@@ -133,12 +133,12 @@ def test_zero_fill_reports_progress_up_to_the_full_size(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("fincore") is None, reason="needs fincore (util-linux) to count cached pages")
-def test_zero_fill_does_not_leave_the_whole_file_in_the_page_cache(tmp_path: Path) -> None:
+def test_zero_fill_does_not_leave_the_whole_file_in_the_page_cache(disk_dir: Path) -> None:
     # 1 GiB of dirty zeros in the cache would evict a production machine's working set and stall its other
     # writers at the dirty limit; zero_fill starts writeback as it goes and drops what is written.
-    if files.free_bytes(tmp_path) < 1 << 30 or Path(tmp_path).stat().st_dev == os.stat("/dev/shm").st_dev:
+    if files.free_bytes(disk_dir) < 1 << 30 or Path(disk_dir).stat().st_dev == os.stat("/dev/shm").st_dev:
         pytest.skip("needs 1 GiB free on a disk filesystem")
-    path = tmp_path / "swap"
+    path = disk_dir / "swap"
     path.touch()
     size = 256 << 20
     files.zero_fill(path, size)
