@@ -5,7 +5,7 @@
 # _swapctl_spec PATH: the subcommands, options and value-taking options of one command.
 _swapctl_spec() {
     case "$1" in
-        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap top'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
+        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap top doctor'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
         'create') subs=''; opts='-s --size --size-policy -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size --size-policy -p --priority --method -o --output ' ;;
         'list') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'remove') subs=''; opts='--keep-file --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
@@ -21,13 +21,14 @@ _swapctl_spec() {
         'apply') subs=''; opts='--dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'zram') subs='status create resize remove'; opts='-h --help'; vopts='  ' ;;
         'zram status') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --mem-limit -p --priority --persist --dry-run -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --mem-limit -p --priority -o --output ' ;;
+        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist --dry-run -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority -o --output ' ;;
         'zram resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;
         'zram remove') subs=''; opts='--force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'zswap') subs='get set'; opts='-h --help'; vopts='  ' ;;
         'zswap get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
         'zswap set') subs=''; opts='--persist --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'top') subs=''; opts='--by --pss -n --limit --interval --count -o --output -h --help'; vopts=' --by -n --limit --interval --count -o --output ' ;;
+        'doctor') subs=''; opts='--interval -o --output -h --help'; vopts=' --interval -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
 }
@@ -70,6 +71,7 @@ _swapctl_value() {
         'zswap get|-o'|'zswap get|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zswap set|-o'|'zswap set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'top|-o'|'top|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'doctor|-o'|'doctor|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 

@@ -5,7 +5,7 @@
 function __swapctl_subs --description 'The subcommands of a swapctl command path'
     switch "$argv[1]"
         case ''
-            printf '%s\n' 'create' 'list' 'remove' 'resize' 'history' 'rollback' 'watermarks' 'numa' 'stress' 'vm' 'apply' 'zram' 'zswap' 'top'
+            printf '%s\n' 'create' 'list' 'remove' 'resize' 'history' 'rollback' 'watermarks' 'numa' 'stress' 'vm' 'apply' 'zram' 'zswap' 'top' 'doctor'
         case 'vm'
             printf '%s\n' 'get' 'set'
         case 'zram'
@@ -46,7 +46,7 @@ function __swapctl_vopts --description 'The options of a swapctl command path th
         case 'zram status'
             printf '%s\n' '-o' '--output'
         case 'zram create'
-            printf '%s\n' '-d' '--device' '-s' '--size' '-a' '--algorithm' '--mem-limit' '-p' '--priority' '-o' '--output'
+            printf '%s\n' '-d' '--device' '-s' '--size' '-a' '--algorithm' '--algorithm-params' '--mem-limit' '-p' '--priority' '-o' '--output'
         case 'zram resize'
             printf '%s\n' '-s' '--size' '-o' '--output'
         case 'zram remove'
@@ -57,6 +57,8 @@ function __swapctl_vopts --description 'The options of a swapctl command path th
             printf '%s\n' '-o' '--output'
         case 'top'
             printf '%s\n' '--by' '-n' '--limit' '--interval' '--count' '-o' '--output'
+        case 'doctor'
+            printf '%s\n' '--interval' '-o' '--output'
     end
 end
 
@@ -99,6 +101,7 @@ complete -c swapctl -n "__swapctl_is ''" -a 'apply' -d 'Make the machine match a
 complete -c swapctl -n "__swapctl_is ''" -a 'zram' -d 'Compressed swap in RAM: the zram devices'
 complete -c swapctl -n "__swapctl_is ''" -a 'zswap' -d 'The compressed cache in front of swap: zswap'
 complete -c swapctl -n "__swapctl_is ''" -a 'top' -d 'Show who uses swap: per process, user or cgroup'
+complete -c swapctl -n "__swapctl_is ''" -a 'doctor' -d 'Diagnose swap and reclaim: each finding, its evidence and fix'
 complete -c swapctl -n "__swapctl_is ''" -l root -x -a '(__fish_complete_directories)' -d 'Read and write every file under DIR (a test tree, a snapshot or an...'
 complete -c swapctl -n "__swapctl_is ''" -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the journal and lock live [default: ROOT/var/lib/swapctl]'
 complete -c swapctl -n "__swapctl_is ''" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
@@ -183,6 +186,7 @@ complete -c swapctl -n "__swapctl_is 'zram status'" -s h -l help -d 'Show this m
 complete -c swapctl -n "__swapctl_is 'zram create'" -s d -l device -x -d 'zramN, or auto: the first device not set up, else a new one from...'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s s -l size -x -a 'SIZE auto EXPR' -d 'Uncompressed capacity: a size (512M, 4G), auto (zram-generator\'s...'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s a -l algorithm -x -d 'Compression algorithm, one the device lists in comp_algorithm...'
+complete -c swapctl -n "__swapctl_is 'zram create'" -l algorithm-params -x -d 'The algorithm\'s parameters, as zramctl\'s: \'level=N\' and \'dict=PATH\'...'
 complete -c swapctl -n "__swapctl_is 'zram create'" -l mem-limit -x -d 'Most RAM the device may use for compressed data [default: none]'
 complete -c swapctl -n "__swapctl_is 'zram create'" -s p -l priority -x -d 'Swap priority, -1 to 32767'
 complete -c swapctl -n "__swapctl_is 'zram create'" -l persist -d 'Also set it up at boot through zram-generator: a section in a...'
@@ -214,3 +218,6 @@ complete -c swapctl -n "__swapctl_is 'top'" -l interval -x -d 'Every S seconds, 
 complete -c swapctl -n "__swapctl_is 'top'" -l count -x -d 'With --interval: stop after N records'
 complete -c swapctl -n "__swapctl_is 'top'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
 complete -c swapctl -n "__swapctl_is 'top'" -s h -l help -d 'Show this message and exit'
+complete -c swapctl -n "__swapctl_is 'doctor'" -l interval -x -d 'Seconds between the two /proc/vmstat readings that give the rates...'
+complete -c swapctl -n "__swapctl_is 'doctor'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
+complete -c swapctl -n "__swapctl_is 'doctor'" -s h -l help -d 'Show this message and exit'

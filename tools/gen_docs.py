@@ -779,7 +779,10 @@ MAN_SECTIONS: dict[str, list[str]] = {
             "not swapctl's file, too little memory to swapoff, a transaction left pending, a file swapctl "
             "must read missing or unreadable.",
         ),
-        *_tp("\\fB4\\fR", "A check ran and the system failed it (a stress verdict)."),
+        *_tp(
+            "\\fB4\\fR",
+            "A check ran and the system failed it (a stress verdict, a doctor finding at warning or above).",
+        ),
         *_tp("\\fB5\\fR", "Rollback failed: a person must look; the transaction id is printed."),
         *_tp("\\fB70\\fR", "Internal error (a bug): one line and the path of a crash log, no traceback."),
         *_tp("\\fB130\\fR", "Interrupted, after rolling back."),
@@ -857,6 +860,10 @@ EXAMPLES: list[tuple[str, list[str]]] = [
         ["swapctl --root /tmp/support-bundle watermarks"],
     ),
     ("Check how the machine reclaims under a bounded memory pressure:", ["swapctl stress --duration 30"]),
+    (
+        "Explain why the machine swaps, and gate a CI step on it (exit 4 on a warning):",
+        ["swapctl doctor", "swapctl -o json doctor --interval 2"],
+    ),
     (
         "Bring the machine to the state a file describes, showing the plan first:",
         ["swapctl apply swap.yaml --dry-run", "swapctl apply swap.yaml"],

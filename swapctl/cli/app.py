@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "zram": ("swapctl.cli.zram", None),
     "zswap": ("swapctl.cli.zswap", None),
     "top": ("swapctl.cli.top", "top"),
+    "doctor": ("swapctl.cli.doctor", "doctor"),
 }
 
 

@@ -77,7 +77,7 @@ def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] 
         return
     WIDE = fmt == "wide"
     for w in doc.get("warnings", []):
-        message(f"warning: {_printable(w)}")  # a name in a warning may hold an escape sequence or a newline
+        message(f"warning: {printable(w)}")  # a name in a warning may hold an escape sequence or a newline
     if table is not None:
         table(doc)
     else:
@@ -105,11 +105,11 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int, data: 
     data = dict(data or {})
     warnings = data.pop("warnings", [])  # what the command warned about before it failed still holds
     for w in warnings:
-        message(f"warning: {_printable(w)}")
+        message(f"warning: {printable(w)}")
     # One line each, whatever the input echoed in them holds (a newline, a carriage return, an escape).
-    message(f"swapctl: error: {_printable(text)}")
+    message(f"swapctl: error: {printable(text)}")
     if hint:
-        message(f"hint: {_printable(hint)}")
+        message(f"hint: {printable(hint)}")
     if fmt in ("json", "yaml"):
         actions = data.pop("actions", [])
         transaction = data.pop("transaction", None)
@@ -125,7 +125,7 @@ def error(command: str, fmt: str, text: str, hint: str | None, code: int, data: 
         sys.stdout.write(_dump(doc, fmt))
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     # Python's escapes (\t, \n, \x1b, \u2028) rather than /proc/swaps' octal (\011): they are what people
     # type in $'...' and printf, and each is visible, one line, and inert (no escape reaches the terminal).
     # A byte that is not UTF-8 (kept as a surrogate) shows as \xff, as swapon and ls -b show it. A backslash
@@ -179,14 +179,14 @@ def table(
 
     cols = [c if isinstance(c, tab.Column) else tab.Column(c, right=c in right) for c in columns]
     body = [r if isinstance(r, tab.Row) else tab.Row(r) for r in rows]
-    body = [tab.Row([_printable("" if v is None else str(v)) for v in r.cells], r.detail) for r in body]
+    body = [tab.Row([printable("" if v is None else str(v)) for v in r.cells], r.detail) for r in body]
     limit = None if WIDE else terminal_width()
     lay = tab.layout(cols, body, limit, wide=WIDE)
     out = tab.render(lay)
     if use_color():
         out[0] = "\x1b[1m" + out[0] + "\x1b[0m"
-    head = [] if title is None else ["", *prose([_printable(title)])]  # a blank line sets a titled table apart
-    tail = [] if caption is None else prose([_printable(x) for x in caption.split("\n")])
+    head = [] if title is None else ["", *prose([printable(title)])]  # a blank line sets a titled table apart
+    tail = [] if caption is None else prose([printable(x) for x in caption.split("\n")])
     sys.stdout.write("".join(t + "\n" for t in [*head, *out, *tail]))
     for note in tab.notes(lay):
         message(f"note: {note}")

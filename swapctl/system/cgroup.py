@@ -7,9 +7,11 @@ import os
 import secrets
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from swapctl.system import procfs
 from swapctl.system.files import pid_alive
@@ -229,3 +231,107 @@ def stale_groups(controller: MemoryController) -> list[TransientCgroup]:
         if pid_text.isdigit() and not pid_alive(int(pid_text)):
             out.append(TransientCgroup(controller, entry))
     return out
+
+
+# --- reading every limited group (swapctl doctor) --------------------------------------------------------
+# v1 shows "no limit" as PAGE_COUNTER_MAX pages in bytes (9223372036854771712 with 4 KiB pages): anything this
+# large is no limit.
+V1_UNLIMITED = 1 << 62
+MAX_GROUPS = 20000  # a walk stops here (a machine with more cgroups is listed in part, and says so)
+
+
+@dataclass(frozen=True)
+class GroupMemory:
+    """One memory cgroup that has a limit, as read once: sizes in bytes, None where the file is absent."""
+
+    path: str  # inside the hierarchy: "/system.slice/postgres.service"
+    version: int
+    current: int | None  # v2 memory.current; v1 memory.usage_in_bytes
+    max: int | None  # v2 memory.max; v1 memory.limit_in_bytes; None: no limit
+    high: int | None  # v2 memory.high; None: none (v1 has none)
+    swap: int | None  # v2 memory.swap.current; v1 memory.memsw.usage_in_bytes - memory.usage_in_bytes
+    events: dict[str, int]  # v2 memory.events (max, high, oom, oom_kill); v1 failcnt
+    files: dict[str, str]  # each figure -> the in-machine file it came from
+
+
+@dataclass(frozen=True)
+class GroupScan:
+    version: int
+    mount: str  # in-machine mount point of the hierarchy
+    groups: list[GroupMemory]  # those with a limit (memory.max or memory.high; v1 limit_in_bytes)
+    walked: int  # groups looked at
+    truncated: bool  # stopped at MAX_GROUPS
+
+
+def _limit(text: str | None, version: int) -> int | None:
+    if text is None or text.strip() == "max":
+        return None
+    try:
+        value = procfs.parse_int(text.strip())
+    except ValueError:
+        return None
+    return None if version == 1 and value >= V1_UNLIMITED else value
+
+
+def scan_limited(host: Any, controller: MemoryController) -> GroupScan:
+    """Every cgroup below the hierarchy's root with a memory limit, and what it holds now. A group without a
+    limit costs one or two reads; a group's files are read once, through the Host (typed Any: host.py imports
+    this module, and no two modules import each other)."""
+    mount = host.paths.inside(controller.mount)
+    v = controller.version
+
+    def text(path: str) -> str | None:
+        try:
+            return host.read_text(path, limit=1 << 20)
+        except (OSError, ValueError):
+            return None
+
+    def number(path: str) -> int | None:
+        t = text(path)
+        try:
+            return None if t is None else procfs.parse_int(t.strip())
+        except ValueError:
+            return None
+
+    groups: list[GroupMemory] = []
+    walked, truncated = 0, False
+    queue = deque([""])
+    while queue:
+        rel = queue.popleft()
+        base = mount.rstrip("/") + rel
+        try:
+            with os.scandir(host.real(base)) as it:
+                children = sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
+        except OSError:
+            children = []
+        if walked + len(queue) + len(children) > MAX_GROUPS:
+            truncated = True
+            children = children[: max(0, MAX_GROUPS - walked - len(queue))]
+        queue.extend(f"{rel}/{c}" for c in children if not c.startswith(PREFIX))
+        if not rel:
+            continue  # the root group has no limit of its own
+        walked += 1
+        files: dict[str, str] = {}
+        if v == 2:
+            mx, hi = _limit(text(f"{base}/memory.max"), 2), _limit(text(f"{base}/memory.high"), 2)
+            if mx is None and hi is None:
+                continue
+            files.update(max=f"{base}/memory.max", high=f"{base}/memory.high")
+            current, swap = number(f"{base}/memory.current"), number(f"{base}/memory.swap.current")
+            files.update(current=f"{base}/memory.current", swap=f"{base}/memory.swap.current")
+            events = procfs.parse_vmstat(text(f"{base}/memory.events") or "")
+            files["events"] = f"{base}/memory.events"
+        else:
+            mx, hi = _limit(text(f"{base}/memory.limit_in_bytes"), 1), None
+            if mx is None:
+                continue
+            files["max"] = f"{base}/memory.limit_in_bytes"
+            current = number(f"{base}/memory.usage_in_bytes")
+            memsw = number(f"{base}/memory.memsw.usage_in_bytes")
+            swap = None if memsw is None or current is None else max(memsw - current, 0)
+            files.update(current=f"{base}/memory.usage_in_bytes", swap=f"{base}/memory.memsw.usage_in_bytes")
+            failcnt = number(f"{base}/memory.failcnt")
+            events = {} if failcnt is None else {"failcnt": failcnt}
+            files["events"] = f"{base}/memory.failcnt"
+        groups.append(GroupMemory(rel, v, current, mx, hi, swap, events, files))
+    return GroupScan(v, mount, groups, walked, truncated)

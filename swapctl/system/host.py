@@ -334,3 +334,29 @@ class Host:
         from swapctl.system.stress_worker import WorkerProcess
 
         return WorkerProcess.spawn(**kwargs)
+
+
+class ReadOnce(Host):
+    """The same machine, with each file read at most once: a second read of a path gets the bytes (or the error)
+    of the first. A diagnosis (`swapctl doctor`) asks several readers about one machine, and some look at the
+    same file (meminfo, vmstat, the node lists): this way they all decide from one reading. `fresh` is the Host
+    underneath, for a reading that must be taken again on purpose (vmstat a second time, for rates)."""
+
+    def __init__(self, host: Host) -> None:
+        self.__dict__.update(host.__dict__)
+        self.fresh = host
+        self._memo: dict[str, tuple[int, bytes | OSError]] = {}
+
+    def read_bytes(self, path: str, *, limit: int = files.PROC_LIMIT) -> bytes:
+        got = self._memo.get(path)
+        if got is None or got[0] != limit:  # another bound is another question (rare: read it again)
+            try:
+                data = super().read_bytes(path, limit=limit)
+            except OSError as exc:
+                self._memo[path] = (limit, exc)
+                raise
+            self._memo[path] = (limit, data)
+            return data
+        if isinstance(got[1], OSError):
+            raise got[1]
+        return got[1]

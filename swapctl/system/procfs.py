@@ -112,6 +112,7 @@ class Mount(NamedTuple):
     fstype: str
     source: str
     options: str
+    device: str = ""  # MAJ:MIN of the filesystem's device as mountinfo gives it ("254:0"; btrfs: an anonymous 0:N)
 
 
 def parse_mountinfo(text: str) -> list[Mount]:
@@ -125,7 +126,13 @@ def parse_mountinfo(text: str) -> list[Mount]:
         if len(lf) < 6 or len(rf) < 2:
             continue
         mounts.append(
-            Mount(unescape_octal(lf[4]), rf[0], unescape_octal(rf[1]), lf[5] + ("," + rf[2] if len(rf) > 2 else ""))
+            Mount(
+                unescape_octal(lf[4]),
+                rf[0],
+                unescape_octal(rf[1]),
+                lf[5] + ("," + rf[2] if len(rf) > 2 else ""),
+                lf[2],
+            )
         )
     return mounts
 

@@ -30,8 +30,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TX = "20261202T071214-c310"
 
 
-def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None) -> str:
-    """stdout of `python -m swapctl ARGV` on a pseudo-terminal `cols` wide (stderr to a pipe)."""
+def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None, codes: tuple[int, ...] = (0,)) -> str:
+    """stdout of `python -m swapctl ARGV` on a pseudo-terminal `cols` wide (stderr to a pipe); the exit status
+    must be one of `codes`."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_") and k != "COLUMNS"}
@@ -65,17 +66,18 @@ def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None) -> str
         proc.kill()
     os.close(master)
     err = proc.communicate(timeout=10)[1].decode()
-    assert proc.returncode == 0, err
+    assert proc.returncode in codes, err
     return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
 
 
-def json_of(argv: list[str]) -> dict:
+def json_of(argv: list[str], codes: tuple[int, ...] = (0,)) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_")}
     env["PYTHONPATH"] = str(REPO)
-    out = subprocess.run(
-        [sys.executable, "-m", "swapctl", "-o", "json", *argv], capture_output=True, text=True, env=env, check=True
-    ).stdout
-    return json.loads(out)["data"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "swapctl", "-o", "json", *argv], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode in codes, proc.stderr
+    return json.loads(proc.stdout)["data"]
 
 
 def whole_on_one_line(text: str, tokens: list[str]) -> bool:
@@ -195,6 +197,11 @@ def numa_rows(data: dict) -> list[list[str]]:
     return [[str(n["node"])] for n in data["nodes"]]
 
 
+def doctor_rows(data: dict) -> list[list[str]]:
+    # Each block's head: the severity and the id stand whole on one line (a subject may wrap below them).
+    return [[f["severity"].upper(), f["id"]] for f in data["findings"]]
+
+
 def history_rows(data: dict) -> list[list[str]]:
     return [[t["id"], t["command"].split()[0]] for t in data["transactions"]]
 
@@ -210,7 +217,10 @@ COMMANDS: dict[str, tuple[list[str], Callable[[dict], list[list[str]]], list[str
     ),
     "numa": (["numa"], numa_rows, ["NODE", "TOTAL", "FREE"]),
     "history": (["history"], history_rows, ["ID", "COMMAND", "STATUS"]),
+    "doctor": (["doctor", "--interval", "0"], doctor_rows, ["evidence:"]),
 }
+# Commands that exit 4 when the machine fails their check (doctor: a finding at warning or above).
+CHECK_CODES = {"doctor": (0, 4)}
 
 
 @pytest.mark.parametrize("machine", ["one", "two", "eight"])
@@ -220,10 +230,11 @@ def test_a_table_fits_the_terminal_and_never_splits_a_token(
 ) -> None:
     argv, rows_of, headers = COMMANDS[command]
     root = str(machines[machine])
-    expected = rows_of(json_of(["--root", root, *argv]))
+    codes = CHECK_CODES.get(command, (0,))
+    expected = rows_of(json_of(["--root", root, *argv], codes))
     assert expected, "the command shows rows on this machine"
     for cols in WIDTHS:
-        text = on_pty(["--root", root, *argv], cols)
+        text = on_pty(["--root", root, *argv], cols, codes=codes)
         too_wide = [line for line in text.split("\n") if len(line) > cols]
         assert not too_wide, f"{cols} columns: {too_wide[:3]}\n{text}"
         for tokens in expected:
