@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "zswap": ("swapctl.cli.zswap", None),
     "top": ("swapctl.cli.top", "top"),
     "doctor": ("swapctl.cli.doctor", "doctor"),
+    "metrics": ("swapctl.cli.metrics", "metrics"),
 }
 
 
