@@ -5,11 +5,11 @@
 # _swapctl_spec PATH: the subcommands, options and value-taking options of one command.
 _swapctl_spec() {
     case "$1" in
-        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap top doctor'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
-        'create') subs=''; opts='-s --size --size-policy -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run -o --output -h --help'; vopts=' -s --size --size-policy -p --priority --method -o --output ' ;;
+        '') subs='create list remove resize history rollback watermarks numa stress vm apply zram zswap top doctor metrics'; opts='--root --state-dir -o --output --debug --version -h --help'; vopts=' --root --state-dir -o --output ' ;;
+        'create') subs=''; opts='-s --size --size-policy -p --priority --discard --no-discard --persist --no-persist --method --force --dry-run --diff -o --output -h --help'; vopts=' -s --size --size-policy -p --priority --method -o --output ' ;;
         'list') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'remove') subs=''; opts='--keep-file --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
-        'resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;
+        'remove') subs=''; opts='--keep-file --force --dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
+        'resize') subs=''; opts='-s --size --dry-run --diff -o --output -h --help'; vopts=' -s --size -o --output ' ;;
         'history') subs=''; opts='-n --limit -o --output -h --help'; vopts=' -n --limit -o --output ' ;;
         'rollback') subs=''; opts='--force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
         'watermarks') subs=''; opts='-n --node --what-if -o --output -h --help'; vopts=' -n --node --what-if -o --output ' ;;
@@ -17,18 +17,19 @@ _swapctl_spec() {
         'stress') subs=''; opts='--memory-limit --size --duration --file-size --pattern --max-direct-reclaim --max-psi-full --allow-oom --dry-run -o --output -h --help'; vopts=' --memory-limit --size --duration --file-size --pattern --max-direct-reclaim --max-psi-full -o --output ' ;;
         'vm') subs='get set'; opts='-h --help'; vopts='  ' ;;
         'vm get') subs=''; opts='--boot-applier -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
-        'vm set') subs=''; opts='--persist --force --boot-applier --dry-run -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
-        'apply') subs=''; opts='--dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'vm set') subs=''; opts='--persist --force --boot-applier --dry-run --diff -o --output -h --help'; vopts=' --boot-applier -o --output ' ;;
+        'apply') subs=''; opts='--dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
         'zram') subs='status create resize remove'; opts='-h --help'; vopts='  ' ;;
         'zram status') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist --dry-run -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority -o --output ' ;;
-        'zram resize') subs=''; opts='-s --size --dry-run -o --output -h --help'; vopts=' -s --size -o --output ' ;;
-        'zram remove') subs=''; opts='--force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist --dry-run --diff -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority -o --output ' ;;
+        'zram resize') subs=''; opts='-s --size --dry-run --diff -o --output -h --help'; vopts=' -s --size -o --output ' ;;
+        'zram remove') subs=''; opts='--force --dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
         'zswap') subs='get set'; opts='-h --help'; vopts='  ' ;;
         'zswap get') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'zswap set') subs=''; opts='--persist --force --dry-run -o --output -h --help'; vopts=' -o --output ' ;;
+        'zswap set') subs=''; opts='--persist --force --dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
         'top') subs=''; opts='--by --pss -n --limit --interval --count -o --output -h --help'; vopts=' --by -n --limit --interval --count -o --output ' ;;
         'doctor') subs=''; opts='--interval -o --output -h --help'; vopts=' --interval -o --output ' ;;
+        'metrics') subs=''; opts='--textfile-dir --interval -o --output -h --help'; vopts=' --textfile-dir --interval -o --output ' ;;
         *) subs=''; opts=''; vopts=' ' ;;
     esac
 }
@@ -72,6 +73,7 @@ _swapctl_value() {
         'zswap set|-o'|'zswap set|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'top|-o'|'top|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'doctor|-o'|'doctor|--output') _swapctl_words 'table wide json yaml' "$3" ;;
+        'metrics|-o'|'metrics|--output') _swapctl_words 'table wide json yaml' "$3" ;;
     esac
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation, run_plan
+from swapctl.cli.context import DIFF, emit, invocation, run_plan
 
 app = typer.Typer()
 
@@ -82,6 +82,7 @@ def apply_(
         ..., metavar="FILE", help="YAML file with swapfiles, zram, vm, zswap and persist; - for stdin."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change, before -> after; change nothing."),
+    diff: bool = DIFF,
 ) -> None:
     """Make the machine match a YAML file, in one transaction.
 
@@ -107,4 +108,4 @@ def apply_(
         text = _read_spec(file, source)
         desired = ops_apply.load(text, source)
         plan = ops_apply.plan_apply(inv.get_host(), inv.get_journal(), desired, source)
-        emit(inv, "apply", run_plan(inv, plan, dry_run=dry_run), table=_apply_table)
+        emit(inv, "apply", run_plan(inv, plan, dry_run=dry_run, diff=diff), table=_apply_table)

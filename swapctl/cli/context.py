@@ -148,6 +148,8 @@ def emit(
             data=outcome.data,
             warnings=early + [w for w in outcome.warnings if w not in early],
         )
+        if getattr(outcome, "diff", None) is not None:
+            doc["diff"] = outcome.diff
     else:
         doc = render.envelope(
             command, changed=changed, data=data, warnings=early + [w for w in warnings or [] if w not in early]
@@ -161,19 +163,28 @@ def attach_progress(inv: Invocation, host: Any) -> None:
         host.progress = render.progress_bar
 
 
-def run_plan(inv: Invocation, plan: Any, *, dry_run: bool) -> Any:
+def run_plan(inv: Invocation, plan: Any, *, dry_run: bool, diff: bool = False) -> Any:
     """The one way a command carries out its plan: progress bars on a terminal, the fault hook the crash tests
-    use, the command line in the journal, and the plan's own after-run report (core/plan.py execute)."""
-    from swapctl.core.plan import execute
+    use, the command line in the journal, and the plan's own after-run report (core/plan.py execute). With diff,
+    the outcome also carries what the plan changes, before and after, read before it runs."""
+    from swapctl.core.plan import execute, preview
     from swapctl.system.faults import fault_hook
 
     host = inv.get_host()
+    before = preview(plan, host) if diff else None
     attach_progress(inv, host)
     argv = [a[:256] for a in inv.argv[:64]]  # what the journal keeps of the command line, bounded
-    return execute(plan, host, inv.get_journal(), dry_run=dry_run, meta={"argv": argv}, fault=fault_hook())
+    outcome = execute(plan, host, inv.get_journal(), dry_run=dry_run, meta={"argv": argv}, fault=fault_hook())
+    outcome.diff = before
+    return outcome
 
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
+DIFF = typer.Option(
+    False,
+    "--diff",
+    help="Also show what changes, before -> after: each edited file as a unified diff, each value (JSON: diff).",
+)
 
 
 def change(
@@ -182,13 +193,14 @@ def change(
     build: Callable[[Invocation], Any],
     *,
     dry_run: bool,
+    diff: bool = False,
     table: Callable[[dict], None] | None = None,
 ) -> None:
     """The whole of a command that changes the machine: build(inv) makes its plan (and may say what it chose),
     run_plan carries it out, and the outcome is printed; any failure goes through invocation()'s edge."""
     with invocation(ctx, command) as inv:
         plan = build(inv)
-        emit(inv, command, run_plan(inv, plan, dry_run=dry_run), table=table)
+        emit(inv, command, run_plan(inv, plan, dry_run=dry_run, diff=diff), table=table)
 
 
 def require_root(inv: Invocation, what: str) -> None:

@@ -82,6 +82,30 @@ def emit(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None] 
         table(doc)
     else:
         actions_table(doc)
+    if doc.get("diff") is not None:
+        diff_text(doc["diff"])
+
+
+def diff_text(diff: dict[str, Any]) -> None:
+    """--diff on a terminal: each edited file as a unified diff (a/ and b/ paths, as git and ansible show them),
+    then each value as before -> after."""
+    import difflib
+
+    out = sys.stdout
+    for f in diff["files"]:
+        before, after = f["before"], f["after"]
+        old = "/dev/null" if before is None else "a" + f["path"]
+        new = "/dev/null" if after is None else "b" + f["path"]
+        lines = difflib.unified_diff(
+            (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True), old, new
+        )
+        for line in lines:
+            text = printable(line.rstrip("\n"))
+            color = {"+": "32", "-": "31", "@": "36"}.get(text[:1]) if use_color() else None
+            out.write((f"\x1b[{color}m{text}\x1b[0m" if color else text) + "\n")
+    for v in diff["values"]:
+        out.write(f"~ {printable(str(v['what']))}: {printable(str(v['before']))} -> {printable(str(v['after']))}\n")
+    out.flush()
 
 
 def emit_record(doc: dict[str, Any], fmt: str, table: Callable[[dict[str, Any]], None]) -> None:

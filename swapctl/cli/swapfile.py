@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import DRY_RUN, Invocation, change, emit, invocation, whole_number
+from swapctl.cli.context import DIFF, DRY_RUN, Invocation, change, emit, invocation, whole_number
 from swapctl.core.units import format_bytes
 
 app = typer.Typer()
@@ -58,6 +58,7 @@ def create(
         help="Replace an existing file that is not a swap area of this size, or try an unknown filesystem.",
     ),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Create a swap file, enable it and persist it in /etc/fstab.
 
@@ -85,7 +86,7 @@ def create(
             render.message(explain(plan.data["size_auto"]))
         return plan
 
-    change(ctx, "create", build, dry_run=dry_run)
+    change(ctx, "create", build, dry_run=dry_run, diff=diff)
 
 
 def _list_table(doc: dict[str, Any]) -> None:
@@ -147,6 +148,7 @@ def remove(
     keep_file: bool = typer.Option(False, "--keep-file", help="Swap off and unpersist, but keep the file."),
     force: bool = typer.Option(False, "--force", help="Also delete a swap file swapctl did not make."),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Swap off an area, drop its fstab line, delete the file.
 
@@ -159,6 +161,7 @@ def remove(
         "remove",
         lambda inv: plan_remove(inv.get_host(), inv.get_journal(), path, keep_file=keep_file, force=force),
         dry_run=dry_run,
+        diff=diff,
     )
 
 
@@ -168,6 +171,7 @@ def resize(
     path: str = typer.Argument(..., metavar="PATH", help="Absolute path of an active swap file."),
     size: str = typer.Option(..., "--size", "-s", metavar="SIZE", help="The new size (as for create)."),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Resize an active swap file without a gap in swap.
 
@@ -176,4 +180,10 @@ def resize(
     swapped on with the same priority and /etc/fstab line, and the bridge is retired."""
     from swapctl.ops.swapfile import plan_resize
 
-    change(ctx, "resize", lambda inv: plan_resize(inv.get_host(), inv.get_journal(), path, size), dry_run=dry_run)
+    change(
+        ctx,
+        "resize",
+        lambda inv: plan_resize(inv.get_host(), inv.get_journal(), path, size),
+        dry_run=dry_run,
+        diff=diff,
+    )

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import emit, invocation, require_root, run_plan
+from swapctl.cli.context import DIFF, emit, invocation, require_root, run_plan
 
 app = typer.Typer(
     help="Read and set the vm reclaim sysctls.\n\nswappiness, min_free_kbytes, zone_reclaim_mode, "
@@ -152,6 +152,7 @@ def set_(
         None, "--boot-applier", metavar="procps|systemd", help=BOOT_APPLIER_HELP
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change nothing."),
+    diff: bool = DIFF,
 ) -> None:
     """Set vm sysctls now (and with --persist at boot), all or none.
 
@@ -179,5 +180,5 @@ def set_(
         plan = vm_set.build_set_plan(
             host, list(assignments or []), persist=persist, force=force, applier=_applier(boot_applier)
         )
-        outcome = run_plan(inv, plan, dry_run=dry_run)
+        outcome = run_plan(inv, plan, dry_run=dry_run, diff=diff)
         emit(inv, "vm set", outcome)

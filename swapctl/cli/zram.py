@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import DRY_RUN, change, emit, invocation, whole_number
+from swapctl.cli.context import DIFF, DRY_RUN, change, emit, invocation, whole_number
 
 app = typer.Typer(
     help="Compressed swap in RAM: the zram devices.\n\nzram status shows each device (any user); create, "
@@ -143,6 +143,7 @@ def create(
         "(refused where zram-generator is not installed).",
     ),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Set up a zram device as swap.
 
@@ -172,6 +173,7 @@ def create(
             )
         ),
         dry_run=dry_run,
+        diff=diff,
     )
 
 
@@ -181,6 +183,7 @@ def resize(
     device: str = typer.Argument(..., metavar="DEVICE", help="An active zram swap device, zram0 or /dev/zram0."),
     size: str = typer.Option(..., "--size", "-s", metavar="SIZE|auto|EXPR", help=SIZE_HELP),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Give an active zram swap device a new size.
 
@@ -199,6 +202,7 @@ def resize(
         "zram resize",
         lambda inv: _said_size_rule(plan_resize(inv.get_host(), inv.get_journal(), device, size)),
         dry_run=dry_run,
+        diff=diff,
     )
 
 
@@ -208,6 +212,7 @@ def remove(
     device: str = typer.Argument(..., metavar="DEVICE", help="zram0 or /dev/zram0."),
     force: bool = typer.Option(False, "--force", help="Also reset a device that is set up but is not swap."),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Swap off a zram device, reset it; remove it if swapctl added it.
 
@@ -223,4 +228,5 @@ def remove(
         "zram remove",
         lambda inv: plan_remove(inv.get_host(), inv.get_journal(), device, force=force),
         dry_run=dry_run,
+        diff=diff,
     )

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from swapctl.cli import render
-from swapctl.cli.context import DRY_RUN, change, emit, invocation
+from swapctl.cli.context import DIFF, DRY_RUN, change, emit, invocation
 
 app = typer.Typer(
     help="The compressed cache in front of swap: zswap.\n\nzswap get shows its parameters and pool (any user); "
@@ -65,6 +65,7 @@ def set_(
     ),
     force: bool = typer.Option(False, "--force", help="Enable zswap even with no active swap area."),
     dry_run: bool = DRY_RUN,
+    diff: bool = DIFF,
 ) -> None:
     """Set zswap parameters, read back and undone like vm set.
 
@@ -85,4 +86,5 @@ def set_(
         "zswap set",
         lambda inv: build_set_plan(inv.get_host(), assignments, persist=persist, force=force),
         dry_run=dry_run,
+        diff=diff,
     )

@@ -87,6 +87,16 @@ class Step:
         """Must be idempotent: it may run after a crash that left the step half-applied, or not at all."""
         raise NotImplementedError
 
+    def preview(self) -> dict[str, Any] | None:
+        """For --diff: the value this step changes, {"what", "before", "after"} as a person reads them; None when
+        it has nothing of its own to show (a file edit shows through edits(), mkswap through the file it formats)."""
+        return None
+
+    def edits(self) -> tuple[str, Callable[[str | None], str | None]] | None:
+        """For --diff: (path, transform) of a step that edits a text file (transform: old text -> new, None for
+        no file); None otherwise."""
+        return None
+
     def undo_description(self) -> str:
         return f"undo: {self.describe()}"
 
@@ -164,6 +174,26 @@ class Outcome:
     ) -> None:
         self.command, self.changed, self.dry_run, self.transaction = command, changed, dry_run, transaction
         self.actions, self.data, self.warnings = actions, data, warnings
+        self.diff: dict[str, Any] | None = None  # with --diff: preview(), read before the plan ran
+
+
+def preview(plan: Plan, host: Any) -> dict[str, Any]:
+    """What the plan would change, before and after: each file it edits, as its whole text (the edits of one file
+    chained in the plan's order, so two fstab lines show as one change), and each value. Read-only."""
+    files: dict[str, list[str | None]] = {}
+    values = []
+    for step in plan.steps:
+        edit = step.edits()
+        if edit is not None:
+            path, transform = edit
+            if path not in files:
+                text = host.read_text_or_none(path)
+                files[path] = [text, text]
+            files[path][1] = transform(files[path][1])
+        elif (value := step.preview()) is not None:
+            values.append(value)
+    changed = [{"path": p, "before": b, "after": a} for p, (b, a) in files.items() if b != a]
+    return {"files": changed, "values": values}
 
 
 def _actions(plan: Plan, status: str) -> list[dict[str, str]]:

@@ -98,6 +98,9 @@ class FileEdit(Step):
             )
         return real
 
+    def edits(self) -> tuple[str, Any]:
+        return self.params["path"], self.transform
+
     def _read(self, host: Host, path: str | None = None) -> str | None:
         return host.read_text_or_none(path or self.params["path"])
 

@@ -212,6 +212,14 @@ class CreateFile(Step):
         extra = ", NOCOW" if self.params.get("nocow") else ""
         return f"create {q(self.params['path'])} (mode 0600{extra})"
 
+    def preview(self) -> dict[str, Any]:
+        size = self.params.get("size")
+        return {
+            "what": self.params["path"],
+            "before": "absent",
+            "after": f"a {format_bytes(size)} swap file" if size else "a swap file",
+        }
+
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         try:
             host.create_exclusive(self.params["path"], 0o600)
@@ -317,6 +325,11 @@ class SwapOn(Step):
         )
         return f"swapon {q(self.params['path'])}{opts}"
 
+    def preview(self) -> dict[str, Any]:
+        prio = self.params.get("priority")
+        on = f"on, priority {prio}" if prio is not None and prio >= 0 else "on"
+        return {"what": f"swap area {self.params['path']}", "before": "off", "after": on}
+
     def check(self, host: Host) -> None:
         host.require_live(self.describe())
 
@@ -353,6 +366,9 @@ class SwapOff(Step):
 
     def describe(self) -> str:
         return f"swapoff {q(self.params['path'])}"
+
+    def preview(self) -> dict[str, Any]:
+        return {"what": f"swap area {self.params['path']}", "before": "on", "after": "off"}
 
     def check(self, host: Host) -> None:
         host.require_live(self.describe())
@@ -418,6 +434,13 @@ class DeleteFile(Step):
 
     def describe(self) -> str:
         return f"delete {q(self.params['path'])}"
+
+    def preview(self) -> dict[str, Any]:
+        return {
+            "what": self.params["path"],
+            "before": f"a {format_bytes(self.params['size'])} swap file",
+            "after": "absent",
+        }
 
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         host.unlink(self.params["path"])

@@ -102,6 +102,9 @@ class SysctlWrite(Step):
     def undo_description(self) -> str:
         return f"restore {self.key} to {self.params.get('planned_old')}"
 
+    def preview(self) -> dict[str, Any]:
+        return {"what": self.key, "before": self.params.get("planned_old"), "after": self.params["value"]}
+
     def _read(self, host: Host) -> int:
         value = host.vm_value(self.params["name"])
         if value is None:

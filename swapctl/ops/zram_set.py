@@ -216,6 +216,13 @@ class ZramSetup(ZramStep):
     def undo_description(self) -> str:
         return f"reset /dev/{self.params['device']}"
 
+    def preview(self) -> dict[str, Any]:
+        return {
+            "what": f"/dev/{self.params['device']}",
+            "before": "not set up",
+            "after": self.describe().split(": ", 1)[1],
+        }
+
     def apply(self, host: Host, record: dict[str, Any]) -> None:
         p = self.params
         _set_up(host, p["device"], p.get("algorithm"), p.get("algorithm_params"), p.get("mem_limit"), p["disksize"])
@@ -267,6 +274,9 @@ class ZramReset(ZramStep):
 
     def describe(self) -> str:
         return f"reset /dev/{self.params['device']}"
+
+    def preview(self) -> dict[str, Any]:
+        return {"what": f"/dev/{self.params['device']}", "before": "set up", "after": "not set up"}
 
     def undo_description(self) -> str:
         params = self.params.get("algorithm_params")

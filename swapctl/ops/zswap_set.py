@@ -46,6 +46,13 @@ class ZswapWrite(Step):
     def undo_description(self) -> str:
         return f"restore zswap {self.params['name']} to {self.params['planned_old']}"
 
+    def preview(self) -> dict[str, Any]:
+        return {
+            "what": f"zswap {self.params['name']}",
+            "before": self.params["planned_old"],
+            "after": self.params["value"],
+        }
+
     def _read(self, host: Host) -> str:
         try:
             return host.read_text(_path(self.params["name"]), limit=4096).strip()
