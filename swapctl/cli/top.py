@@ -85,7 +85,8 @@ def top(
     (root for other users' processes). The footer reconciles the total with SwapTotal - SwapFree and says
     why they differ. With --interval, each record adds the machine's swap-in and swap-out rates (pswpin,
     pswpout, zswpin, zswpout, zswpwb per second from /proc/vmstat) and each process's major faults per
-    second; -o json prints one JSON line per record. Processes that exit mid-scan, unreadable files and
+    second; on a terminal each record replaces the last, piped they follow each other, and -o json prints
+    one JSON line per record. Processes that exit mid-scan, unreadable files and
     kernel threads are skipped and counted.
 
     Exit status: 0 shown; 2 bad input."""
@@ -112,6 +113,10 @@ def top(
             raise UsageError(f"--interval {interval} is out of range", hint="give 0.1 to 3600 seconds")
         records = whole_number(count, "--count", lo=1)
         done = 0
+        import sys
+
+        # On a terminal the table refreshes in place; piped, or as JSON/YAML, each record follows the last.
+        in_place = inv.output in ("table", "wide") and sys.stdout.isatty()
         faults_too = by == "process"  # per-process rates; one scan per refresh serves the report and them
         scanned = ops_top.scan(host, by=by, pss=pss, faults=faults_too)
         vm, faults, start = ops_top.read_vmstat(host), ops_top.majflts(scanned), time.monotonic()
@@ -126,6 +131,8 @@ def top(
                 per = ops_top.fault_rates(faults, now_faults, now - start)
                 for r in data["rows"]:
                     r["majflt_s"] = per.get(r["pid"])
+            if in_place:
+                sys.stdout.write("\x1b[H\x1b[2J")  # cursor home, clear: each record replaces the last, as in top(1)
             render.emit_record(render.envelope("top", changed=False, data=data), inv.output, _table)
             vm, faults, start = now_vm, now_faults, now
             done += 1

@@ -30,9 +30,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TX = "20261202T071214-c310"
 
 
-def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None, codes: tuple[int, ...] = (0,)) -> str:
-    """stdout of `python -m swapctl ARGV` on a pseudo-terminal `cols` wide (stderr to a pipe); the exit status
-    must be one of `codes`."""
+def on_pty(
+    argv: list[str], cols: int, env: dict[str, str] | None = None, codes: tuple[int, ...] = (0,), raw: bool = False
+) -> str:
+    """stdout of `python -m swapctl ARGV` on a pseudo-terminal `cols` wide (stderr to a pipe), its escape
+    sequences removed unless raw; the exit status must be one of `codes`."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPCTL_") and k != "COLUMNS"}
@@ -67,7 +69,8 @@ def on_pty(argv: list[str], cols: int, env: dict[str, str] | None = None, codes:
     os.close(master)
     err = proc.communicate(timeout=10)[1].decode()
     assert proc.returncode in codes, err
-    return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+    text = b"".join(chunks).decode()
+    return (text if raw else ANSI.sub("", text)).replace("\r\n", "\n")
 
 
 def json_of(argv: list[str], codes: tuple[int, ...] = (0,)) -> dict:

@@ -158,3 +158,18 @@ def test_bad_options_are_one_line_errors(cli, machine: Path, args: list[str], sa
 def test_pss_as_a_normal_user_says_what_it_leaves_out(cli, machine: Path) -> None:
     r = cli("-o", "json", "top", "--pss", host_override=fake_host(machine, uid=1000))
     assert "only as root" in json.loads(r.stdout)["data"]["note"]
+
+
+def test_on_a_terminal_each_record_replaces_the_last_and_piped_they_follow(machine: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.cli.test_terminal_widths import REPO, on_pty
+
+    argv = ["--root", str(machine), "top", "--interval", "0.1", "--count", "2"]
+    shown = on_pty(argv, 80, raw=True)
+    assert shown.count("\x1b[H\x1b[2J") == 2 and shown.count("postgres") == 2, shown
+    piped = subprocess.run(
+        [sys.executable, "-m", "swapctl", *argv], capture_output=True, text=True, timeout=60, cwd=REPO
+    ).stdout
+    assert "\x1b[" not in piped and piped.count("postgres") == 2, piped
