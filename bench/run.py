@@ -86,6 +86,7 @@ def bench_startup(rounds: int) -> None:
         "list": [*SWAPCTL, "list", "-o", "json"],
         "vm get": [*SWAPCTL, "vm", "get", "-o", "json"],
         "watermarks": [*SWAPCTL, "watermarks", "-o", "json"],
+        "top": [*SWAPCTL, "top", "-o", "json"],
     }
     # What TAB runs: the generated bash completion (static: no Python at all), completing `swapctl vm g`.
     bash_script = (
@@ -245,6 +246,106 @@ def bench_create_remove(rounds: int) -> None:
             print(f"  create has {steps} steps: the journal syncs once per step intent plus once at commit")
         else:
             print("  fsync count skipped: strace is not installed (apt-get install strace)")
+
+
+# --- 2c. top on a machine of 10,000 processes ------------------------------------------------------------
+SMEM_CACHE = Path("/var/cache/swapctl-bench/smem")
+CHILDREN = """
+import gc, os, signal, sys
+count, touch, group = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+gc.freeze()  # the children share the interpreter's pages: about 0.7 MiB each, measured (7 GiB for 10,000)
+pids = []
+for i in range(count):
+    pid = os.fork()
+    if pid == 0:
+        if i % 10 == 0:  # one in ten joins the small memory cgroup, where its pages are pushed to swap
+            with open(group + "/cgroup.procs", "w") as fh:
+                fh.write(str(os.getpid()))
+        block = bytearray(touch)  # its own anonymous pages
+        for j in range(0, touch, 4096):
+            block[j] = 1
+        signal.pause()
+        os._exit(0)
+    pids.append(pid)
+print("ready", flush=True)
+sys.stdin.read()  # until the bench closes it
+for pid in pids:
+    os.kill(pid, signal.SIGKILL)
+for pid in pids:
+    os.waitpid(pid, 0)
+"""
+
+
+def smem_path() -> list[str] | None:
+    """smem (Debian package smem): installed, else unpacked into a cache (the package holds a Python script)."""
+    found = shutil.which("smem")
+    if found:
+        return [found]
+    script = SMEM_CACHE / "usr/bin/smem"
+    if not script.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            got = subprocess.run(["apt-get", "download", "-qq", "smem"], cwd=tmp, capture_output=True)
+            debs = list(Path(tmp).glob("smem_*.deb"))
+            if got.returncode != 0 or not debs:
+                return None
+            SMEM_CACHE.mkdir(parents=True, exist_ok=True)
+            run(["dpkg-deb", "-x", str(debs[0]), str(SMEM_CACHE)])
+    return ["python3", str(script)]
+
+
+def bench_top(rounds: int, count: int) -> None:
+    heading(f"2c. top with {count} processes (one in ten swapped out in a memory cgroup): median of {rounds} runs")
+    smem = smem_path()
+    group = Path(f"/sys/fs/cgroup/memory/swapctl-bench-top-{os.getpid()}")
+    if not Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
+        print("  skipped: needs the cgroup v1 memory controller at /sys/fs/cgroup/memory")
+        return
+    with scratch() as work:
+        swapfile = work / "top.swap"
+        run(["fallocate", "-l", str(1 << 30), str(swapfile)])
+        os.chmod(swapfile, 0o600)
+        run(["mkswap", str(swapfile)])
+        run(["swapon", str(swapfile)])
+        group.mkdir()
+        parent = None
+        try:
+            (group / "memory.limit_in_bytes").write_text(str(64 << 20))  # 1,000 x 256 KiB: most goes to swap
+            parent = subprocess.Popen(
+                [PY, "-c", CHILDREN, str(count), str(256 << 10), str(group)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
+            floor_argv = [PY, "-c", "import typer"]
+            cases = {
+                "floor": floor_argv,
+                "swapctl": [*SWAPCTL, "top", "--limit", "0", "-o", "json"],
+                "ps": ["ps", "-e", "-o", "pid,user,rss,comm"],
+            }
+            if smem is not None:
+                cases["smem"] = [*smem, "-c", "pid user command swap rss"]
+            medians = interleaved({n: proc(a) for n, a in cases.items()}, rounds)
+        finally:
+            if parent is not None:
+                parent.communicate(timeout=120)
+            deadline = time.monotonic() + 30
+            while group.exists():
+                try:
+                    group.rmdir()
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+    floor = medians["floor"]
+    for name, argv in cases.items():
+        figure(name, f"{medians[name] * 1000:.1f} ms", show(argv))
+    own = medians["swapctl"] - floor
+    figure("swapctl beyond the floor / ps (target <= 1.5x)", f"{own / medians['ps']:.2f}x", "(swapctl - floor) / ps")
+    if "smem" in medians:
+        figure("swapctl / smem (target <= 0.3x)", f"{medians['swapctl'] / medians['smem']:.2f}x", "swapctl / smem")
+    else:
+        print("  smem: not installed and not downloadable (Debian package smem): no ratio")
 
 
 # --- 2b. zram create + remove -----------------------------------------------------------------------------
@@ -419,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer rounds: a rough picture in about a minute")
     ap.add_argument(
         "--only",
-        choices=("startup", "pyz", "create", "zram", "zero", "zoneinfo", "stress"),
+        choices=("startup", "pyz", "create", "zram", "top", "zero", "zoneinfo", "stress"),
         action="append",
         help="run only these parts (repeatable)",
     )
@@ -427,8 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     # Time swapctl as installed, with its bytecode cached: a child that may not write .pyc files recompiles
     # every module on every run (pip writes them for a normal install; the warm-up round does it here).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    parts = set(args.only or ("startup", "pyz", "create", "zram", "zero", "zoneinfo", "stress"))
-    needs_root = parts & {"create", "zram", "zero", "stress"}
+    parts = set(args.only or ("startup", "pyz", "create", "zram", "top", "zero", "zoneinfo", "stress"))
+    needs_root = parts & {"create", "zram", "top", "zero", "stress"}
     if needs_root and os.geteuid() != 0:
         print(
             f"bench/run.py: error: {', '.join(sorted(needs_root))} need root (swapon, /var/tmp scratch)",
@@ -448,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_create_remove(3 if args.quick else 9)
     if "zram" in parts:
         bench_zram(5 if args.quick else 15)
+    if "top" in parts:
+        bench_top(3 if args.quick else 7, 2000 if args.quick else 10000)
     if "zero" in parts:
         bench_zero_fill(2 if args.quick else 5)
     if "zoneinfo" in parts:
