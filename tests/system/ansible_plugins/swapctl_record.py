@@ -38,9 +38,15 @@ class CallbackModule(CallbackBase):
             "stdout": res.get("stdout"),
             "stderr": res.get("stderr"),
             "msg": str(res.get("msg", "")),
+            # what the swapctl.swap collection's modules return besides
+            "diff": res.get("diff"),
+            "ansible_facts": res.get("ansible_facts"),
+            "actions": res.get("actions"),
+            "transaction": res.get("transaction"),
+            "warnings": res.get("warnings"),
         }
         with open(os.environ["SWAPCTL_ANSIBLE_RECORD"], "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json.dumps(row, default=str) + "\n")
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._write("ok", result)
