@@ -59,8 +59,26 @@ def _basetemp_in_memory(config: pytest.Config) -> None:
     Removed again when the run ends."""
     if config.option.basetemp is not None or not _on_tmpfs("/dev/shm") or not os.access("/dev/shm", os.W_OK):
         return
-    config.option.basetemp = tempfile.mkdtemp(prefix="swapctl-pytest-", dir="/dev/shm")
+    _remove_stale("/dev/shm")
+    config.option.basetemp = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir="/dev/shm")
     config.stash[_BASETEMP] = config.option.basetemp
+
+
+PREFIX = "swapctl-pytest-"
+
+
+def _remove_stale(where: str) -> None:
+    """The directories of runs that were killed (a timeout, Ctrl-C twice): their pid, in the name, is gone."""
+    for name in os.listdir(where):
+        pid = name[len(PREFIX) :].split("-", 1)[0]
+        if not name.startswith(PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(where, name), ignore_errors=True)
+        except PermissionError:
+            pass  # another user's run, alive
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
