@@ -123,6 +123,14 @@ _CLASSES = {
 }
 
 
+def _bracket_char(pattern: str, j: int) -> tuple[str, int]:
+    """The character at j inside a bracket expression, a backslash escaping the next one; and where the next
+    member starts."""
+    if pattern[j] == "\\" and j + 1 < len(pattern):
+        return pattern[j + 1], j + 2
+    return pattern[j], j + 1
+
+
 def fnmatch_regex(pattern: str) -> re.Pattern[str]:
     """glibc fnmatch() without FNM_PATHNAME as glob() uses it per name: *, ?, [..] with ! or ^ and classes,
     backslash escapes; a leading "." must be matched by a literal "." (FNM_PERIOD)."""
@@ -133,6 +141,8 @@ def fnmatch_regex(pattern: str) -> re.Pattern[str]:
         if c == "\\" and i < n:
             out.append(re.escape(pattern[i]))
             i += 1
+        elif c == "\\":
+            out.append("(?!)")  # a lone backslash at the end: glibc's fnmatch matches nothing (FNM_NOMATCH)
         elif c == "*":
             out.append(".*")
         elif c == "?":
@@ -151,12 +161,20 @@ def fnmatch_regex(pattern: str) -> re.Pattern[str]:
                         members.append(_CLASSES[pattern[j + 2 : end]])
                         j = end + 2
                         continue
-                members.append(re.escape(pattern[j]) if pattern[j] != "-" else "-")
-                j += 1
+                lo, j = _bracket_char(pattern, j)
+                if j + 1 < n and pattern[j] == "-" and pattern[j + 1] != "]":  # a range; "-" before "]" is itself
+                    hi, j = _bracket_char(pattern, j + 1)
+                    if lo <= hi:  # glibc: a reversed range ("[z-a]") holds nothing
+                        members.append(re.escape(lo) + "-" + re.escape(hi))
+                    continue
+                members.append(re.escape(lo))
             if j >= n:  # no closing "]": a literal "["
                 out.append(re.escape("["))
                 continue
-            out.append("[" + ("^" if negate else "") + "".join(members) + "]")
+            if members:
+                out.append("[" + ("^" if negate else "") + "".join(members) + "]")
+            else:
+                out.append("." if negate else "(?!)")
             i = j + 1
         else:
             out.append(re.escape(c))
@@ -174,7 +192,8 @@ def is_glob(text: str) -> bool:
 
 
 def expand_braces(pattern: str) -> list[str]:
-    """GLOB_BRACE: "a{b,c}d" -> ["abd", "acd"], nested braces too; a brace without a comma stays as it is."""
+    """GLOB_BRACE: "a{b,c}d" -> ["abd", "acd"], nested braces too; glibc drops the braces of one alternative too
+    ("a{b}c" -> ["abc"]); an unclosed brace stays as it is."""
     depth, start = 0, -1
     for i, c in enumerate(pattern):
         if c == "{":
@@ -190,8 +209,6 @@ def expand_braces(pattern: str) -> list[str]:
                     if b == "," and level == 0:
                         parts.append(body[last:k])
                         last = k + 1
-                if not parts:
-                    continue
                 parts.append(body[last:])
                 rest = pattern[i + 1 :]
                 return [x for p in parts for x in expand_braces(pattern[:start] + p + rest)]

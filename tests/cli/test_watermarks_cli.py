@@ -114,10 +114,16 @@ def test_what_if_reports_the_change_in_reserved_memory_and_both_settings() -> No
 
 
 def test_an_unsafe_min_free_kbytes_draws_a_warning_but_no_failure() -> None:
+    # 262144 kB panicked this 512 MiB machine: both warnings must be there (the limit is 5% of its 468416 kB of
+    # lowmem), and a mild value must draw neither, so the absence below is of warnings that do exist
     doc = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=262144")
-    assert any("deadlock" in w for w in doc["warnings"])
+    (limit,) = [w for w in doc["warnings"] if "deadlock" in w]
+    assert "above the safe limit of 23420 kB" in limit and "would refuse it without --force" in limit
+    (share,) = [w for w in doc["warnings"] if "of RAM free" in w]
+    assert "keep 84% of RAM free" in share
+    assert doc["data"]["what_if"]["min_free_kbytes_safe_limit"] == 23420
     mild = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=4096")
-    assert not any("RAM" in w for w in mild["warnings"])
+    assert mild["warnings"] == []
     table = run(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=262144")
     assert table.exit_code == 0 and "warning:" in table.stderr
 
@@ -262,6 +268,30 @@ def test_numa_with_zone_reclaim_off_points_at_bindings_instead(tmp_path: Path) -
     assert any("below the low watermark now: 0/DMA, 0/DMA32" in w for w in wm["warnings"])
 
 
+@pytest.mark.parametrize(
+    "free, state, short",
+    [
+        (9000, "below_low", True),  # between min (8131) and low (10163): kswapd is awake and reclaiming
+        (10162, "below_low", True),
+        (10163, "between_low_high", False),  # at low: kswapd is not woken
+        (12194, "between_low_high", False),
+        (12195, "above_high", False),
+    ],
+)
+def test_numa_finds_the_node_whose_kswapd_works_between_min_and_low(
+    tmp_path: Path, free: int, state: str, short: bool
+) -> None:
+    root = shutil.copytree(N2 / "step0/root", tmp_path / "root")
+    text = (root / "proc/zoneinfo").read_text()
+    (root / "proc/zoneinfo").write_text(text.replace("pages free     237856", f"pages free     {free}"))
+    doc = run_json(root, "numa")
+    node0 = doc["data"]["nodes"][0]
+    assert node0["zones"]["DMA32"] == state
+    assert node0["below_low"] == (["DMA32"] if short else [])
+    answer = " ".join(doc["data"]["why_swap_while_free"])
+    assert ("node 0 (DMA32) is below its low watermark while node 1" in answer) is short
+
+
 def test_what_if_predicts_no_promo_where_the_kernel_prints_none() -> None:
     # 6.1 computes WMARK_PROMO (5.18+) but its zoneinfo has no promo line (6.12+): nothing to compare with.
     doc = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=16384")
@@ -305,3 +335,114 @@ def test_what_if_at_vm_sets_safe_limit_draws_no_refusal_warning() -> None:
     assert not any("vm set" in w for w in doc["warnings"])
     doc = run_json(root, "watermarks", "--what-if", f"min_free_kbytes={limit + 1}")
     assert any("vm set" in w for w in doc["warnings"])
+
+
+def _copy(run_dir: Path, step: int, tmp_path: Path) -> Path:
+    return shutil.copytree(run_dir / f"step{step}/root", tmp_path / "root")
+
+
+def _edit_zone(root: Path, node: int, zone: str, **add: int) -> None:
+    """Add to the named lines ("pages free", min, low, high, boost) of one zone of the root's zoneinfo."""
+    out, here = [], False
+    for line in (root / "proc/zoneinfo").read_text().splitlines(keepends=True):
+        if line.startswith("Node "):
+            words = line.replace(",", " ").split()
+            here = (int(words[1]), words[3]) == (node, zone)
+        words = line.split()
+        key = "free" if words[:2] == ["pages", "free"] else words[0] if words else ""
+        if here and key in add and len(words) in (2, 3):
+            line = line.replace(words[-1], str(int(words[-1]) + add[key]))
+        out.append(line)
+    (root / "proc/zoneinfo").write_text("".join(out))
+
+
+def test_the_zones_whose_marks_a_recompute_would_move_are_named_and_a_boost_is_not_such_a_move(
+    tmp_path: Path,
+) -> None:
+    # step 0's marks come from boot-time managed counts; after the first write they match a recompute
+    assert run_json(N2 / "step0/root", "watermarks")["data"]["recompute_differs"] == ["0/DMA32", "1/DMA32"]
+    root = _copy(N2, 1, tmp_path)
+    assert run_json(root, "watermarks")["data"]["recompute_differs"] == []
+    _edit_zone(root, 0, "DMA32", min=500, low=500, high=500, boost=500)  # printed marks include the boost
+    doc = run_json(root, "watermarks")
+    assert doc["data"]["recompute_differs"] == []
+    assert any(w.startswith("watermarks boosted (watermark_boost_factor) in 0/DMA32:") for w in doc["warnings"])
+    numa = run_json(root, "numa")
+    assert any("watermark boost" in line for line in numa["data"]["why_swap_while_free"])
+    _edit_zone(root, 0, "DMA32", low=1)  # one page more than a recompute gives
+    assert run_json(root, "watermarks")["data"]["recompute_differs"] == ["0/DMA32"]
+
+
+def test_a_snapshot_without_watermark_scale_factor_cannot_predict_from_4_6_on(tmp_path: Path) -> None:
+    root = _copy(N1, 0, tmp_path)
+    (root / "proc/sys/vm/watermark_scale_factor").unlink()
+    assert "recompute_differs" not in run_json(root, "watermarks")["data"]
+    result = run(root, "watermarks", "--what-if", "min_free_kbytes=8192")
+    assert result.exit_code == 3
+    assert "cannot predict: the snapshot has no proc/sys/vm/watermark_scale_factor" in result.stderr
+    assert "--what-if watermark_scale_factor=VALUE" in result.stderr
+    both = run_json(root, "watermarks", "--what-if", "min_free_kbytes=8192", "--what-if", "watermark_scale_factor=10")
+    assert both["data"]["what_if"]["after"] == {"min_free_kbytes": 8192, "watermark_scale_factor": 10}
+    # before 4.6 there is no such knob: the classic rule needs min_free_kbytes alone
+    (root / "proc/sys/kernel/osrelease").write_text("4.4.0\n")
+    old = run_json(root, "watermarks", "--what-if", "min_free_kbytes=8192")
+    assert "classic" in old["data"]["rule"] and "recompute_differs" in old["data"]
+    assert old["data"]["what_if"]["min_pages"]["after"] > old["data"]["what_if"]["min_pages"]["before"]
+
+
+def test_the_what_if_summary_counts_bytes_and_shares_of_ram_and_names_zones_it_would_starve() -> None:
+    doc = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=262144")
+    wi = doc["data"]["what_if"]
+    managed = sum(z["managed"] for z in doc["data"]["zones"])
+    assert wi["min_bytes_change"] == wi["min_pages"]["change"] * 4096 == 64859 * 4096
+    assert wi["high_share_of_ram"] == round(98301 / managed, 4) == 0.8394
+    assert wi["min_share_of_ram"] == round(65535 / managed, 4) == 0.5596
+    assert not any("kswapd can never satisfy it" in w for w in doc["warnings"])
+    starved = run_json(N1 / "step0/root", "watermarks", "--what-if", "min_free_kbytes=400000")["warnings"]
+    assert [w.split(":")[0] for w in starved if "kswapd can never satisfy it" in w] == [
+        "node 0 zone DMA",
+        "node 0 zone DMA32",
+    ]
+    # only a what-if of min_free_kbytes is held to vm set's safe limit
+    wsf = run_json(N2 / "step1/root", "watermarks", "--what-if", "watermark_scale_factor=100")
+    assert wsf["data"]["what_if"]["min_free_kbytes_safe_limit"] is None and wsf["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "mode, khugepaged, effective", [("[always] madvise never", 67584, 67584), ("always madvise [never]", None, 5690)]
+)
+def test_the_kernels_own_min_free_kbytes_follows_the_thp_mode(
+    tmp_path: Path, mode: str, khugepaged: int | None, effective: int
+) -> None:
+    root = _copy(N2, 1, tmp_path)
+    thp = root / "sys/kernel/mm/transparent_hugepage/enabled"
+    thp.parent.mkdir(parents=True, exist_ok=True)
+    thp.write_text(mode + "\n")
+    default = run_json(root, "watermarks")["data"]["settings"]["min_free_kbytes_default"]
+    assert default == {"kernel": 5690, "khugepaged": khugepaged, "effective": effective}
+
+
+def test_numa_counts_a_node_from_its_zones_when_sysfs_has_no_word_on_it(tmp_path: Path) -> None:
+    root = _copy(N1, 0, tmp_path)
+    one = run_json(root, "numa")["data"]
+    assert one["numa"] is False and one["why_swap_while_free"][0].startswith("one memory node")
+    shutil.rmtree(root / "sys/devices/system/node")
+    zones = parse_zoneinfo((root / "proc/zoneinfo").read_text())
+    (node,) = run_json(root, "numa")["data"]["nodes"]
+    assert node["node"] == 0 and node["has_memory"] is True and node["has_cpu"] is None
+    assert node["mem_total"] == sum(z.managed for z in zones) * 4096
+    assert node["mem_free"] == sum(z.free for z in zones) * 4096
+    two = run_json(N2 / "step0/root", "numa")["data"]
+    assert two["numa"] is True and not any("one memory node" in line for line in two["why_swap_while_free"])
+
+
+def test_numa_takes_has_memory_from_sysfs_and_says_when_every_node_is_short(tmp_path: Path) -> None:
+    root = _copy(N2, 0, tmp_path)
+    (root / "sys/devices/system/node/has_memory").write_text("1\n")
+    nodes = run_json(root, "numa")["data"]["nodes"]
+    assert [n["has_memory"] for n in nodes] == [False, True]
+    (root / "sys/devices/system/node/has_memory").write_text("0-1\n")
+    _edit_zone(root, 0, "DMA32", free=-237000)
+    _edit_zone(root, 1, "DMA32", free=-250000)
+    answer = run_json(root, "numa")["data"]["why_swap_while_free"]
+    assert answer[0].startswith("every node with memory is below its low watermark")

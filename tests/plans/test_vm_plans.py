@@ -93,6 +93,30 @@ def test_dry_run_writes_no_file_and_no_journal(env) -> None:
     assert not journal.path.exists()
 
 
+def test_a_real_run_reports_that_it_was_not_a_dry_run(env) -> None:
+    # scripts read the envelope's dry_run to tell a prediction from a change
+    root, host, journal = env
+    _, out = run(host, journal, "swappiness=10")
+    assert out.dry_run is False and out.changed and vm(root, "swappiness") == 10
+
+
+def test_vm_set_on_top_of_a_pending_transaction_is_refused_and_changes_nothing(env) -> None:
+    # vm set's planner does not look at the journal: the refusal under execute()'s lock is the only guard that
+    # keeps a change from landing on top of a crash's half-done transaction.
+    from swapctl.ops.swapfile import CreateFile
+
+    root, host, journal = env
+    with journal.locked():
+        tx = journal.begin("create", {})
+        journal.intent(tx, 0, CreateFile(path="/swapfile", nocow=False), {})
+    before = files_under(root)
+    plan = build_set_plan(host, ["swappiness=10"], persist=True, force=False)
+    with pytest.raises(Refused, match="pending") as err:
+        execute(plan, host, journal)
+    assert f"swapctl rollback {tx}" in (err.value.hint or "")
+    assert vm(root, "swappiness") == 60 and files_under(root) == before
+
+
 def test_raise_only_leaves_a_higher_value_alone_and_raises_a_lower_one(env) -> None:
     root, host, journal = env
     assert vm(root, "min_free_kbytes") == 67584
@@ -247,6 +271,16 @@ def test_undo_refuses_when_someone_changed_the_value_since_naming_key_expected_a
     step.check_undo(host, record, forced)
     step.undo(host, record, forced)
     assert vm(root, "swappiness") == 60
+
+
+def test_a_rollback_lists_each_step_it_will_undo(env) -> None:
+    from swapctl.ops import rollback as rb
+
+    root, host, journal = env
+    run(host, journal, "swappiness=10", "page-cluster=0")
+    actions = rb.plan_rollback(host, journal, None).actions("planned")
+    assert [a["step"] for a in actions] == [SysctlWrite.kind, SysctlWrite.kind]
+    assert all(a["status"] == "planned" for a in actions)
 
 
 def test_undo_of_a_runtime_value_from_an_earlier_boot_changes_nothing(env) -> None:

@@ -139,6 +139,36 @@ def test_within_a_file_the_last_line_wins_and_slashes_dashes_comments_and_spacin
         assert winner(host, tool) == ("/etc/sysctl.d/30-mix.conf", "4")
 
 
+def test_a_key_spelled_with_slashes_alone_is_understood(tree) -> None:
+    # the first separator decides: "vm/swappiness" is already the /proc/sys path (no later dotted line to win)
+    _, host, put = tree
+    put("/etc/sysctl.d/30-slash.conf", "vm/swappiness = 3\n")
+    for tool in nextboot.TOOLS:
+        assert winner(host, tool) == ("/etc/sysctl.d/30-slash.conf", "3")
+    # a "." after the first "/" is a path component, not a separator to swap
+    put("/etc/sysctl.d/40-dot.conf", "vm/./page-cluster = 4\n")
+    for tool in nextboot.TOOLS:
+        assert winner(host, tool, "vm.page-cluster") == ("/etc/sysctl.d/40-dot.conf", "4")
+
+
+def test_of_two_glob_lines_the_later_one_wins_in_either_tool(tree) -> None:
+    _, host, put = tree
+    put("/etc/sysctl.d/10-first.conf", "vm.swap* = 10\n")
+    put("/etc/sysctl.d/20-second.conf", "vm.swap* = 20\n")
+    for tool in nextboot.TOOLS:
+        assert winner(host, tool) == ("/etc/sysctl.d/20-second.conf", "20")
+    put("/etc/sysctl.d/30-third.conf", "vm.swappines? = 30\nvm.swappi* = 31\n")
+    for tool in nextboot.TOOLS:
+        assert winner(host, tool) == ("/etc/sysctl.d/30-third.conf", "31")
+
+
+def test_of_two_different_values_for_one_key_systemd_writes_only_the_last(tree) -> None:
+    _, host, put = tree
+    put("/etc/sysctl.d/10-a.conf", "vm.swappiness = 1\nvm.swappiness = 2\n")
+    assert texts(host, PROCPS) == ["1", "2"]
+    assert texts(host, SYSTEMD) == ["2"]
+
+
 def test_an_explicit_key_beats_a_glob_even_when_the_glob_comes_later(tree) -> None:
     _, host, put = tree
     put("/etc/sysctl.d/10-explicit.conf", "vm.swappiness = 10\n")
@@ -325,3 +355,191 @@ def test_an_explicit_key_suppresses_a_glob_in_procps_only_by_its_exact_spelling(
     put("/etc/sysctl.d/10-a.conf", "vm.swap* = 1\n/vm/swappiness = 2\n")
     assert texts(host, PROCPS) == ["1", "2"]  # /proc/sys//vm/swappiness is not the glob's path
     assert texts(host, SYSTEMD) == ["2"]
+
+
+# --- glob(3) as both tools use it: fnmatch() per name with FNM_PERIOD, and GLOB_BRACE ---------------------------
+@pytest.mark.parametrize(
+    "name, pattern, matches",
+    [
+        ("swappiness", "swap*", True),
+        ("swapiness", "swap?iness", False),
+        ("a.b", "a?b", True),
+        (".hidden", "*", False),  # a leading "." only by a literal "."
+        (".hidden", "?hidden", False),
+        (".hidden", ".*", True),
+        ("swappiness", "[!s]wappiness", False),
+        ("twappiness", "[^s]wappiness", True),
+        ("]x", "[]]x", True),  # "]" first is a member
+        ("]", "[!]]", False),
+        ("9", "[[:alpha:][:digit:]]", True),
+        ("b", "[a[:digit:]c]", False),
+        ("x", "[[:nope:]]", False),
+        ("-", "[a-]", True),
+        ("b", "[a-c]", True),
+        ("d", "[a-c]", False),
+        ("b", "[z-ab]", True),  # a reversed range holds nothing, and does not break the rest
+        ("y", "[z-a]", False),
+        ("y", "[!z-a]", True),
+        ("[x", "[x", True),  # no closing "]": a literal "["
+        ("a*b", "a\\*b", True),
+        ("axb", "a\\*b", False),
+        ("a*xb", "a\\*b", False),  # the escaped "*" is a "*", once
+        ("!", "[!a]", True),  # the "!" negates; it is no member
+        ("a", "[a-a]", True),
+        ("]", "[a\\]]", True),  # an escape inside brackets
+        ("a]", "[a\\]]", False),
+        ("a\\", "a\\", False),  # a lone backslash at the end matches nothing
+        ("a\nb", "a*b", True),
+        ("ab", "a", False),
+    ],
+)
+def test_a_glob_matches_a_name_as_glibcs_fnmatch_does(name: str, pattern: str, matches: bool) -> None:
+    assert nextboot.name_matches(name, pattern) is matches
+
+
+def test_the_glob_matcher_agrees_with_glibc_on_random_patterns() -> None:
+    import ctypes
+    import ctypes.util
+    import random
+
+    found = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(found) if found else None
+    if libc is None or not hasattr(libc, "gnu_get_libc_version"):
+        pytest.skip("needs glibc")
+    rng = random.Random(22)
+    pieces = ["a", "z", "]", "[", "\\", "!", "-", "*", "?", "^", ".", "[:alpha:]", "5"]
+    for _ in range(3000):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 7)))
+        name = "".join(rng.choice("az][\\!-*?^.5") for _ in range(rng.randint(1, 3)))
+        expected = libc.fnmatch(pattern.encode(), name.encode(), 1 << 2) == 0  # FNM_PERIOD
+        assert nextboot.name_matches(name, pattern) is expected, (name, pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern, expanded",
+    [
+        ("a{b,c}d", ["abd", "acd"]),
+        ("{a,b}{c,d}", ["ac", "ad", "bc", "bd"]),
+        ("x{,y}", ["x", "xy"]),
+        ("a{b,{c,d}}e", ["abe", "ace", "ade"]),
+        ("a{b}c", ["abc"]),  # one alternative: its braces go too (glibc; bash would keep them)
+        ("a{b{c,d}e}f", ["abcef", "abdef"]),
+        ("{a}{b}", ["ab"]),
+        ("{a,b", ["{a,b"]),  # unclosed
+        ("a}b{c", ["a}b{c"]),
+        ("plain", ["plain"]),
+    ],
+)
+def test_braces_expand_as_glibcs_glob_brace_does(pattern: str, expanded: list[str]) -> None:
+    assert nextboot.expand_braces(pattern) == expanded
+
+
+def test_glob_characters_are_star_question_and_bracket() -> None:
+    assert nextboot.is_glob("vm.swap*") and nextboot.is_glob("vm.?") and nextboot.is_glob("vm.[ab]")
+    assert not nextboot.is_glob("vm.swappiness") and not nextboot.is_glob("vm.{a,b}")
+
+
+def test_a_sysctl_d_file_named_with_braces_stands_for_the_files_it_expands_to(tree) -> None:
+    # procps globs each name in the directory again (GLOB_BRACE | GLOB_NOCHECK)
+    _, host, put = tree
+    put("/etc/sysctl.d/50-x.conf", "vm.swappiness = 50\n")
+    put("/etc/sysctl.d/{50-x}.conf", "vm.swappiness = 99\n")
+    assert texts(host, PROCPS) == ["50", "50"]  # "{50-x}.conf" is read as "50-x.conf", which exists
+    assert texts(host, SYSTEMD) == ["99"]  # systemd reads each name as it is: the later file's value
+
+
+# --- how each tool splits a file into lines and a line into a setting ------------------------------------------
+@pytest.mark.parametrize(
+    "data, procps, systemd",
+    [
+        (b"a = 1\nb = 2", [(1, "a = 1\n"), (2, "b = 2")], [(1, "a = 1"), (2, "b = 2")]),  # no final newline
+        (b"a = 1\n\nx\n", [(1, "a = 1\n"), (3, "x\n")], [(1, "a = 1"), (2, ""), (3, "x")]),  # numbers kept
+        (b"a\0b = 1\nc = 2\n", [(1, "a"), (2, "c = 2\n")], [(1, "a"), (2, "b = 1"), (3, "c = 2")]),
+        (b"\n\n", [], [(1, ""), (2, "")]),
+        (b"a\n", [(1, "a\n")], [(1, "a")]),
+        (
+            b"k = 1\r\nj = 2\rl = 3\0m = 4\n\rn = 5\n\n",
+            [(1, "k = 1\r\n"), (2, "j = 2\rl = 3"), (3, "\rn = 5\n")],
+            [(1, "k = 1"), (2, "j = 2"), (3, "l = 3"), (4, "m = 4"), (5, "n = 5"), (6, "")],
+        ),
+    ],
+)
+def test_procps_ends_lines_at_newlines_and_a_nul_while_systemd_also_ends_them_at_cr(
+    data: bytes, procps: list, systemd: list
+) -> None:
+    assert nextboot.procps_lines(data) == procps
+    assert nextboot.systemd_lines(data) == systemd
+
+
+@pytest.mark.parametrize(
+    "text, key, value",
+    [
+        ("vm.swappiness = 1", "/proc/sys/vm/swappiness", "1"),
+        (" vm.swappiness\t=\t4 \t", "/proc/sys/vm/swappiness", "4"),
+        ("-vm.swappiness = 2", "/proc/sys/vm/swappiness", "2"),  # "-": ignore errors
+        ("--vm.swappiness = 3", "/proc/sys/vm/swappiness", "3"),
+        ("-vm.swappiness", "/proc/sys/vm/swappiness", None),  # an exclusion from globs
+        ("vm.a=b=c", "/proc/sys/vm/a", "b=c"),
+        ("vm.swappiness", None, None),  # no "=": not an assignment
+        ("#x = 1", None, None),
+        (";x = 1", None, None),
+        ("  a", None, None),  # one character: too short
+    ],
+)
+def test_a_procps_line_reads_as_a_setting(text: str, key: str | None, value: str | None) -> None:
+    s = nextboot.procps_setting(text, "/etc/sysctl.d/x.conf", 7)
+    if key is None:
+        assert s is None
+    else:
+        assert s is not None and (s.key, s.value, s.file, s.line) == (key, value, "/etc/sysctl.d/x.conf", 7)
+
+
+@pytest.mark.parametrize(
+    "path, knob",
+    [
+        ("/proc/sys/vm/swappiness", "swappiness"),
+        ("/proc/sys//vm/./swappiness", "swappiness"),
+        ("/proc/sys/vm/../vm/swappiness", "swappiness"),  # procps simplifies "..": systemd refuses it
+        ("/proc/sys/vm/swappiness/", None),  # a trailing "/" on a file fails
+        ("/proc/sys/kernel/swappiness", None),
+        ("/proc/sys/vm/swappiness/x", None),
+        ("/proc/sys/vm/dirty_ratio", None),  # not a knob asked about
+        ("/proc/sys/vm/watermark_scale_factor", "watermark_scale_factor"),
+        ("/proc/sys/../sys/vm/swappiness", None),  # ".." may not leave /proc/sys
+        ("/etc/vm/swappiness", None),
+    ],
+)
+def test_a_write_reaches_a_knob_only_through_a_path_the_kernel_resolves_to_it(tree, path: str, knob) -> None:
+    root, host, _ = tree
+    (root / "proc/sys/vm/page-cluster").unlink()  # asked about, but this kernel lacks it
+    knobs = {"swappiness", "watermark_scale_factor", "page-cluster"}
+    assert nextboot.knob_of(host, path, knobs, simplify_dots=True) == knob
+    assert nextboot.knob_of(host, "/proc/sys/vm/page-cluster", knobs, simplify_dots=True) is None
+    if ".." in path:
+        assert nextboot.knob_of(host, path, knobs, simplify_dots=False) is None
+
+
+def test_procps_reads_a_file_named_like_a_glob_as_the_files_it_matches(tree) -> None:
+    _, host, put = tree
+    put("/etc/sysctl.d/51-a.conf", "vm.swappiness = 51\n")
+    put("/etc/sysctl.d/52-b.conf", "vm.swappiness = 52\n")
+    put("/etc/sysctl.d/5*.conf", "vm.swappiness = 99\n")
+    put("/etc/sysctl.d/7[0-9].conf", "vm.swappiness = 7\n")  # matches nothing: read as itself
+    put("/usr/lib/sysctl.d/.conf", "vm.page-cluster = 5\n")  # ".conf" alone is a name procps reads
+    # in byte order "5*.conf" comes first and stands for itself and both others; "7[0-9].conf" for itself
+    assert texts(host, PROCPS) == ["99", "51", "52", "51", "52", "7"]
+    assert texts(host, PROCPS, "vm.page-cluster") == ["5"]
+    assert texts(host, SYSTEMD) == ["7"] and texts(host, SYSTEMD, "vm.page-cluster") == []  # names as they are
+
+
+def test_systemd_stops_reading_a_file_at_a_line_of_1_mib() -> None:
+    long = b"x" * ((1 << 20) - 1)
+    assert nextboot.systemd_lines(b"a = 1\n" + long + b"\nb = 2\n") == [(1, "a = 1"), (2, long.decode()), (3, "b = 2")]
+    assert nextboot.systemd_lines(b"a = 1\n" + long + b"x\nb = 2\n") == [(1, "a = 1")]  # ENOBUFS: the rest is lost
+
+
+def test_a_boot_value_shows_each_write_with_its_file_and_line(tree) -> None:
+    _, host, put = tree
+    put("/etc/sysctl.d/30-x.conf", "# x\nvm.swappiness = 3\n")
+    doc = boot(host, PROCPS).as_dict()
+    assert doc["writes"] == [{"file": "/etc/sysctl.d/30-x.conf", "line": 2, "text": "3"}]

@@ -20,13 +20,28 @@ from swapctl.core.units import format_bytes, parse_size, round_up_pages
         ("1 MiB", 1 << 20),
         ("1MB", 10**6),
         ("64k", 64 << 10),
+        # every unit once: binary without B or with iB, decimal with B (--size 8GB is 8 * 10**9, not 8 GiB)
+        ("512B", 512),
+        ("3KB", 3 * 10**3),
+        ("8GB", 8 * 10**9),
+        ("2TB", 2 * 10**12),
+        ("1PB", 10**15),
+        ("2T", 2 << 40),
+        ("3TiB", 3 << 40),
+        ("1P", 1 << 50),
+        ("1PiB", 1 << 50),
+        ("5KiB", 5 << 10),
+        ("0.5K", 512),
+        ("1.0001K", 1025),  # a fraction of a byte rounds up, never down to a smaller area
     ],
 )
 def test_sizes_are_read_as_admins_write_them(text: str, expected: int) -> None:
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-1G", "0", "0M", "1X", "1.2.3G", "G", "1e9", "9" * 40])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "-1G", "0", "0M", "1X", "1.2.3G", "G", "1e9", "9" * 40, "1KBB", "1GIBS", "1ib"]
+)
 def test_bad_sizes_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         parse_size(text)
@@ -49,6 +64,36 @@ def test_the_size_parser_never_crashes(text: str) -> None:
         assert parse_size(text) > 0
     except UsageError:
         pass
+
+
+# What each unit means, written out independently of the parser's tables (util-linux's size parser).
+UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
+UNITS.update({f"{u}iB": f for u, f in UNITS.items() if u not in ("", "B")})
+UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15})
+
+
+@given(
+    st.integers(min_value=1, max_value=1000),
+    st.integers(min_value=0, max_value=999),
+    st.sampled_from(sorted(UNITS)),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_number_with_any_unit_is_that_many_bytes_rounded_up(
+    whole: int, thousandths: int, unit: str, lower: bool, space: bool
+) -> None:
+    # not only "does not crash": the value must be the number times the unit, a fraction of a byte rounded up
+    text = f"{whole}.{thousandths:03d}{' ' if space else ''}{unit.lower() if lower else unit}"
+    expected = -(-(whole * 1000 + thousandths) * UNITS[unit] // 1000)
+    assert parse_size(text) == expected
+
+
+def test_the_largest_size_is_2_to_the_60_and_one_byte_more_is_refused() -> None:
+    assert parse_size("1024P") == 1 << 60
+    with pytest.raises(UsageError, match="too large"):
+        parse_size("1025P")
+    with pytest.raises(UsageError, match="too large"):
+        parse_size(str((1 << 60) + 1))
 
 
 def test_binary_units_in_tables() -> None:

@@ -300,3 +300,96 @@ def test_vm_get_of_a_snapshot_uses_the_snapshots_page_size_not_this_machines(fix
     want = mm.default_min_free_kbytes(state.memory.zones, 65536, False, kernel_version="4.11.0")
     assert state.min_free.kernel_default == want.kernel
     assert state.min_free.basis_kb == mm.buffer_pages(state.memory.zones) * 64
+
+
+INT = (-(2**31), 2**31 - 1)
+
+
+@pytest.mark.parametrize(
+    "name, version, kernel, possible",
+    [
+        ("swappiness", (5, 7, 99), (0, 100), (0, 100)),
+        ("swappiness", (5, 8, 0), (0, 200), (0, 200)),
+        ("watermark_scale_factor", (4, 6, 0), (1, 1000), (1, 1000)),
+        ("watermark_scale_factor", (5, 14, 99), (1, 1000), (1, 1000)),
+        ("watermark_scale_factor", (5, 15, 0), (1, 1000), (1, 3000)),  # the 2022 stable update, or not
+        ("watermark_scale_factor", (5, 16, 99), (1, 1000), (1, 3000)),
+        ("watermark_scale_factor", (5, 17, 0), (1, 3000), (1, 3000)),
+        ("zone_reclaim_mode", (5, 11, 99), INT, INT),
+        ("zone_reclaim_mode", (5, 12, 0), (0, INT[1]), (0, INT[1])),
+        ("vfs_cache_pressure", (5, 11, 0), INT, INT),
+        ("vfs_cache_pressure", (5, 12, 0), (0, INT[1]), (0, INT[1])),
+        ("page-cluster", (6, 1, 99), (0, INT[1]), (0, INT[1])),
+        ("page-cluster", (6, 2, 0), (0, 31), (0, 31)),
+        ("watermark_boost_factor", (5, 0, 0), (0, INT[1]), (0, INT[1])),
+        ("min_free_kbytes", (3, 10, 0), (0, INT[1]), (0, INT[1])),
+    ],
+)
+def test_each_knobs_range_changes_at_the_release_that_changed_it(name, version, kernel, possible) -> None:
+    knob = KNOBS[name]
+    assert knob.kernel_range(version) == kernel
+    assert knob.possible_range(version) == possible
+    uncertain = {
+        ("watermark_scale_factor", (5, 15, 0)),
+        ("watermark_scale_factor", (5, 16, 99)),
+        ("zone_reclaim_mode", (5, 11, 99)),  # a stable update may refuse a negative value
+        ("vfs_cache_pressure", (5, 11, 0)),
+    }
+    assert (knob.doubt(version) is not None) == ((name, version) in uncertain)
+
+
+def test_a_value_only_some_builds_take_draws_a_doubt_and_one_all_take_none() -> None:
+    wsf = KNOBS["watermark_scale_factor"]
+    assert wsf.doubt_about(1000, (5, 15, 0)) is None and wsf.doubt_about(1, (5, 15, 0)) is None
+    doubt = wsf.doubt_about(1001, (5, 15, 0))
+    assert doubt and doubt.startswith("vm.watermark_scale_factor=1001: Linux 5.15 and 5.16 take up to 3000")
+    assert wsf.doubt_about(1001, (5, 17, 0)) is None and wsf.doubt_about(1001, None) is None
+    zrm = KNOBS["zone_reclaim_mode"]
+    assert zrm.doubt_about(-1, (5, 11, 0)) is None  # INT_MIN.. is the mainline range there
+    assert zrm.doubt(None) is None and zrm.kernel_range(None) == (0, INT[1])
+    assert zrm.accepted_range((5, 11, 0)) == (0, 7)  # the policy: three bits
+    assert KNOBS["watermark_scale_factor"].since == (4, 6, 0)
+
+
+@pytest.mark.parametrize(
+    "texts, why",
+    [
+        (["swappiness"], "'swappiness' is not an assignment"),
+        (["swappiness="], "vm.swappiness has an empty value"),
+        (["swappiness=0x10"], "vm.swappiness='0x10' is not a decimal integer"),
+        (["swappiness=\u0661"], "is not a decimal integer"),
+        (["swappiness=" + "1" * 20], "is out of range: it has 20 digits"),
+        (["swappiness=10", "vm.swappiness=20"], "vm.swappiness is assigned more than once"),
+        (["watermark_scale_factor=10"], "does not exist before Linux 4.6.0 (this kernel is 4.4.0)"),
+        (["swappiness=201"], "vm.swappiness=201 is out of range: Linux 4.4.0 accepts 0-100"),
+        (["zone_reclaim_mode=8"], "swapctl accepts 0-7 (only bits 1, 2 and 4 mean anything)"),
+        ([], "nothing to set"),
+    ],
+)
+def test_an_assignment_that_cannot_be_made_is_a_usage_error_saying_why(texts: list[str], why: str) -> None:
+    import re
+
+    with pytest.raises(UsageError, match=re.escape(why)):
+        knobs.parse_assignments(texts, (4, 4, 0), "4.4.0")
+
+
+def test_nineteen_digits_are_read_and_the_range_decides() -> None:
+    (a,) = knobs.parse_assignments(["min_free_kbytes=" + "0" * 30 + "65536"], (6, 1, 0))
+    assert a.value == 65536  # leading zeros are no digits of the value
+    with pytest.raises(UsageError, match="accepts 0-2147483647"):
+        knobs.parse_assignments(["min_free_kbytes=" + "9" * 19], (6, 1, 0))
+    assert knobs.parse_assignments(["swappiness=0", "page-cluster=31"], (6, 1, 0))[1].value == 31
+
+
+def test_the_values_the_kernel_boots_with() -> None:
+    defaults = {k: knob.default for k, knob in KNOBS.items()}
+    assert defaults == {
+        "min_free_kbytes": None,  # computed from memory (kernel/mm.py)
+        "swappiness": 60,
+        "zone_reclaim_mode": 0,
+        "watermark_scale_factor": 10,
+        "watermark_boost_factor": 15000,
+        "vfs_cache_pressure": 100,
+        "page-cluster": 3,
+    }
+    assert KNOBS["watermark_boost_factor"].since == (5, 0, 0)
