@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from swapctl.core.errors import UsageError
 
@@ -33,13 +32,17 @@ def parse_size(text: str, *, what: str = "size") -> int:
             f"{what} {text!r} has an unknown unit {m.group(2)!r}",
             hint="units: K, M, G, T (powers of 1024), KiB..TiB, KB..TB (powers of 1000)",
         )
-    try:
-        value = Decimal(number) * factor
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise UsageError(f"{what} {text!r} is not a size") from exc
-    if value > MAX_SIZE:
+    whole, _, fraction = number.partition(".")
+    whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+    if len(whole) > 19:  # past MAX_SIZE whatever the unit
         raise UsageError(f"{what} {text!r} is too large")
-    result = int(value.to_integral_value(rounding="ROUND_CEILING"))
+    if len(fraction) > 60:  # finer than a byte of any unit: what is left only rounds the byte up, as ceil does
+        fraction = fraction[:60] + "1"
+    # Exact integer arithmetic (no Decimal: its import costs every command start-up): bytes = ceil(n * factor).
+    scale = 10 ** len(fraction)
+    result = -(-int(whole + fraction or "0") * factor // scale)
+    if result > MAX_SIZE:
+        raise UsageError(f"{what} {text!r} is too large")
     if result <= 0:
         raise UsageError(f"{what} {text!r} must be greater than zero")
     return result

@@ -114,3 +114,12 @@ def test_binary_units_in_tables() -> None:
 )
 def test_a_size_that_rounds_to_1024_of_a_unit_is_shown_in_the_next_unit(n: int, expected: str) -> None:
     assert format_bytes(n) == expected
+
+
+def test_a_size_written_with_thousands_of_digits_is_read_exactly_or_refused_without_a_crash() -> None:
+    # Python's int() refuses strings past 4,300 digits: the parser must never hand it one.
+    assert parse_size("0" * 5000 + "16M") == 16 << 20
+    assert parse_size("1." + "0" * 5000 + "1K") == 1025  # a hair over 1 KiB: the byte is rounded up
+    assert parse_size("2." + "0" * 5000 + "K") == 2048
+    with pytest.raises(UsageError, match="too large"):
+        parse_size("9" * 5000)
