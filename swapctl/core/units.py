@@ -40,7 +40,7 @@ def parse_size(text: str, *, what: str = "size") -> int:
         fraction = fraction[:60] + "1"
     # Exact integer arithmetic (no Decimal: its import costs every command start-up): bytes = ceil(n * factor).
     scale = 10 ** len(fraction)
-    result = -(-int(whole + fraction or "0") * factor // scale)
+    result: int = -(-int(whole + fraction or "0") * factor // scale)
     if result > MAX_SIZE:
         raise UsageError(f"{what} {text!r} is too large")
     if result <= 0:
