@@ -104,7 +104,7 @@ complete -c swapctl -n "__swapctl_is ''" -a 'zram' -d 'Compressed swap in RAM: t
 complete -c swapctl -n "__swapctl_is ''" -a 'zswap' -d 'The compressed cache in front of swap: zswap'
 complete -c swapctl -n "__swapctl_is ''" -a 'top' -d 'Show who uses swap: per process, user or cgroup'
 complete -c swapctl -n "__swapctl_is ''" -a 'doctor' -d 'Diagnose swap and reclaim: each finding, its evidence and fix'
-complete -c swapctl -n "__swapctl_is ''" -a 'metrics' -d 'Print the machine\'s swap and reclaim state as Prometheus metrics'
+complete -c swapctl -n "__swapctl_is ''" -a 'metrics' -d 'Print the swap and reclaim state as Prometheus metrics'
 complete -c swapctl -n "__swapctl_is ''" -l root -x -a '(__fish_complete_directories)' -d 'Read and write every file under DIR (a test tree, a snapshot or an...'
 complete -c swapctl -n "__swapctl_is ''" -l state-dir -x -a '(__fish_complete_directories)' -d 'Where the journal and lock live [default: ROOT/var/lib/swapctl]'
 complete -c swapctl -n "__swapctl_is ''" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'

@@ -29,7 +29,7 @@ def metrics(
         "direct-reclaim); 0: one reading. Rates themselves are Prometheus's job, from the counters.",
     ),
 ) -> None:
-    """Print the machine's swap and reclaim state as Prometheus metrics.
+    """Print the swap and reclaim state as Prometheus metrics.
 
     The same reading as doctor (each /proc and /sys file read once), in Prometheus text format 0.0.4: per swap
     area (labels path, type) swapctl_swap_size_bytes, _used_bytes, _priority, _encrypted; per zram device
