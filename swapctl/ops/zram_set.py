@@ -445,38 +445,30 @@ def owned_sections(host: Host) -> set[str]:
 
 
 # --- planning -------------------------------------------------------------------------------------------
-def added_devices(journal: Journal) -> set[str]:
-    """zram devices swapctl added and has not removed, replayed from the committed transactions: the only ones
-    `zram remove` hot-removes (a device the kernel or another tool made stays, reset)."""
+def history(journal: Journal) -> tuple[set[str], dict[str, list[str] | None]]:
+    """One replay of the committed transactions (not rollbacks) for what the kernel cannot say: the zram devices
+    swapctl added and has not removed (the only ones `zram remove` hot-removes: a device the kernel or another
+    tool made stays, reset), and the algorithm_params swapctl last set each device up with (the kernel shows
+    none; None when it set none or the device was removed since)."""
     added: set[str] = set()
+    params: dict[str, list[str] | None] = {}
     for tx in journal.transactions():
         if tx.status != "committed" or tx.rollback_of:
             continue
         for s in tx.steps:
-            kind, device = s.step.get("kind"), s.step.get("params", {}).get("device")
-            if kind == "zram-hot-add" and DEVICE.check(device):
+            kind, p = s.step.get("kind"), s.step.get("params", {})
+            device = p.get("device")
+            if not DEVICE.check(device):
+                continue
+            if kind == "zram-hot-add":
                 added.add(device)
             elif kind == "zram-hot-remove":
                 added.discard(device)
-    return added
-
-
-def last_params(journal: Journal, name: str) -> list[str] | None:
-    """The algorithm_params swapctl last set the device up with (the kernel shows none), from the committed
-    transactions; None when it set none or the device was removed since."""
-    params = None
-    for tx in journal.transactions():
-        if tx.status != "committed" or tx.rollback_of:
-            continue
-        for s in tx.steps:
-            p = s.step.get("params", {})
-            if p.get("device") != name:
-                continue
-            if s.step.get("kind") == "zram-setup":
-                params = p.get("algorithm_params") if PARAMS.check(p.get("algorithm_params")) else None
-            elif s.step.get("kind") == "zram-hot-remove":
-                params = None
-    return params
+                params[device] = None
+            elif kind == "zram-setup":
+                words = p.get("algorithm_params")
+                params[device] = words if PARAMS.check(words) else None
+    return added, params
 
 
 def _algorithm_params(host: Host, text: str | None, names: list[str], name: str | None) -> list[str] | None:
@@ -708,6 +700,7 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
     if dev is None:
         return plan  # already gone
     area = active_area(host, dev.path)
+    added, params = history(journal)
     if dev.initialized and area is None and not force:
         raise Refused(
             f"/dev/{name} is set up but is not a swap area (a filesystem, or another program's?)",
@@ -717,8 +710,8 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         check_zram_swapoff_fits(host, dev)
         plan.add(SwapOff(path=dev.path, priority=area_priority(area)))
     if dev.initialized:
-        plan.add(ZramReset(device=name, algorithm_params=last_params(journal, name)))
-    if name in added_devices(journal):
+        plan.add(ZramReset(device=name, algorithm_params=params.get(name)))
+    if name in added:
         plan.add(ZramHotRemove(device=name))
     elif dev.initialized:
         plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
@@ -750,7 +743,7 @@ def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Pl
     prio = area_priority(area)
     limit = dev.mm.get("mem_limit") or None
     plan.add(SwapOff(path=dev.path, priority=prio))
-    params = last_params(journal, name)  # the kernel shows none: the ones swapctl set, set again
+    params = history(journal)[1].get(name)  # the kernel shows none: the ones swapctl set, set again
     plan.add(ZramReset(device=name, algorithm_params=params))
     plan.add(ZramSetup(device=name, algorithm=dev.algorithm, algorithm_params=params, mem_limit=limit, disksize=size))
     plan.add(ZramMkSwap(device=name))

@@ -19,13 +19,13 @@ import pytest
 from tests.conftest import privileged
 from tests.system.conftest import Workspace
 from tests.system.test_ansible_real import (  # noqa: F401  (swappiness: the fixture, lock held, value restored)
-    PLUGINS,
     SWAPPINESS,
     Run,
     areas,
     file_id,
     fstab_view,
     needs_ansible,
+    run_playbook,
     swappiness,
 )
 
@@ -122,28 +122,7 @@ def playbook(installed: tuple[Path, Path, Path], work: Workspace, tmp_path: Path
         vars_file = tmp_path / f"vars-{stamp}.json"
         vars_file.write_text(json.dumps({**base_vars, **extra_vars}))
         env = ansible_env(home, config, collections)
-        env.update(
-            {
-                "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
-                "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
-                "SWAPCTL_ANSIBLE_RECORD": str(record),
-            }
-        )
-        argv = [sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "-c", "local"]
-        argv += ["-e", f"@{vars_file}", *args, str(PLAYBOOK)]
-        start = time.monotonic()
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            timeout=180,
-            check=False,
-        )
-        tasks = [json.loads(ln) for ln in record.read_text().splitlines()] if record.exists() else []
-        return Run(proc.returncode, proc.stdout, proc.stderr, tasks, time.monotonic() - start)
+        return run_playbook(env, tmp_path, record, ["-e", f"@{vars_file}", *args, str(PLAYBOOK)])
 
     return run
 
@@ -347,27 +326,8 @@ def test_apply_with_an_inline_state_is_one_transaction_and_idempotent(
     def run(*args: str) -> Run:
         record = tmp_path / f"record-{time.monotonic_ns()}.jsonl"
         env = ansible_env(home, config, collections)
-        env.update(
-            {
-                "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
-                "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
-                "SWAPCTL_ANSIBLE_RECORD": str(record),
-            }
-        )
-        argv = [sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "-c", "local"]
-        argv += ["-e", f"ansible_python_interpreter={sys.executable}", *args, str(book)]
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            timeout=180,
-            check=False,
-        )
-        tasks = [json.loads(ln) for ln in record.read_text().splitlines()] if record.exists() else []
-        return Run(proc.returncode, proc.stdout, proc.stderr, tasks, 0.0)
+        tail = ["-e", f"ansible_python_interpreter={sys.executable}", *args, str(book)]
+        return run_playbook(env, tmp_path, record, tail)
 
     check = run("--check", "--diff")
     assert check.returncode == 0, str(check)

@@ -123,46 +123,35 @@ def playbook(work: Workspace, tmp_path: Path):
                 "ANSIBLE_HOME": str(home),
                 "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
                 "ANSIBLE_REMOTE_TEMP": str(home / "remote-tmp"),
-                "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
-                "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 "ANSIBLE_LOCALHOST_WARNING": "0",
                 "HOME": str(home),  # some ansible-core defaults still say ~/.ansible: keep even those out of $HOME
-                "SWAPCTL_ANSIBLE_RECORD": str(record),
                 "LC_ALL": "C.UTF-8",  # ansible-core refuses to start under a non-UTF-8 locale
             }
         )
-        argv = [
-            sys.executable,
-            "-m",
-            "ansible",
-            "playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"@{vars_file}",
-            *(["--check"] if check else []),
-            *args,
-            str(PLAYBOOK),
-        ]
-        start = time.monotonic()
-        proc = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            timeout=120,
-            check=False,
-        )
-        tasks = [json.loads(ln) for ln in record.read_text().splitlines()] if record.exists() else []
-        return Run(proc.returncode, proc.stdout, proc.stderr, tasks, time.monotonic() - start)
+        tail = ["-e", f"@{vars_file}", *(["--check"] if check else []), *args, str(PLAYBOOK)]
+        return run_playbook(env, tmp_path, record, tail, timeout=120)
 
     return run
+
+
+def run_playbook(env: dict[str, str], cwd: Path, record: Path, tail: list[str], timeout: float = 180) -> Run:
+    """ansible-playbook TAIL against localhost (connection local), the swapctl_record callback writing each
+    task's result to `record`; env is the isolated Ansible environment the caller built."""
+    env = {
+        **env,
+        "ANSIBLE_CALLBACK_PLUGINS": str(PLUGINS),
+        "ANSIBLE_CALLBACKS_ENABLED": "swapctl_record",
+        "SWAPCTL_ANSIBLE_RECORD": str(record),
+    }
+    argv = [sys.executable, "-m", "ansible", "playbook", "-i", "localhost,", "-c", "local", *tail]
+    start = time.monotonic()
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=timeout, check=False
+    )
+    tasks = [json.loads(ln) for ln in record.read_text().splitlines()] if record.exists() else []
+    return Run(proc.returncode, proc.stdout, proc.stderr, tasks, time.monotonic() - start)
 
 
 def envelope(task: dict[str, Any]) -> dict[str, Any]:
