@@ -51,15 +51,21 @@ def test_numa_names_the_node_below_its_low_watermark_and_the_free_one(boot):
 
     # swapctl runs on node 1's CPU, so its own memory is node 1's (the default policy is local): started on node
     # 0's, its pages pushed the node under min and the fill, bound to node 0, OOM-killed it (a red CI run).
-    res = guest.run(
-        'python3 -c "import os; os.sched_setaffinity(0, {1}); '
-        "os.execvp('swapctl', ['swapctl', 'numa', '-o', 'json'])\""
-    )
-    assert res.rc == 0, res.stderr
-    data = res.json()["data"]
-    nodes = {n["node"]: n for n in data["nodes"]}
+    # The band is narrow and kswapd works against the fill: a red CI run read node 0 just above low when
+    # swapctl ran. The fill brings it back within a second, so swapctl reads again, up to eight times.
+    for _attempt in range(8):
+        res = guest.run(
+            'python3 -c "import os; os.sched_setaffinity(0, {1}); '
+            "os.execvp('swapctl', ['swapctl', 'numa', '-o', 'json'])\""
+        )
+        assert res.rc == 0, res.stderr
+        data = res.json()["data"]
+        nodes = {n["node"]: n for n in data["nodes"]}
+        if "DMA32" in nodes[0]["below_low"]:
+            break
+        guest.run("sleep 1")
     assert data["numa"] is True
-    assert "DMA32" in nodes[0]["below_low"]
+    assert "DMA32" in nodes[0]["below_low"], nodes[0]
     assert nodes[1]["below_low"] == [] and nodes[1]["free_pages"] > nodes[1]["high_pages"]
     answer = " ".join(data["why_swap_while_free"])
     # node 0's DMA zone may dip below low with DMA32 (a CI run said "node 0 (DMA/DMA32)")
