@@ -41,6 +41,11 @@ def _table(doc: dict[str, Any]) -> None:
             Column("SHARE", right=True),
         ]
         rows = [[r[by], r["processes"], format_bytes(r["swap"]), format_bytes(r["rss"]), share(r)] for r in d["rows"]]
+        if by == "cgroup" and "rates" in d:  # the group's own swap-in and -out, pages per second
+            columns += [Column("IN/S", right=True), Column("OUT/S", right=True)]
+            rate = lambda r, k: "-" if not r.get("rates") or k not in r["rates"] else f"{r['rates'][k]:g}"  # noqa: E731
+            for row, r in zip(rows, d["rows"]):
+                row += [rate(r, "pswpin"), rate(r, "pswpout")]
     skipped = d["skipped"]
     notes = [
         f"{d['source']}: {format_bytes(d['total'])} in processes; the machine uses {format_bytes(d['machine_used'])} "
@@ -54,15 +59,30 @@ def _table(doc: dict[str, Any]) -> None:
     if d.get("note"):
         notes.append(d["note"])
     if by == "cgroup":
-        notes.extend(
-            f"{r['cgroup']}: {format_bytes(r['cgroup_swap'])} by the cgroup's own count ({r['cgroup_source']})"
-            for r in d["rows"]
-            if r.get("cgroup_swap") is not None
-        )
+        notes.extend(_own_count(r) for r in d["rows"] if r.get("cgroup_swap") is not None)
+        if d.get("cgroup_rates_note"):
+            notes.append(d["cgroup_rates_note"])
+        elif "rates" in d:
+            notes.append("IN/S, OUT/S: pages each group swapped in and out per second (its memory.stat)")
     if rows:
         render.table(None, columns, rows, caption="\n".join(notes))
     else:
         render.lines(["no process has pages in swap", *notes])
+
+
+def _own_count(r: dict[str, Any]) -> str:
+    """A cgroup's swap by its own count, its limit, and how often it hit it (memory.swap.events)."""
+    from swapctl.core.units import format_bytes
+
+    text = f"{r['cgroup']}: {format_bytes(r['cgroup_swap'])} by the cgroup's own count ({r['cgroup_source']})"
+    if r.get("cgroup_swap_max") is not None:
+        text += f", swap.max {format_bytes(r['cgroup_swap_max'])}"
+    events = {k: v for k, v in (r.get("cgroup_swap_events") or {}).items() if v}
+    if events:
+        text += ", swap.events " + " ".join(f"{k} {v}" for k, v in events.items())
+    if r.get("cgroup_zswap"):
+        text += f", zswap {format_bytes(r['cgroup_zswap'])}"
+    return text
 
 
 @app.command("top")
@@ -85,9 +105,9 @@ def top(
     (root for other users' processes). The footer reconciles the total with SwapTotal - SwapFree and says
     why they differ. With --interval, each record adds the machine's swap-in and swap-out rates (pswpin,
     pswpout, zswpin, zswpout, zswpwb per second from /proc/vmstat) and each process's major faults per
-    second; on a terminal each record replaces the last, piped they follow each other, and -o json prints
-    one JSON line per record. Processes that exit mid-scan, unreadable files and
-    kernel threads are skipped and counted.
+    second, or with --by cgroup each group's own rates (memory.stat, cgroup v2 on 6.13+). On a terminal
+    each record replaces the last, piped they follow each other, and -o json prints one JSON line per
+    record. Processes that exit mid-scan, unreadable files and kernel threads are skipped and counted.
 
     Exit status: 0 shown; 2 bad input."""
     import time
@@ -120,6 +140,7 @@ def top(
         faults_too = by == "process"  # per-process rates; one scan per refresh serves the report and them
         scanned = ops_top.scan(host, by=by, pss=pss, faults=faults_too)
         vm, faults, start = ops_top.read_vmstat(host), ops_top.majflts(scanned), time.monotonic()
+        groups = ops_top.snapshot(host, by=by, limit=None, scanned=scanned)["rows"] if by == "cgroup" else []
         while records is None or done < records:
             time.sleep(seconds)
             scanned = ops_top.scan(host, by=by, pss=pss, faults=faults_too)
@@ -131,6 +152,9 @@ def top(
                 per = ops_top.fault_rates(faults, now_faults, now - start)
                 for r in data["rows"]:
                     r["majflt_s"] = per.get(r["pid"])
+            elif by == "cgroup":
+                data["cgroup_rates_note"] = ops_top.cgroup_rates(groups, data["rows"], now - start)
+                groups = data["rows"]
             if in_place:
                 sys.stdout.write("\x1b[H\x1b[2J")  # cursor home, clear: each record replaces the last, as in top(1)
             render.emit_record(render.envelope("top", changed=False, data=data), inv.output, _table)

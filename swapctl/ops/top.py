@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from swapctl.system.host import Host
 
 BY = ("process", "user", "cgroup")
-RATES = ("pswpin", "pswpout", "zswpin", "zswpout", "zswpwb")
+RATES = processes.GROUP_COUNTERS  # the same names in /proc/vmstat and a v2 cgroup's memory.stat
 WHY_TOTALS_DIFFER = (
     "the machine counts every used swap slot; VmSwap leaves out swapped-out shared memory (shmem, tmpfs, SysV), "
     "and a page read back but still in the swap cache keeps its slot"
@@ -84,8 +84,16 @@ def snapshot(
             rows = rows[:limit]
         for g in rows:
             g["share"] = round(100 * g["swap"] / machine_used, 1) if machine_used else None
-            if by == "cgroup" and g["cgroup"] != "?":
-                g["cgroup_swap"], g["cgroup_source"] = processes.cgroup_swap(host, g["cgroup"])
+            if by == "cgroup":
+                own = processes.cgroup_swap(host, g["cgroup"]) if g["cgroup"] != "?" else processes.GroupSwap()
+                g.update(
+                    cgroup_swap=own.swap,
+                    cgroup_source=own.source,
+                    cgroup_swap_max=own.swap_max,
+                    cgroup_swap_events=own.events,
+                    cgroup_zswap=own.zswap,
+                    cgroup_counters=own.counters,
+                )
     return {
         "by": by,
         "source": "SwapPss (smaps_rollup)" if pss else "VmSwap (status)",
@@ -105,6 +113,22 @@ def snapshot(
 def vmstat_rates(before: dict[str, int], after: dict[str, int], seconds: float) -> dict[str, float]:
     """Pages per second of swap-in and -out (and zswap's) between two /proc/vmstat readings."""
     return {k: round((after[k] - before.get(k, 0)) / seconds, 1) for k in RATES if k in after}
+
+
+def cgroup_rates(before: list[dict[str, Any]], after: list[dict[str, Any]], seconds: float) -> str | None:
+    """Each cgroup row of `after` gains `rates`: its own swap-in and -out (and zswap's) in pages per second
+    from memory.stat, against the same group in `before`; None for a group new in the list, or one whose
+    kernel keeps no such counters. Returns why no group has rates, or None when some have."""
+    prior = {r["cgroup"]: r.get("cgroup_counters") or {} for r in before}
+    for r in after:
+        now, then = r.get("cgroup_counters") or {}, prior.get(r["cgroup"])
+        r["rates"] = None if not now or not then else vmstat_rates(then, now, seconds)
+    if any(r.get("cgroup_counters") for r in after) or not after:
+        return None
+    return (
+        "per-cgroup swap-in and swap-out rates need cgroup v2 on Linux 6.13 or later (pswpin and pswpout in "
+        "memory.stat); these groups have no such counters"
+    )
 
 
 def read_vmstat(host: Host) -> dict[str, int]:

@@ -140,16 +140,54 @@ def command_line(host: Host, pid: int) -> str | None:
     return text or None
 
 
-def cgroup_swap(host: Host, path: str) -> tuple[int | None, str]:
-    """A cgroup's swap use and where it was read: v2 memory.swap.current, or v1 memsw.usage - usage."""
-    base = "/sys/fs/cgroup"
+# memory.stat counters of swap traffic: cgroup v2 has pswpin/pswpout from 6.13, zswpin/zswpout from 5.19 and
+# zswpwb from 6.8; cgroup v1's memory.stat has none of them.
+GROUP_COUNTERS = ("pswpin", "pswpout", "zswpin", "zswpout", "zswpwb")
+
+
+@dataclass
+class GroupSwap:
+    """What a cgroup itself says of its swap: sizes in bytes, None where the file is absent."""
+
+    swap: int | None = None  # v2 memory.swap.current; v1 memory.memsw.usage_in_bytes - memory.usage_in_bytes
+    source: str = "none"
+    swap_max: int | None = None  # v2 memory.swap.max; None: "max" (no limit) or absent
+    events: dict[str, int] = field(default_factory=dict)  # v2 memory.swap.events: high, max, fail
+    zswap: int | None = None  # v2 memory.zswap.current (5.19+)
+    counters: dict[str, int] = field(default_factory=dict)  # GROUP_COUNTERS found in memory.stat (pages)
+
+
+def _number(host: Host, path: str) -> int | None:
     try:
-        return procfs.parse_int(_read(host, f"{base}{path}/memory.swap.current").strip()), "memory.swap.current"
+        text = _read(host, path).strip()
+        return None if text == "max" else procfs.parse_int(text)
     except (OSError, ValueError):
-        pass
-    try:
-        memsw = procfs.parse_int(_read(host, f"{base}/memory{path}/memory.memsw.usage_in_bytes").strip())
-        usage = procfs.parse_int(_read(host, f"{base}/memory{path}/memory.usage_in_bytes").strip())
-        return max(memsw - usage, 0), "memory.memsw.usage_in_bytes - memory.usage_in_bytes"
-    except (OSError, ValueError):
-        return None, "none"
+        return None
+
+
+def cgroup_swap(host: Host, path: str) -> GroupSwap:
+    """A cgroup's own swap figures: v2 memory.swap.* and memory.stat's swap counters, or v1 memsw - usage."""
+    base = f"/sys/fs/cgroup{path}"
+    current = _number(host, f"{base}/memory.swap.current")
+    if current is not None:
+        try:
+            stat = procfs.parse_vmstat(_read(host, f"{base}/memory.stat"))
+        except OSError:
+            stat = {}
+        try:
+            events = procfs.parse_vmstat(_read(host, f"{base}/memory.swap.events"))
+        except OSError:
+            events = {}
+        return GroupSwap(
+            swap=current,
+            source="memory.swap.current",
+            swap_max=_number(host, f"{base}/memory.swap.max"),
+            events=events,
+            zswap=_number(host, f"{base}/memory.zswap.current"),
+            counters={k: stat[k] for k in GROUP_COUNTERS if k in stat},
+        )
+    v1 = f"/sys/fs/cgroup/memory{path}"
+    memsw, usage = _number(host, f"{v1}/memory.memsw.usage_in_bytes"), _number(host, f"{v1}/memory.usage_in_bytes")
+    if memsw is None or usage is None:
+        return GroupSwap()
+    return GroupSwap(swap=max(memsw - usage, 0), source="memory.memsw.usage_in_bytes - memory.usage_in_bytes")

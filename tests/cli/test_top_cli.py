@@ -173,3 +173,76 @@ def test_on_a_terminal_each_record_replaces_the_last_and_piped_they_follow(machi
         [sys.executable, "-m", "swapctl", *argv], capture_output=True, text=True, timeout=60, cwd=REPO
     ).stdout
     assert "\x1b[" not in piped and piped.count("postgres") == 2, piped
+
+
+def v2_group(machine: Path, *, stat: str, swap_max: str = "max", events: str = "high 0\nmax 0\nfail 0\n") -> Path:
+    cg = machine / "sys/fs/cgroup/system.slice/postgres.service"
+    cg.mkdir(parents=True)
+    (cg / "memory.swap.current").write_text(f"{61000 * 1024}\n")
+    (cg / "memory.swap.max").write_text(swap_max + "\n")
+    (cg / "memory.swap.events").write_text(events)
+    (cg / "memory.stat").write_text(stat)
+    return cg
+
+
+def test_a_v2_cgroup_shows_its_swap_limit_events_zswap_and_counters(cli, machine: Path) -> None:
+    cg = v2_group(
+        machine,
+        stat="anon 4096\nswap 0\nzswpin 3\nzswpout 9\npswpin 120\npswpout 480\npgfault 77\n",
+        swap_max=str(64 << 20),
+        events="high 0\nmax 2\nfail 1\n",
+    )
+    (cg / "memory.zswap.current").write_text("1048576\n")
+    row = {r["cgroup"]: r for r in data(cli, "--by", "cgroup")["rows"]}["/system.slice/postgres.service"]
+    assert row["cgroup_swap_max"] == 64 << 20
+    assert row["cgroup_swap_events"] == {"high": 0, "max": 2, "fail": 1}
+    assert row["cgroup_zswap"] == 1 << 20
+    assert row["cgroup_counters"] == {"pswpin": 120, "pswpout": 480, "zswpin": 3, "zswpout": 9}
+    text = " ".join(cli("top", "--by", "cgroup").stdout.split())
+    assert "swap.max 64 MiB, swap.events max 2 fail 1, zswap 1 MiB" in text
+
+
+def _interval(cli, machine: Path, monkeypatch, stats: list[str], *args: str):  # noqa: ANN001, ANN202
+    """`top --by cgroup --interval 1` with the group's memory.stat stepping through `stats`, one per sleep."""
+    import time
+
+    stat = machine / "sys/fs/cgroup/system.slice/postgres.service/memory.stat"
+    steps = iter(stats)
+    monkeypatch.setattr(time, "sleep", lambda s: stat.write_text(next(steps)))
+    clock = iter(float(n) for n in range(100))
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    return cli(*args, "top", "--by", "cgroup", "--interval", "1", "--count", str(len(stats)))
+
+
+def test_interval_by_cgroup_gives_each_groups_own_swap_rates_from_memory_stat(cli, machine: Path, monkeypatch) -> None:  # noqa: ANN001
+    v2_group(machine, stat="pswpin 100\npswpout 1000\n")
+    r = _interval(cli, machine, monkeypatch, ["pswpin 130\npswpout 1400\n", "pswpin 130\npswpout 1500\n"], "-o", "json")
+    assert r.exit_code == 0, r.output
+    records = [json.loads(line)["data"] for line in r.stdout.splitlines()]
+    rates = [{x["cgroup"]: x["rates"] for x in rec["rows"]} for rec in records]
+    assert [x["/system.slice/postgres.service"] for x in rates] == [
+        {"pswpin": 30.0, "pswpout": 400.0},
+        {"pswpin": 0.0, "pswpout": 100.0},
+    ]
+    assert rates[0]["/user.slice"] is None  # no memory.stat of its own here
+    assert records[0]["cgroup_rates_note"] is None
+
+
+def test_interval_by_cgroup_on_a_terminal_shows_in_and_out_columns(cli, machine: Path, monkeypatch) -> None:  # noqa: ANN001
+    v2_group(machine, stat="pswpin 100\npswpout 1000\n")
+    r = _interval(cli, machine, monkeypatch, ["pswpin 130\npswpout 1400\n"])
+    assert r.exit_code == 0, r.output
+    header = next(line for line in r.stdout.splitlines() if "CGROUP" in line)
+    assert header.split()[-2:] == ["IN/S", "OUT/S"]
+    row = next(line for line in r.stdout.splitlines() if "postgres.service" in line)
+    assert row.split()[-2:] == ["30", "400"]
+
+
+def test_without_per_cgroup_counters_the_rates_say_why(cli, machine: Path, monkeypatch) -> None:  # noqa: ANN001
+    v2_group(machine, stat="anon 4096\nswap 0\n")  # before 6.13: no pswpin/pswpout in memory.stat
+    r = _interval(cli, machine, monkeypatch, ["anon 4096\nswap 0\n"], "-o", "json")
+    rec = json.loads(r.stdout)["data"]
+    assert all(x["rates"] is None for x in rec["rows"])
+    assert "cgroup v2 on Linux 6.13 or later" in rec["cgroup_rates_note"]
+    text = " ".join(_interval(cli, machine, monkeypatch, ["swap 0\n"]).stdout.split())
+    assert "need cgroup v2 on Linux 6.13 or later" in text
