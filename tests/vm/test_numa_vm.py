@@ -72,6 +72,22 @@ def test_numa_names_the_node_below_its_low_watermark_and_the_free_one(boot):
     assert re.search(r"node 0 \([A-Za-z0-9/]*DMA32[A-Za-z0-9/]*\) is below its low watermark while node 1", answer)
     assert "zone_reclaim_mode=0" in answer
 
+    # doctor says the same as a finding with its evidence, and fails (exit 4): it reads on node 1's CPU too,
+    # and again while kswapd has the node just above low.
+    for _attempt in range(8):
+        res = guest.run(
+            'python3 -c "import os; os.sched_setaffinity(0, {1}); '
+            "os.execvp('swapctl', ['swapctl', 'doctor', '--interval', '0', '-o', 'json'])\""
+        )
+        found = {f["id"]: f for f in res.json()["data"]["findings"]}
+        if "numa-node-below-low" in found:
+            break
+        guest.run("sleep 1")
+    assert res.rc == 4, res.stderr
+    numa_finding = found["numa-node-below-low"]
+    assert numa_finding["severity"] == "warning"
+    assert any(e["name"] == "node 0 DMA32 free" for e in numa_finding["evidence"]), numa_finding
+
     # With zone_reclaim_mode on, the answer blames it (the usual cause on real NUMA machines).
     assert guest.swapctl("vm", "set", "zone_reclaim_mode=1").rc == 0
     data = guest.swapctl("numa", "-o", "json").json()["data"]
