@@ -2,12 +2,17 @@
 `ansible-galaxy collection install`, and run by a real ansible-core against this machine (connection local):
 examples/ansible/collection.yml with swapctl.swap.swapfile, swapctl.swap.vm and swapctl.swap.swapctl_facts.
 `--check --diff` changes nothing and shows the diff; the first run changes; the second reports changed=0; a
-hand-made drift of vm.swappiness shows in the next `--check --diff`."""
+hand-made drift of vm.swappiness shows in the next `--check --diff`. The check run is also the fleet case: the
+same playbook against two hosts at once, this machine and a second local host whose facts swapctl reads from a
+recorded two-node machine's --root tree. Then swapctl.swap.zram, swapctl.swap.zswap and swapctl.swap.apply (an
+inline state with a swap file and vm.swappiness) in one playbook: check, first and second run, then rolled back."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import privileged
-from tests.system.conftest import Workspace
+from tests.system.conftest import RealSwapctl, Workspace
 from tests.system.test_ansible_real import (  # noqa: F401  (swappiness: the fixture, lock held, value restored)
     SWAPPINESS,
     Run,
@@ -28,8 +33,16 @@ from tests.system.test_ansible_real import (  # noqa: F401  (swappiness: the fix
     run_playbook,
     swappiness,
 )
+from tests.system.test_zram_zswap_real import (  # noqa: F401  (the fixtures: zram and zswap put back afterwards)
+    ZSWAP,
+    _zram_names,
+    _zram_swaps,
+    zram_guard,
+    zswap_guard,
+)
 
 REPO = Path(__file__).resolve().parents[2]
+SNAPSHOT = REPO / "tests" / "fixtures" / "kernel-recordings" / "6.12" / "n2-1g-1g" / "step0" / "root"  # 2 nodes
 COLLECTION = REPO / "ansible" / "ansible_collections" / "swapctl" / "swap"
 PLAYBOOK = REPO / "examples" / "ansible" / "collection.yml"
 MiB = 1 << 20
@@ -134,10 +147,75 @@ def values_diff(task: dict[str, Any]) -> dict[str, str]:
     return entries[0]
 
 
-def facts(run: Run) -> dict[str, Any]:
-    task = run.task(FACTS)
+def facts(run: Run, host: str = "localhost") -> dict[str, Any]:
+    task = run.task(FACTS, host)
     assert task["status"] == "ok" and task["changed"] is False, task
     return task["ansible_facts"]["swapctl"]
+
+
+def zoneinfo_marks(text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """(node, zone) -> free/min/low/high pages, read straight from a zoneinfo text (the test's own reading)."""
+    zones: dict[tuple[int, str], dict[str, int]] = {}
+    here: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^Node (\d+), zone\s+(\S+)", line)
+        if m:
+            here = zones.setdefault((int(m[1]), m[2]), {})
+            continue
+        m = re.match(r"^\s+(?:pages (free)|(min)|(low)|(high))\s+(\d+)$", line)
+        if m:
+            key = next(g for g in m.groups()[:4] if g)
+            here.setdefault(key, int(m[5]))
+    return zones
+
+
+@pytest.fixture
+def snapshot_host(tmp_path: Path) -> tuple[Path, Path]:
+    """The fleet's second host: an inventory host `snapshot` (connection local, interpreter set) whose swapctl
+    reads a copy of a recorded two-node 6.12 machine through --root. Returns (inventory, the copied root)."""
+    root = tmp_path / "snapshot-root"
+    shutil.copytree(SNAPSHOT, root, symlinks=True)
+    inventory = tmp_path / "fleet.ini"
+    inventory.write_text(
+        f"snapshot ansible_connection=local ansible_python_interpreter={sys.executable} swapctl_root={root}\n"
+    )
+    return inventory, root
+
+
+def assert_snapshot_facts(seen: dict[str, Any], root: Path) -> None:
+    """The snapshot host's facts are the recorded machine's, not this one's."""
+    meminfo = dict(ln.split(":", 1) for ln in (root / "proc/meminfo").read_text().splitlines())
+    assert seen["kernel"] == (root / "proc/sys/kernel/osrelease").read_text().strip() != os.uname().release
+    assert seen["areas"] == [] and seen["swap_total"] == 0
+    assert seen["mem_total"] == int(meminfo["MemTotal"].split()[0]) * 1024
+    assert seen["vm"]["vm.swappiness"]["value"] == int((root / "proc/sys/vm/swappiness").read_text())
+    assert seen["vm"]["vm.min_free_kbytes"]["value"] == int((root / "proc/sys/vm/min_free_kbytes").read_text())
+    assert [f["id"] for f in seen["findings"]] == ["no-swap"] and seen["pending_transaction"] is None
+    marks = seen["watermarks"]
+    expected = zoneinfo_marks((root / "proc/zoneinfo").read_text())
+    got = {(z["node"], z["zone"]): {k: z[k] for k in ("free", "min", "low", "high")} for z in marks["zones"]}
+    assert got == expected, (got, expected)
+    assert [n["node"] for n in marks["nodes"]] == [0, 1]
+    for n in marks["nodes"]:
+        mine = [v for (node, _), v in expected.items() if node == n["node"]]
+        assert n["free"] == sum(v["free"] for v in mine) and n["low"] == sum(v["low"] for v in mine), n
+    assert marks["below_low"] == [] and not any(z["below_low"] for z in marks["zones"])
+    assert marks["page_size"] == 4096
+
+
+def assert_this_machines_watermarks(seen: dict[str, Any]) -> None:
+    """This machine's watermarks facts name /proc/zoneinfo's nodes and zones (free pages move, so the marks are
+    checked for order, and below_low against swapctl's own state)."""
+    marks = seen["watermarks"]
+    zones = zoneinfo_marks(Path("/proc/zoneinfo").read_text())
+    assert [(z["node"], z["zone"]) for z in marks["zones"]] == list(zones), marks["zones"]
+    assert sorted({n["node"] for n in marks["nodes"]}) == sorted({node for node, _ in zones})
+    for z in marks["zones"]:
+        assert z["below_low"] == (z["state"] in ("below_low", "below_min")), z
+        if z["state"] != "empty":
+            assert 0 <= z["min"] <= z["low"] <= z["high"], z
+    assert marks["below_low"] == [f"{z['node']}/{z['zone']}" for z in marks["zones"] if z["below_low"]]
+    assert marks["page_size"] == PAGE
 
 
 # --- against the real machine ---------------------------------------------------------------------------
@@ -149,17 +227,28 @@ def facts(run: Run) -> dict[str, Any]:
 def test_collection_check_diff_then_first_run_then_second_run_then_a_drift_shows_in_check_diff(
     playbook,
     work: Workspace,
+    snapshot_host: tuple[Path, Path],
     swappiness: int,  # noqa: F811  (the fixture imported above)
 ) -> None:
+    """The --check --diff run is also the fleet case: the same playbook against two hosts at once, this machine
+    and `snapshot` (facts read from a recorded two-node machine's --root tree; its changing tasks skipped)."""
     swapfile = work.swapdir / "swapfile"
     target = 13 if swappiness != 13 else 14
     drifted = target + 7
     names = {"swapfile": SWAPFILE.format(path=swapfile, size="16M"), "vm": VM.format(value=target)}
     fstab_before = fstab_view(work)
 
-    # --check --diff: both would change, the diff says how, and nothing on the machine moves.
-    check = playbook("--check", "--diff", vm_swappiness=target)
+    # --check --diff, on two hosts: both tasks would change here, the diff says how, and nothing on the machine
+    # moves; the snapshot host only reads its facts, from its own tree.
+    inventory, snapshot_root = snapshot_host
+    check = playbook("--check", "--diff", "-i", str(inventory), vm_swappiness=target)
     assert check.returncode == 0, str(check)
+    for name in names.values():
+        assert check.task(name, "snapshot")["status"] == "skipped"
+    snap = facts(check, "snapshot")
+    assert_snapshot_facts(snap, snapshot_root)
+    assert check.recap("snapshot")["changed"] == 0 and check.recap("snapshot")["failed"] == 0
+    assert check.task(FACTS, "snapshot")["ansible_facts"] != check.task(FACTS)["ansible_facts"]
     for name in names.values():
         task = check.task(name)
         assert task["status"] == "ok" and task["changed"] is True, task
@@ -178,6 +267,8 @@ def test_collection_check_diff_then_first_run_then_second_run_then_a_drift_shows
     seen = facts(check)
     assert seen["areas"] == [] or all(str(work.root) not in a.get("path", "") for a in seen["areas"]), seen
     assert seen["vm"]["vm.swappiness"]["value"] == swappiness
+    assert seen["kernel"] == os.uname().release
+    assert_this_machines_watermarks(seen)
     assert check.recap()["changed"] == 2 and check.recap()["failed"] == 0
     assert work.swaps() == {} and not swapfile.exists() and work.listing() == []
     assert int(SWAPPINESS.read_text()) == swappiness, "check mode wrote vm.swappiness"
@@ -244,6 +335,12 @@ def test_collection_check_diff_then_first_run_then_second_run_then_a_drift_shows
 
     counts = [r.recap()["changed"] for r in (check, first, second, drift)]
     print(f"changed counts: check={counts[0]} first={counts[1]} second={counts[2]} drift-check={counts[3]}")
+    mine = {k: seen[k] for k in ("kernel", "mem_total", "swap_total")} | {"below_low": seen["watermarks"]["below_low"]}
+    theirs = {k: snap[k] for k in ("kernel", "mem_total", "swap_total")} | {
+        "below_low": snap["watermarks"]["below_low"]
+    }
+    print(f"facts: localhost {mine} nodes={[n['node'] for n in seen['watermarks']['nodes']]}")
+    print(f"facts: snapshot {theirs} nodes={[n['node'] for n in snap['watermarks']['nodes']]}")
 
 
 # --- no root, no change: a missing swapctl and the collection's shape -----------------------------------
@@ -294,53 +391,122 @@ def test_every_module_documents_itself_to_ansible_doc(installed) -> None:
         assert doc["examples"].strip() and doc["return"], name
 
 
+ZRAM = "zram swap 32M"
+ZSWAP_POOL = "zswap max_pool_percent {pool}"
+APPLY = "Desired state: a swap file and vm.swappiness {value}"
+
+
 @privileged
 @pytest.mark.privileged
 @needs_ansible
-def test_apply_with_an_inline_state_is_one_transaction_and_idempotent(
-    installed: tuple[Path, Path, Path], work: Workspace, tmp_path: Path
+def test_zram_zswap_and_apply_check_then_first_run_then_second_run_then_all_undone(
+    installed: tuple[Path, Path, Path],
+    work: Workspace,
+    zram_guard: set[str],  # noqa: F811  (the fixture imported above: zram devices reset and removed afterwards)
+    zswap_guard: dict[str, str],  # noqa: F811  (zswap's parameters put back afterwards)
+    swappiness: int,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    """swapctl.swap.apply with `state` inline: written to a temporary YAML file on the target, applied."""
+    """swapctl.swap.zram sets up a zram swap device, swapctl.swap.zswap sets max_pool_percent, and
+    swapctl.swap.apply makes a whole state (inline: a swap file and vm.swappiness) so in one transaction. Three
+    runs of one playbook: --check --diff (all three would change, nothing does), the first (all three change),
+    the second (changed=0). Then swapctl rolls back each transaction and the machine is as found."""
+    device = min(zram_guard, key=lambda n: int(n[4:]), default=None)
+    if device is None:
+        pytest.skip("no free zram device to set up (the test never hot-adds one for this)")
     collections, home, config = installed
     applied = work.swapdir / "applied"
+    pool = "17" if zswap_guard["max_pool_percent"] != "17" else "18"
+    target = 13 if swappiness != 13 else 14
+    names = {"zram": ZRAM, "zswap": ZSWAP_POOL.format(pool=pool), "apply": APPLY.format(value=target)}
+    state = {"swapfiles": [{"path": str(applied), "size": "16M"}], "vm": {"swappiness": target}, "persist": False}
+    swapctl_bin = str(Path(sys.executable).parent / "swapctl")
     play = [
         {
-            "name": "apply",
+            "name": "zram, zswap and a whole state, through the swapctl.swap collection",
             "hosts": "all",
             "gather_facts": False,
+            "module_defaults": {"group/swapctl.swap.all": {"swapctl": swapctl_bin, "state_dir": str(work.state_dir)}},
             "tasks": [
-                {
-                    "name": "Desired state",
-                    "swapctl.swap.apply": {
-                        "swapctl": str(Path(sys.executable).parent / "swapctl"),
-                        "state_dir": str(work.state_dir),
-                        "state": {"swapfiles": [{"path": str(applied), "size": "16M"}], "persist": False},
-                    },
-                }
+                {"name": names["zram"], "swapctl.swap.zram": {"size": "32M"}},
+                {"name": names["zswap"], "swapctl.swap.zswap": {"settings": {"max_pool_percent": int(pool)}}},
+                {"name": names["apply"], "swapctl.swap.apply": {"state": state}},
             ],
         }
     ]
-    book = tmp_path / "apply.yml"
+    book = tmp_path / "zram-zswap-apply.yml"
     book.write_text(json.dumps(play))  # JSON is YAML
+    fstab_before, sysctl_d = fstab_view(work), sorted(os.listdir("/etc/sysctl.d"))
 
     def run(*args: str) -> Run:
         record = tmp_path / f"record-{time.monotonic_ns()}.jsonl"
         env = ansible_env(home, config, collections)
-        tail = ["-e", f"ansible_python_interpreter={sys.executable}", *args, str(book)]
-        return run_playbook(env, tmp_path, record, tail)
+        return run_playbook(
+            env, tmp_path, record, ["-e", f"ansible_python_interpreter={sys.executable}", *args, str(book)]
+        )
 
+    def pool_now() -> str:
+        return (ZSWAP / "max_pool_percent").read_text().strip()
+
+    def untouched() -> None:
+        assert _zram_swaps() == {} and _zram_names() == zram_guard
+        assert (Path("/sys/block") / device / "initstate").read_text().strip() == "0"
+        assert pool_now() == zswap_guard["max_pool_percent"]
+        assert int(SWAPPINESS.read_text()) == swappiness
+        assert work.swaps() == {} and not applied.exists()
+
+    # --check --diff: all three would change, with the values before and after; nothing on the machine moves.
     check = run("--check", "--diff")
     assert check.returncode == 0, str(check)
-    task = check.task("Desired state")
-    assert task["changed"] is True and task["transaction"] is None and task["diff"], task
-    assert work.swaps() == {} and not applied.exists()
+    for name in names.values():
+        task = check.task(name)
+        assert task["status"] == "ok" and task["changed"] is True and task["transaction"] is None, task
+        assert task["actions"] and all(a["status"] == "planned" for a in task["actions"]), task["actions"]
+    zram_diff = values_diff(check.task(names["zram"]))
+    assert f"/dev/{device}: not set up" in zram_diff["before"] and f"/dev/{device}: 32 MiB" in zram_diff["after"]
+    zswap_diff = values_diff(check.task(names["zswap"]))
+    assert zswap_diff["before"] == f"zswap max_pool_percent: {zswap_guard['max_pool_percent']}\n", zswap_diff
+    assert zswap_diff["after"] == f"zswap max_pool_percent: {pool}\n", zswap_diff
+    apply_diff = values_diff(check.task(names["apply"]))
+    assert f"vm.swappiness: {swappiness}" in apply_diff["before"] and f"vm.swappiness: {target}" in apply_diff["after"]
+    assert f"swap area {applied}: off" in apply_diff["before"], apply_diff
+    assert check.recap()["changed"] == 3 and check.recap()["failed"] == 0
+    untouched()
+    assert not work.state_dir.exists(), "check mode wrote swapctl's journal"
 
+    # First run: all three change, each in its own transaction; the kernel says so independently.
     first = run()
     assert first.returncode == 0, str(first)
-    task = first.task("Desired state")
-    assert task["changed"] is True and task["transaction"], task
+    for name in names.values():
+        task = first.task(name)
+        assert task["status"] == "ok" and task["changed"] is True and task["transaction"], task
+    transactions = {k: first.task(n)["transaction"] for k, n in names.items()}
+    assert len(set(transactions.values())) == 3, transactions
+    assert first.recap()["changed"] == 3 and first.recap()["failed"] == 0
+    assert _zram_swaps() == {device: 100} and _zram_names() == zram_guard, "a free device was there: no hot_add"
+    assert (Path("/sys/block") / device / "disksize").read_text().strip() == str(32 * MiB)
+    assert pool_now() == pool
+    assert int(SWAPPINESS.read_text()) == target
     assert areas(work) == {str(applied): ("file", (16 * MiB - PAGE) // 1024)}
+    steps = [a["step"] for a in first.task(names["apply"])["actions"]]
+    assert "swapon" in steps and "sysctl-write" in steps, steps  # the swap file and the knob: one transaction
 
+    # Second run: already so, changed=0.
     second = run()
     assert second.returncode == 0, str(second)
-    assert second.task("Desired state")["changed"] is False and second.recap()["changed"] == 0
+    for name in names.values():
+        task = second.task(name)
+        assert task["status"] == "ok" and task["changed"] is False and task["actions"] == [], task
+    assert second.recap()["changed"] == 0 and second.recap()["failed"] == 0
+    assert _zram_swaps() == {device: 100} and pool_now() == pool and int(SWAPPINESS.read_text()) == target
+
+    # All undone, newest first, by swapctl's own rollback: the machine is as found, /etc untouched throughout.
+    sw = RealSwapctl(work.state_dir)
+    for key in ("apply", "zswap", "zram"):
+        r = sw("rollback", transactions[key])
+        assert r.returncode == 0, (key, r)
+    untouched()
+    assert fstab_view(work) == fstab_before and sorted(os.listdir("/etc/sysctl.d")) == sysctl_d
+    counts = [r.recap()["changed"] for r in (check, first, second)]
+    seconds = [round(r.seconds, 1) for r in (check, first, second)]
+    print(f"zram/zswap/apply changed counts: check={counts[0]} first={counts[1]} second={counts[2]} seconds={seconds}")

@@ -61,15 +61,17 @@ class Run:
     tasks: list[dict[str, Any]]
     seconds: float
 
-    def task(self, name: str) -> dict[str, Any]:
-        found = [t for t in self.tasks if t["task"] == name]
-        assert len(found) == 1, f"task {name!r} ran {len(found)} times: {[t['task'] for t in self.tasks]}\n{self}"
+    def task(self, name: str, host: str = "localhost") -> dict[str, Any]:
+        found = [t for t in self.tasks if t["task"] == name and t["host"] == host]
+        assert len(found) == 1, (
+            f"task {name!r} ran {len(found)} times on {host}: {[(t['task'], t['host']) for t in self.tasks]}\n{self}"
+        )
         return found[0]
 
-    def recap(self) -> dict[str, int]:
+    def recap(self, host: str = "localhost") -> dict[str, int]:
         """The PLAY RECAP counters of the default stdout callback, as a second witness to the per-task record."""
-        m = re.search(r"^localhost\s+:\s+(.*)$", self.stdout, re.M)
-        assert m, f"no PLAY RECAP in the output\n{self}"
+        m = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", self.stdout, re.M)
+        assert m, f"no PLAY RECAP for {host} in the output\n{self}"
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
 
     def __str__(self) -> str:

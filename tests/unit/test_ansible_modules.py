@@ -235,15 +235,76 @@ def test_apply_writes_the_inline_state_as_yaml_that_reads_back_the_same() -> Non
     assert yaml.safe_load(apply.state_text(state)) == state
 
 
-def test_facts_run_list_vm_get_and_doctor_with_no_interval() -> None:
+def test_facts_run_list_vm_get_watermarks_and_doctor_with_no_interval() -> None:
     argvs = swapctl_facts.build_argvs(params(swapctl_facts, state_dir="/st"))
     base = ["swapctl", "--state-dir", "/st", "-o", "json"]
     assert argvs == {
         "list": [*base, "list"],
         "vm": [*base, "vm", "get"],
+        "watermarks": [*base, "watermarks"],
         "doctor": [*base, "doctor", "--interval", "0"],
     }
     assert swapctl_facts.DOCTOR_FINDINGS == 4
+
+
+def test_facts_read_a_root_tree_when_given_one() -> None:
+    argvs = swapctl_facts.build_argvs(params(swapctl_facts, root="/snap/db1"), ["/usr/bin/swapctl"])
+    assert all(argv[:5] == ["/usr/bin/swapctl", "--root", "/snap/db1", "-o", "json"] for argv in argvs.values())
+
+
+WATERMARKS = {
+    "page_size": 4096,
+    "settings": {"min_free_kbytes": 67584},
+    "zones": [
+        {"node": 0, "zone": "DMA32", "free": 237856, "min": 8131, "low": 10163, "high": 12195, "promo": 14227,
+         "boost": 0, "managed": 244285, "protection": [0, 0], "state": "above_high"},
+        {"node": 0, "zone": "Normal", "free": 0, "min": 0, "low": 0, "high": 0, "managed": 0, "state": "empty"},
+        {"node": 1, "zone": "DMA32", "free": 11000, "min": 8636, "low": 10795, "high": 12954, "managed": 257892,
+         "state": "between_low_high"},
+        {"node": 1, "zone": "Normal", "free": 9000, "min": 8000, "low": 10000, "high": 12000, "managed": 90000,
+         "state": "below_low"},
+        {"node": 2, "zone": "Normal", "free": 10, "min": 8000, "low": 10000, "high": 12000, "managed": 90000,
+         "state": "below_min"},
+    ],
+    "nodes": [
+        {"node": 0, "free": 237856, "min": 8131, "low": 10163, "high": 12195, "managed": 244285, "free_bytes": 1},
+        {"node": 1, "free": 20000, "min": 16636, "low": 20795, "high": 24954, "managed": 347892},
+    ],
+    "totals": {"free": 1},
+}  # fmt: skip
+
+
+def test_facts_summarise_the_watermarks_per_zone_and_node_from_swapctls_zone_state() -> None:
+    got = swapctl_facts.facts({}, {}, {}, WATERMARKS)["watermarks"]
+    assert got["page_size"] == 4096
+    assert got["zones"][0] == {
+        "node": 0,
+        "zone": "DMA32",
+        "free": 237856,
+        "min": 8131,
+        "low": 10163,
+        "high": 12195,
+        "state": "above_high",
+        "below_low": False,
+    }
+    assert [(z["node"], z["zone"], z["below_low"]) for z in got["zones"]] == [
+        (0, "DMA32", False),
+        (0, "Normal", False),  # empty: no pages to be below anything
+        (1, "DMA32", False),  # between low and high: kswapd is not woken
+        (1, "Normal", True),
+        (2, "Normal", True),  # below min is below low too
+    ]
+    assert got["below_low"] == ["1/Normal", "2/Normal"]
+    assert got["nodes"] == [
+        {"node": 0, "free": 237856, "min": 8131, "low": 10163, "high": 12195},
+        {"node": 1, "free": 20000, "min": 16636, "low": 20795, "high": 24954},
+    ]
+    assert swapctl_facts.facts({}, {}, {})["watermarks"] == {
+        "page_size": None,
+        "zones": [],
+        "nodes": [],
+        "below_low": [],
+    }
 
 
 def test_facts_from_the_envelopes_data() -> None:
@@ -446,6 +507,7 @@ def test_facts_take_doctors_exit_4_as_findings_not_failure(tmp_path: Path, monke
         [
             (0, json.dumps({**ENVELOPE, "changed": False, "data": {"areas": [], "total": 0}}), ""),
             (0, json.dumps({**ENVELOPE, "changed": False, "data": {"settings": []}}), ""),
+            (0, json.dumps({**ENVELOPE, "changed": False, "data": WATERMARKS}), ""),
             (4, json.dumps(doctor), "swapctl: error: 1 finding at warning or above: no-swap\n"),
         ]
     )
@@ -459,6 +521,7 @@ def test_facts_take_doctors_exit_4_as_findings_not_failure(tmp_path: Path, monke
     assert "failed" not in res and res["changed"] is False
     assert res["ansible_facts"]["swapctl"]["findings"][0]["id"] == "no-swap"
     assert res["ansible_facts"]["swapctl"]["worst"] == "warning"
+    assert res["ansible_facts"]["swapctl"]["watermarks"]["below_low"] == ["1/Normal", "2/Normal"]
 
 
 def test_a_missing_swapctl_says_how_to_install_it(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -12,8 +12,11 @@ module: swapctl_facts
 short_description: Swap areas, vm settings with their boot values and drift, doctor findings, as facts
 version_added: 0.1.0
 description:
-  - Runs C(swapctl -o json list), C(swapctl -o json vm get) and C(swapctl -o json doctor --interval 0) on the
-    target and returns what they say as C(ansible_facts.swapctl). Changes nothing.
+  - Runs C(swapctl -o json list), C(swapctl -o json vm get), C(swapctl -o json watermarks) and
+    C(swapctl -o json doctor --interval 0) on the target and returns what they say as C(ansible_facts.swapctl).
+    Changes nothing.
+  - With I(root), swapctl reads a C(--root) tree (an image, or a snapshot of another machine's C(/proc) and
+    C(/sys)) instead of the target's own files, so one play can audit live hosts and snapshots alike.
   - doctor's exit status 4 (a finding at warning or above) is not a failure; the findings are in the facts.
 extends_documentation_fragment:
   - swapctl.swap.common
@@ -43,6 +46,15 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ ansible_facts.swapctl.drift }} differ from what the next boot applies"
   when: ansible_facts.swapctl.drift | length > 0
+
+- name: Say which zones are below their low watermark (kswapd is reclaiming there)
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.swapctl.watermarks.below_low | join(', ') }}"
+  when: ansible_facts.swapctl.watermarks.below_low | length > 0
+
+- name: Facts of a snapshot tree on the target (read-only; swapon and the like are refused there)
+  swapctl.swap.swapctl_facts:
+    root: /srv/snapshots/db1
 
 - name: Stop when a transaction was cut short
   ansible.builtin.fail:
@@ -99,6 +111,35 @@ ansible_facts:
           description: The boot-time sysctl tool swapctl predicts (procps or systemd).
           type: str
           returned: always
+        watermarks:
+          description: What C(swapctl watermarks) reads, in pages of I(page_size) (C(/proc/zoneinfo)).
+          type: complex
+          returned: always
+          contains:
+            page_size:
+              description: Bytes per page.
+              type: int
+              returned: always
+            zones:
+              description:
+                - Each node's zones, with C(node), C(zone), C(free), C(min), C(low), C(high) (pages), swapctl's
+                  C(state) (above_high, between_low_high, below_low, below_min or empty) and C(below_low), true
+                  when free is below low (state below_low or below_min; kswapd is reclaiming).
+              type: list
+              elements: dict
+              returned: always
+              sample: [{"node": 0, "zone": "Normal", "free": 3633064, "min": 14256, "low": 18432, "high": 22608,
+                        "state": "above_high", "below_low": false}]
+            nodes:
+              description: Each node's sums over its zones, C(node), C(free), C(min), C(low), C(high) (pages).
+              type: list
+              elements: dict
+              returned: always
+            below_low:
+              description: The zones below their low watermark, as C(NODE/ZONE) (e.g. C(0/Normal)).
+              type: list
+              elements: str
+              returned: always
         findings:
           description: doctor's findings, each with id, severity, subject, summary and fix.
           type: list
@@ -123,18 +164,44 @@ from ansible_collections.swapctl.swap.plugins.module_utils.swapctl import COMMON
 DOCTOR_FINDINGS = 4  # doctor's exit status for a finding at warning or above: reported, not a failure
 
 
+BELOW_LOW = ("below_low", "below_min")  # swapctl's zone states where free is under the low watermark
+MARKS = ("free", "min", "low", "high")
+
+
 def build_argvs(params, program_argv=None):
-    """The three read-only commands, each a full argv."""
+    """The four read-only commands, each a full argv."""
     base = head(params, program_argv)
     return {
         "list": base + ["list"],
         "vm": base + ["vm", "get"],
+        "watermarks": base + ["watermarks"],
         "doctor": base + ["doctor", "--interval", "0"],
     }
 
 
-def facts(listing, vm, doctor):
-    """ansible_facts.swapctl from the three envelopes' data."""
+def watermarks(data):
+    """The summary of `swapctl watermarks`' data: per zone and per node, the free pages and the marks."""
+    zones = []
+    for z in data.get("zones") or []:
+        row = dict(node=z.get("node"), zone=z.get("zone"))
+        row.update((k, z.get(k)) for k in MARKS)
+        row.update(state=z.get("state"), below_low=z.get("state") in BELOW_LOW)
+        zones.append(row)
+    nodes = []
+    for n in data.get("nodes") or []:
+        row = dict(node=n.get("node"))
+        row.update((k, n.get(k)) for k in MARKS)
+        nodes.append(row)
+    return dict(
+        page_size=data.get("page_size"),
+        zones=zones,
+        nodes=nodes,
+        below_low=[f"{z['node']}/{z['zone']}" for z in zones if z["below_low"]],
+    )
+
+
+def facts(listing, vm, doctor, marks=None):
+    """ansible_facts.swapctl from the envelopes' data (list, vm get, doctor, watermarks)."""
     settings = {}
     drift = []
     for row in vm.get("settings") or []:
@@ -167,6 +234,7 @@ def facts(listing, vm, doctor):
         mem_available=listing.get("mem_available"),
         vm=settings,
         drift=drift,
+        watermarks=watermarks(marks or {}),
         boot_tool=vm.get("boot_tool"),
         findings=findings,
         worst=doctor.get("worst"),
@@ -187,7 +255,9 @@ def main():
         dummy, envelope = run(module, argv, ok=ok)
         data[name] = envelope.get("data") or {}
         warnings += [str(w) for w in envelope.get("warnings") or []]
-    res = dict(changed=False, ansible_facts=dict(swapctl=facts(data["list"], data["vm"], data["doctor"])))
+    res = dict(
+        changed=False, ansible_facts=dict(swapctl=facts(data["list"], data["vm"], data["doctor"], data["watermarks"]))
+    )
     if warnings:
         res["warnings"] = warnings
     module.exit_json(**res)
