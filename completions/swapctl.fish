@@ -212,7 +212,7 @@ complete -c swapctl -n "__swapctl_is 'zram remove'" -l dry-run -d 'Show the plan
 complete -c swapctl -n "__swapctl_is 'zram remove'" -l diff -d 'Also show what changes, before -> after: each edited file as a...'
 complete -c swapctl -n "__swapctl_is 'zram remove'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'
 complete -c swapctl -n "__swapctl_is 'zram remove'" -s h -l help -d 'Show this message and exit'
-complete -c swapctl -n "__swapctl_is 'zswap'" -a 'get' -d 'Show zswap\'s parameters, its pool and its counters'
+complete -c swapctl -n "__swapctl_is 'zswap'" -a 'get' -d 'Show zswap\'s parameters, what the next boot sets them to, its pool...'
 complete -c swapctl -n "__swapctl_is 'zswap'" -a 'set' -d 'Set zswap parameters, read back and undone like vm set'
 complete -c swapctl -n "__swapctl_is 'zswap'" -s h -l help -d 'Show this message and exit'
 complete -c swapctl -n "__swapctl_is 'zswap get'" -s o -l output -x -a 'table wide json yaml' -d 'Output format: table, wide (a table with every column), json or yaml'

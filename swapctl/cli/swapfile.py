@@ -109,8 +109,9 @@ def _list_table(doc: dict[str, Any]) -> None:
         f"total {format_bytes(d['total'])}, used {format_bytes(d['used'])}; memory: "
         f"{format_bytes(d['mem_total'])} total, {format_bytes(d['mem_available'])} available"
     )
+    boot = _at_boot(d.get("at_boot", []))
     if not rows:
-        render.lines(["no swap areas are active", summary])
+        render.lines(["no swap areas are active", summary, boot])
         return
     render.table(
         None,
@@ -124,8 +125,21 @@ def _list_table(doc: dict[str, Any]) -> None:
             Column("PERSISTED", drop=2),
         ],
         rows,
-        caption=summary,
+        caption=f"{summary}\n{boot}",
     )
+
+
+def _at_boot(areas: list[dict[str, Any]]) -> str:
+    """One line: what the next boot turns on, and which file asks for each."""
+    if not areas:
+        return "at the next boot: no swap (no swap line in /etc/fstab, no zram-generator device)"
+
+    def one(a: dict[str, Any]) -> str:
+        pri = "automatic priority" if a["priority"] is None else f"priority {a['priority']}"
+        where = f"{a['file']} line {a['line']}" if a["line"] else a["file"]
+        return f"{a['source']} ({pri}; {where})"
+
+    return "at the next boot: " + ", ".join(one(a) for a in areas)
 
 
 @app.command("list")
@@ -133,7 +147,9 @@ def list_(ctx: typer.Context) -> None:
     """List the active swap areas: size, use, priority, persistence.
 
     Every active swap area (files, partitions, zram) with its size, use and priority, whether
-    swapctl manages it and whether /etc/fstab persists it; warn about insecure permissions."""
+    swapctl manages it and whether the next boot turns it on again (an /etc/fstab line, or a
+    zram-generator device); then what the next boot turns on, with the file that asks for each
+    (at_boot in -o json); warn about insecure permissions."""
     from swapctl.ops.inventory import inventory
 
     with invocation(ctx, "list") as inv:

@@ -26,8 +26,18 @@ def _get_table(doc: dict[str, Any]) -> None:
     if not data["available"]:
         render.message("zswap: not in this kernel (no /sys/module/zswap)")
         return
-    rows = [[k, v, ""] for k, v in data["parameters"].items()]
-    rows += [[k, "-", why] for k, why in data["missing"].items()]
+    boot = data.get("at_boot", {})
+
+    def at_boot(k: str) -> str:
+        b = boot.get(k)
+        return "-" if b is None else "(built-in)" if b["value"] is None else b["value"]
+
+    def source(k: str) -> str:
+        b = boot.get(k)
+        return "" if b is None or b["value"] is None else f"at boot from {b['source']}"
+
+    rows = [[k, v, at_boot(k), source(k)] for k, v in data["parameters"].items()]
+    rows += [[k, "-", "-", why] for k, why in data["missing"].items()]
     notes = list(data.get("notes", []))
     pool = data["pool"]
     if pool is not None:
@@ -36,14 +46,19 @@ def _get_table(doc: dict[str, Any]) -> None:
     if data["counters"]:
         notes.append("pages since boot: " + ", ".join(f"{k} {v}" for k, v in data["counters"].items()))
     render.table(
-        None, [Column("PARAMETER"), Column("VALUE"), Column("NOTE", kind="text")], rows, caption="\n".join(notes)
+        None,
+        [Column("PARAMETER"), Column("VALUE"), Column("AT BOOT"), Column("NOTE", kind="text")],
+        rows,
+        caption="\n".join(notes),
     )
 
 
 @app.command("get")
 def get(ctx: typer.Context) -> None:
-    """Show zswap's parameters, its pool and its counters.
+    """Show zswap's parameters, what the next boot sets them to, its pool and its counters.
 
+    AT BOOT is what each parameter will be after the next boot: zswap.NAME= on the kernel command line,
+    then the first systemd-tmpfiles line writing it (tmpfiles.d), or the built-in default.
     The parameters this kernel has (/sys/module/zswap/parameters), and for the ones it lacks the release
     that added or removed them; the pool's size and the data it holds (Zswap and Zswapped in /proc/meminfo);
     the pages stored, loaded and written back since boot (zswpout, zswpin, zswpwb in /proc/vmstat). debugfs

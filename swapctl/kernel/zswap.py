@@ -84,3 +84,20 @@ def normalise(name: str, value: str) -> str:
     if not v or len(v) > 63 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in v):
         raise ValueError("takes an algorithm name")
     return v
+
+
+# The kernel's compression algorithms (crypto/: 842, deflate, lz4, lz4hc, lzo, lzo-rle, zstd). One built as a
+# module is not in /proc/crypto until loaded, but a write of its name to zswap's compressor loads it: the
+# crypto API's lookup runs request_module("crypto-NAME") for a name it does not have.
+MODULAR_COMPRESSORS = ("842", "deflate", "lz4", "lz4hc", "lzo", "lzo-rle", "zstd")
+
+
+def parse_module_compressors(alias_text: str) -> set[str]:
+    """The compressors modules.alias can load (its `alias crypto-NAME MODULE` lines)."""
+    wanted = {f"crypto-{n}": n for n in MODULAR_COMPRESSORS}
+    out = set()
+    for line in alias_text.split("\n"):
+        words = line.split()
+        if len(words) == 3 and words[0] == "alias" and words[1] in wanted:
+            out.add(wanted[words[1]])
+    return out

@@ -8,7 +8,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Any
 
-from swapctl.ops import fstab
+from swapctl.ops import bootswap, fstab
 from swapctl.ops.swapfile import managed_paths
 from swapctl.system import blockdev, paths, procfs
 
@@ -38,6 +38,8 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
     areas: list[dict[str, Any]] = []
     zram_devices = _zram_devices(host)
     mounts = _mounts(host)
+    boot = bootswap.at_boot(host, fstab_text)
+    by_generator = {b["source"] for b in boot if b["via"] == "zram-generator"}
     for a in host.swaps():
         kind = "zram" if _zram_name(a.path) else a.type
         rest = at_rest(host, a.path, kind, mounts, zram_devices)
@@ -49,7 +51,8 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
                 "used": a.used,
                 "priority": a.priority,
                 "managed": None if managed is None else a.path in managed,
-                "persisted": fstab.persisted(fstab.lines_for(host, fstab_text, a.path, a.type)),
+                "persisted": a.path in by_generator
+                or fstab.persisted(fstab.lines_for(host, fstab_text, a.path, a.type)),
                 "encrypted": rest["encrypted"],
                 "encryption": rest,
                 **({"memory": zram_devices[a.path].mm.get("mem_used_total")} if a.path in zram_devices else {}),
@@ -75,6 +78,7 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
         "used": sum(a["used"] for a in areas),
         "mem_total": mem.get("MemTotal", 0),
         "mem_available": mem.get("MemAvailable", 0),
+        "at_boot": boot,  # what the next boot turns on (ops/bootswap.py), active now or not
     }
     return data, warnings
 

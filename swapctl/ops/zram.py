@@ -19,34 +19,11 @@ WHY_THEY_DIFFER = (
 )
 
 
-# zram-generator.conf(5): the main file (the first directory holding it wins), then the drop-ins of every
-# conf.d directory sorted by file name (a name in an earlier directory hides the same name in a later one);
-# later files override earlier ones, key by key.
-GENERATOR_DIRS = ("/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
-
-
-def generator_files(host: Host) -> list[str]:
-    main = next(
-        (f"{d}/zram-generator.conf" for d in GENERATOR_DIRS if host.read_text_or_none(f"{d}/zram-generator.conf")),
-        None,
-    )
-    drop_ins: dict[str, str] = {}
-    for d in GENERATOR_DIRS:
-        for name in host.list_dir(f"{d}/zram-generator.conf.d") or []:
-            if name.endswith(".conf"):
-                drop_ins.setdefault(name, f"{d}/zram-generator.conf.d/{name}")
-    return ([main] if main else []) + [drop_ins[n] for n in sorted(drop_ins)]
-
-
 def boot_owners(host: Host) -> dict[str, str]:
     """Which zram-generator file sets each device up at boot: the last one with its section."""
-    owners: dict[str, str] = {}
-    for path in generator_files(host):
-        for line in (host.read_text_or_none(path) or "").split("\n"):
-            head = line.strip()
-            if head.startswith("[") and head.endswith("]") and rules.DEVICE_NAME.match(head[1:-1].strip()):
-                owners[head[1:-1].strip()] = path
-    return owners
+    from swapctl.ops.bootswap import generator_config
+
+    return {name: owner for name, (_keys, owner) in generator_config(host).items()}
 
 
 def device_view(dev: zram.ZramDevice, swap: Any | None, boot: str | None = None) -> dict[str, Any]:

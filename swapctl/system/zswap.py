@@ -51,10 +51,18 @@ def read_debugfs(host: Host) -> dict[str, int]:
 
 
 def crypto_compressors(host: Host) -> set[str] | None:
-    """The compressors the crypto API has now (/proc/crypto), None when it cannot be read."""
-    from swapctl.kernel.zswap import parse_crypto_compressors
+    """The compressors the crypto API has now (/proc/crypto), and those a module of this kernel gives it on
+    the write (modules.alias); None when /proc/crypto cannot be read."""
+    from swapctl.kernel.zswap import parse_crypto_compressors, parse_module_compressors
 
     try:
-        return parse_crypto_compressors(host.read_text("/proc/crypto", limit=4 << 20))
+        known = parse_crypto_compressors(host.read_text("/proc/crypto", limit=4 << 20))
     except OSError:
         return None
+    release = host.kernel_release()
+    for base in ("/lib/modules", "/usr/lib/modules"):
+        try:
+            return known | parse_module_compressors(host.read_text(f"{base}/{release}/modules.alias", limit=64 << 20))
+        except (OSError, ValueError):
+            continue
+    return known
