@@ -59,8 +59,10 @@ TESTS: dict[str, list[str]] = {
     ],
     "swapctl/core/journal.py": [
         "tests/unit/test_journal.py",
+        "tests/unit/test_journal_mutants.py",
         "tests/unit/test_plan.py",
         "tests/cli/test_journal_cli.py",
+        "tests/cli/test_journal_state_cli.py",
         _SWAP_PLANS,
         _VM_PLANS,
     ],
@@ -72,7 +74,12 @@ TESTS: dict[str, list[str]] = {
         _VM_PLANS,
     ],
     "swapctl/core/units.py": ["tests/unit/test_units.py"],
-    "swapctl/kernel/knobs.py": ["tests/unit/test_vm_knobs.py", _VM_PLANS, "tests/cli/test_vm_cli.py"],
+    "swapctl/kernel/knobs.py": [
+        "tests/unit/test_vm_knobs.py",
+        "tests/unit/test_knobs_mutants.py",
+        _VM_PLANS,
+        "tests/cli/test_vm_cli.py",
+    ],
     "swapctl/kernel/mm.py": [
         "tests/unit/test_watermarks_predict.py",
         "tests/unit/test_zoneinfo.py",

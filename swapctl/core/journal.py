@@ -8,6 +8,7 @@ other damaged or forged line is a clear error naming its line (exit 3), never a 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
@@ -16,7 +17,7 @@ import re
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,14 @@ MAX_BYTES = 64 << 20  # tens of thousands of transactions; a larger file is not 
 TX_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 END_STATUSES = frozenset({"committed", "aborted", "undo-failed", "superseded"})
 MAX_TIME = float(1 << 34)  # the year 2514: a later (or NaN) time is damage, and would overflow localtime()
+# What open() says of a path that is not a regular file before fstat() could: a directory opened for writing,
+# a link (O_NOFOLLOW), a socket.
+_NOT_A_FILE = frozenset({errno.EISDIR, errno.ELOOP, errno.ENXIO})
 
 
 class TxStep:
     # Plain classes, not @dataclass: each costs ~0.35 ms to create at import, on every command (issue 8).
-    def __init__(self, seq: int, step: dict[str, Any], record: dict[str, Any], line: int = 0) -> None:
+    def __init__(self, seq: int, step: dict[str, Any], record: dict[str, Any], line: int) -> None:
         self.seq, self.step, self.record, self.line = seq, step, record, line
         self.done = False
         self.undone = False
@@ -49,8 +53,8 @@ class Transaction:
         kernel: str,
         meta: dict[str, Any],
         *,
-        rollback_of: str | None = None,
-        line: int = 0,
+        rollback_of: str | None,
+        line: int,
     ) -> None:
         self.id, self.command, self.time = id, command, time
         self.boot_id, self.kernel, self.meta = boot_id, kernel, meta
@@ -79,6 +83,25 @@ def _decode(raw: bytes) -> Any:
     return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
 
 
+def _open_regular(path: Path, flags: int, hint: str) -> int:
+    """An fd of the regular file at path (never through a link, never blocking on a FIFO); anything else there
+    (a directory, a link, a FIFO, a socket, a device) is refused (exit 3) with the hint."""
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as exc:
+        if exc.errno not in _NOT_A_FILE:
+            raise
+        raise _not_a_file(path, hint) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _not_a_file(path, hint)
+    return fd
+
+
+def _not_a_file(path: Path, hint: str) -> Refused:
+    return Refused(f"{path} is not a regular file", hint=hint)
+
+
 class Journal:
     def __init__(self, state_dir: Path, *, boot_id: str = "", kernel: str = "") -> None:
         self.dir = state_dir
@@ -93,9 +116,9 @@ class Journal:
             self.warnings.append(text)
 
     # --- the state dir ------------------------------------------------------------------------------
-    def _check_dir(self) -> bool:
-        """Whether the state dir exists; refuse (exit 3) one that is not a directory or that users other than
-        root (and the owner) could write: a journal there could be forged, a lock swapped for a link."""
+    def _check_dir(self) -> os.stat_result | None:
+        """The state dir's stat, None while there is none; refuse (exit 3) one that is not a directory or that users
+        other than root (and the owner) could write: a journal there could be forged, a lock swapped for a link."""
         try:
             st = os.stat(self.dir)
         except FileNotFoundError:
@@ -104,7 +127,7 @@ class Journal:
                     f"the state dir {self.dir} is a link to nothing",
                     hint="remove the link, or give --state-dir a real directory",
                 ) from None
-            return False
+            return None
         if not stat.S_ISDIR(st.st_mode):
             raise Refused(
                 f"the state dir {self.dir} is not a directory",
@@ -117,12 +140,15 @@ class Journal:
                 "only where no one else can forge it",
                 hint=f"use a directory only root can write (e.g. chmod 700 {self.dir}), or another --state-dir",
             )
-        return True
+        return st
 
     def _ensure_dir(self) -> None:
         # Made 0700 when missing; an existing one is checked, never chmod'ed: it may not be swapctl's.
-        if not self._check_dir():
-            self.dir.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if self._check_dir() is None:
+            # Missing parents 0755, whatever the umask (mkdir(parents=True) would make them 0777 under umask 0).
+            for parent in reversed(self.dir.parents):
+                with suppress(FileExistsError):
+                    parent.mkdir(mode=0o755)
             try:
                 self.dir.mkdir(mode=0o700)
                 os.chmod(self.dir, 0o700)  # ours, made a moment ago: the umask may have taken bits
@@ -138,10 +164,7 @@ class Journal:
             return
         self._ensure_dir()
         lock = self.dir / LOCK_NAME
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise Refused(f"{lock} is not a regular file", hint="remove it; swapctl makes its own lock file")
+        fd = _open_regular(lock, os.O_RDWR | os.O_CREAT, "remove it; swapctl makes its own lock file")
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -165,11 +188,7 @@ class Journal:
             os.close(fd)
 
     def _open(self, flags: int) -> int:
-        fd = os.open(self.path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise Refused(f"{self.path} is not a regular file", hint="move it aside; swapctl writes a new journal")
-        return fd
+        return _open_regular(self.path, flags, "move it aside; swapctl writes a new journal")
 
     def _recover_tail(self) -> None:
         """Under the lock, before the first append: cut a torn last line (and a NUL tail) off the file, so the
@@ -259,7 +278,7 @@ class Journal:
 
     def entries(self) -> list[tuple[int, dict[str, Any]]]:
         """(line number, entry) for every whole line; a torn last line is left out with a warning."""
-        if not self._check_dir():
+        if self._check_dir() is None:
             return []
         try:
             fd = self._open(os.O_RDONLY)
@@ -417,14 +436,13 @@ class Journal:
         except OSError:
             return False
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return False
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return False
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # anything else there is no lock; locked() refuses it
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         finally:
             os.close(fd)
+        return False
 
     def refuse_if_pending(self) -> None:
         tx = self.pending()

@@ -16,18 +16,21 @@ from swapctl.kernel.version import Version
 class Knob(NamedTuple):
     name: str  # the file under /proc/sys/vm
     summary: str
-    # (first kernel version, lowest, highest) the sysctl handler accepts, oldest first; from the sysctl
-    # tables of kernel/sysctl.c, mm/page_alloc.c, mm/swap.c, fs/dcache.c.
-    kernel_ranges: tuple[tuple[Version, int, int], ...]
+    # (lowest, highest) the sysctl handler accepts on the first kernel that has the knob (`since`, or any kernel
+    # swapctl runs on), then (release, lowest, highest) for each release that changed it, oldest first; from the
+    # sysctl tables of kernel/sysctl.c, mm/page_alloc.c, mm/swap.c, fs/dcache.c.
+    first_range: tuple[int, int]
+    range_changes: tuple[tuple[Version, int, int], ...] = ()
     since: Version | None = None  # the first kernel that has it
     policy: tuple[int, int] = (INT_MIN, INT_MAX)  # swapctl's own limits where the kernel's let an admin hurt
     policy_reason: str = ""
     default: int | None = None  # the kernel's boot value where it is a constant
     needs: str = ""  # the kernel option without which the file is absent
     # (from, until, lowest, highest, why): releases where stable or distribution builds took a change before the
-    # mainline release that made it (or not at all), so the release string cannot tell the range. swapctl
-    # accepts what any of them takes there, says so, and lets the kernel decide (a refused write is undone).
-    uncertain: tuple[tuple[Version, Version, int, int, str], ...] = ()
+    # mainline release that made it (or not at all), so the release string cannot tell the range; from None: every
+    # release before `until`. lowest..highest is what some build there takes (mainline's range and the others'
+    # together): swapctl accepts it, says so, and lets the kernel decide (a refused write is undone).
+    uncertain: tuple[tuple[Version | None, Version, int, int, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -35,24 +38,21 @@ class Knob(NamedTuple):
 
     def kernel_range(self, version: Version | None) -> tuple[int, int]:
         """What the kernel's handler takes (None: an unknown kernel, the newest table)."""
-        if version is None:
-            return self.kernel_ranges[-1][1:]
-        chosen = self.kernel_ranges[0]
-        for entry in self.kernel_ranges:
-            if version >= entry[0]:
-                chosen = entry
-        return chosen[1], chosen[2]
+        lo, hi = self.first_range
+        for release, changed_lo, changed_hi in self.range_changes:
+            if version is None or version >= release:
+                lo, hi = changed_lo, changed_hi
+        return lo, hi
 
-    def _window(self, version: Version | None) -> tuple[Version, Version, int, int, str] | None:
+    def _window(self, version: Version | None) -> tuple[Version | None, Version, int, int, str] | None:
         if version is None:
             return None
-        return next((w for w in self.uncertain if w[0] <= version < w[1]), None)
+        return next((w for w in self.uncertain if (w[0] is None or w[0] <= version) and version < w[1]), None)
 
     def possible_range(self, version: Version | None) -> tuple[int, int]:
-        """What some build of this release takes: the mainline range, widened by an uncertain window."""
-        lo, hi = self.kernel_range(version)
+        """What some build of this release takes: the mainline range, or an uncertain window's wider one."""
         w = self._window(version)
-        return (min(lo, w[2]), max(hi, w[3])) if w else (lo, hi)
+        return (w[2], w[3]) if w else self.kernel_range(version)
 
     def doubt(self, version: Version | None) -> str | None:
         """Why this release's range is not certain, or None."""
@@ -86,13 +86,14 @@ KNOBS: dict[str, Knob] = {
         Knob(
             "min_free_kbytes",
             "memory the kernel keeps free for atomic allocations and reclaim (kB)",
-            (((0, 0, 0), 0, INT_MAX),),
+            (0, INT_MAX),
         ),
         # 0..100 until 5.7; 5.8 raised the ceiling to 200 (SYSCTL_TWO_HUNDRED) for fast swap devices.
         Knob(
             "swappiness",
             "how readily anonymous memory is swapped rather than page cache dropped",
-            (((0, 0, 0), 0, 100), ((5, 8, 0), 0, 200)),
+            (0, 100),
+            (((5, 8, 0), 0, 200),),
             default=60,
         ),
         # proc_dointvec took any int (negative too) until 3b3376f222e3 "mm/vmscan: fix underflow value setting
@@ -101,19 +102,21 @@ KNOBS: dict[str, Knob] = {
         Knob(
             "zone_reclaim_mode",
             "reclaim on the local NUMA node before allocating from another (bit mask)",
-            (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)),
+            (INT_MIN, INT_MAX),
+            (((5, 12, 0), 0, INT_MAX),),
             policy=(0, 7),
             policy_reason="only bits 1, 2 and 4 mean anything",
             default=0,
             needs="CONFIG_NUMA",
-            uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),),
+            uncertain=((None, (5, 12, 0), INT_MIN, INT_MAX, _NO_NEGATIVE),),
         ),
         # New in 4.6 with 1..1000; 39c65a94cd96 raised the ceiling to 3000 in 5.17, and 5.15's stable series took
         # it in 2022 (the 5.15.16 tree has 1000, the 5.15.100 tree 3000), so 5.15 and 5.16 builds differ.
         Knob(
             "watermark_scale_factor",
             "gap between the min, low and high watermarks, in 1/10000 of memory",
-            (((4, 6, 0), 1, 1000), ((5, 17, 0), 1, 3000)),
+            (1, 1000),
+            (((5, 17, 0), 1, 3000),),
             since=(4, 6, 0),
             default=10,
             uncertain=(
@@ -131,7 +134,7 @@ KNOBS: dict[str, Knob] = {
         Knob(
             "watermark_boost_factor",
             "temporary watermark boost after fragmentation events, in 1/10000",
-            (((5, 0, 0), 0, INT_MAX),),
+            (0, INT_MAX),
             since=(5, 0, 0),
             default=15000,
         ),
@@ -139,18 +142,20 @@ KNOBS: dict[str, Knob] = {
         Knob(
             "vfs_cache_pressure",
             "how hard the dentry and inode caches are reclaimed (100 = fair)",
-            (((0, 0, 0), INT_MIN, INT_MAX), ((5, 12, 0), 0, INT_MAX)),
+            (INT_MIN, INT_MAX),
+            (((5, 12, 0), 0, INT_MAX),),
             policy=(0, INT_MAX),
             policy_reason="a negative pressure is meaningless",
             default=100,
-            uncertain=(((0, 0, 0), (5, 12, 0), 0, INT_MAX, _NO_NEGATIVE),),
+            uncertain=((None, (5, 12, 0), INT_MIN, INT_MAX, _NO_NEGATIVE),),
         ),
         # A shift count: 6.2 capped it at 31 (page_cluster_max) because larger values overflow; swapctl keeps
         # that cap on older kernels too.
         Knob(
             "page-cluster",
             "swap readahead: 2^N pages read in one attempt (0 disables readahead)",
-            (((0, 0, 0), 0, INT_MAX), ((6, 2, 0), 0, 31)),
+            (0, INT_MAX),
+            (((6, 2, 0), 0, 31),),
             policy=(0, 31),
             policy_reason="it is a shift count; 2^31 pages is already beyond any swap device",
             default=3,
