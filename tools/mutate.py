@@ -111,10 +111,16 @@ TESTS: dict[str, list[str]] = {
     ],
     "swapctl/ops/fstab.py": ["tests/unit/test_fstab.py", _SWAP_PLANS, "tests/cli/test_journal_cli.py"],
     "swapctl/ops/fileedit.py": ["tests/unit/test_fileedit.py", "tests/unit/test_fstab.py", _VM_PLANS, _SWAP_PLANS],
-    "swapctl/ops/nextboot.py": ["tests/unit/test_nextboot.py", _VM_PLANS, "tests/cli/test_vm_cli.py"],
+    "swapctl/ops/nextboot.py": [
+        "tests/unit/test_nextboot_mutants.py",
+        "tests/unit/test_nextboot.py",
+        _VM_PLANS,
+        "tests/cli/test_vm_cli.py",
+    ],
     "swapctl/ops/watermarks.py": ["tests/cli/test_watermarks_cli.py", "tests/unit/test_watermarks_predict.py"],
     "swapctl/ops/zram_set.py": ["tests/cli/test_zram_write_cli.py", "tests/cli/test_zram_zswap_cli.py"],
     "swapctl/ops/zswap_set.py": [
+        "tests/unit/test_zswap_set_mutants.py",
         "tests/plans/test_zswap_plans.py",
         "tests/cli/test_zswap_set_cli.py",
         "tests/unit/test_fileedit.py",
