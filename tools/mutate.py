@@ -118,7 +118,11 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_vm_cli.py",
     ],
     "swapctl/ops/watermarks.py": ["tests/cli/test_watermarks_cli.py", "tests/unit/test_watermarks_predict.py"],
-    "swapctl/ops/zram_set.py": ["tests/cli/test_zram_write_cli.py", "tests/cli/test_zram_zswap_cli.py"],
+    "swapctl/ops/zram_set.py": [
+        "tests/cli/test_zram_set_edges.py",
+        "tests/cli/test_zram_write_cli.py",
+        "tests/cli/test_zram_zswap_cli.py",
+    ],
     "swapctl/ops/zswap_set.py": [
         "tests/unit/test_zswap_set_mutants.py",
         "tests/plans/test_zswap_plans.py",

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 CONTROL = "/sys/class/zram-control"
 HOT_ADD, HOT_REMOVE = f"{CONTROL}/hot_add", f"{CONTROL}/hot_remove"
-DEFAULT_PRIORITY = 100  # zram-generator's swap-priority: above any disk area's automatic (negative) one
 ALGORITHM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # Persistence goes through systemd's zram-generator: its drop-in directory, swapctl's own file in it.
 GENERATORS = (
@@ -108,23 +107,45 @@ def _set_up(
     host: Host, name: str, algorithm: str | None, params: list[str] | None, mem_limit: int | None, disksize: int
 ) -> None:
     """The writes in the kernel's order: algorithm, its params, mem_limit, disksize (the last one initialises the
-    device). The params are not readable back: the kernel's answer to the write is all there is."""
+    device). The params are not readable back: the kernel's answer to the write is all there is. When a write
+    fails, the algorithm and mem_limit written before it are put back (a failed step is not undone)."""
     dev = _read(host, name)
     if dev is None:
         raise OperationFailed(f"/dev/{name} does not exist")
     if dev.initialized:
         raise Refused(f"/dev/{name} is already set up ({format_bytes(dev.disksize)})", hint="reset it first")
-    if algorithm is not None and algorithm != dev.algorithm:
-        _write(host, _attr(name, "comp_algorithm"), algorithm, f"algorithm {algorithm} on /dev/{name}")
-    if params:
-        _write(host, _attr(name, "algorithm_params"), " ".join(params), f"algorithm_params {' '.join(params)}")
-    if mem_limit is not None:
-        _write(host, _attr(name, "mem_limit"), str(mem_limit), f"mem_limit on /dev/{name}")
-    _write(host, _attr(name, "disksize"), str(disksize), f"disksize {disksize} on /dev/{name}")
+    changed: dict[str, Any] = {}  # attribute -> the value it had
+    try:
+        if algorithm is not None and algorithm != dev.algorithm:
+            _write(host, _attr(name, "comp_algorithm"), algorithm, f"algorithm {algorithm} on /dev/{name}")
+            changed["comp_algorithm"] = dev.algorithm
+        if params:
+            _write(host, _attr(name, "algorithm_params"), " ".join(params), f"algorithm_params {' '.join(params)}")
+        if mem_limit is not None:
+            _write(host, _attr(name, "mem_limit"), str(mem_limit), f"mem_limit on /dev/{name}")
+            changed["mem_limit"] = dev.mm.get("mem_limit")
+        _write(host, _attr(name, "disksize"), str(disksize), f"disksize {disksize} on /dev/{name}")
+    except OperationFailed:
+        _put_back(host, name, changed)
+        raise
     after = _read(host, name)
     if after is None or not after.initialized or after.disksize != disksize:
         got = "nothing" if after is None else format_bytes(after.disksize)
         raise OperationFailed(f"/dev/{name} reads back {got} after disksize {format_bytes(disksize)} was written")
+
+
+def _put_back(host: Host, name: str, changed: dict[str, Any]) -> None:
+    """The values a failed set-up changed, written back while the device is still not set up (if someone set it
+    up meanwhile, it is theirs). Best effort: the failure that led here is the one reported."""
+    dev = _read(host, name)
+    if dev is None or dev.initialized:
+        return
+    for attr, old in changed.items():
+        if old is not None:
+            try:
+                host.write_sysctl(_attr(name, attr), str(old))
+            except OSError:
+                pass
 
 
 def _reset(host: Host, name: str) -> None:
@@ -357,7 +378,7 @@ def set_section(text: str | None, device: str, settings: dict[str, str] | None) 
         out.extend(lines)
     if body is not None and not placed:
         if text is None:
-            out.insert(0, PERSIST_HEADER)
+            out.append(PERSIST_HEADER)  # a new file: nothing is in out yet
         elif out and not out[-1].endswith("\n"):
             out[-1] += "\n"
         out.extend(body)
@@ -555,10 +576,10 @@ def _check_algorithm(algorithm: str | None, devices: list[ZramDevice]) -> None:
 
 def check_zram_swapoff_fits(host: Host, dev: ZramDevice) -> None:
     """swapoff decompresses every stored page back into RAM: it needs orig_data_size, and gives back the
-    compressed copies (mem_used_total) as it goes. Refuse when the difference would not fit."""
-    area = active_area(host, dev.path)
+    compressed copies (mem_used_total) as it goes. Refuse when the difference would not fit. `dev` is an active
+    swap area (the callers have checked)."""
     stored, cost = dev.mm.get("orig_data_size", 0), dev.mm.get("mem_used_total", 0)
-    if area is None or stored == 0:
+    if stored == 0:
         return
     mem = host.meminfo()
     available = mem.get("MemAvailable", mem.get("MemFree", 0))
@@ -582,8 +603,8 @@ def plan_create(
     algorithm: str | None = None,
     algorithm_params: str | None = None,
     mem_limit: str | None = None,
-    priority: int | None = DEFAULT_PRIORITY,
-    persist: bool = False,
+    priority: int | None,
+    persist: bool,
 ) -> Plan:
     priority = validate_priority(priority)
     limit = None if mem_limit is None else parse_size(mem_limit, what="--mem-limit")
