@@ -104,6 +104,7 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_zram_write_cli.py",
     ],
     "swapctl/kernel/zswap.py": [
+        "tests/unit/test_zswap_boot.py",
         "tests/unit/test_kernel_zram_zswap.py",
         "tests/unit/test_zram_zswap_rules.py",
         "tests/cli/test_zswap_set_cli.py",
