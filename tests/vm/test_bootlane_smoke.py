@@ -19,8 +19,13 @@ from tests.vm.harness import REPO
 
 pytestmark = pytest.mark.vm
 
-# 6.12's smoke is part of its scenarios (tests/vm/test_boot_scenarios.py) in the default lane.
-SERIES = ("6.1", "6.12") if os.environ.get("SWAPCTL_VM_FULL") == "1" else ("6.1",)
+SERIES = ("6.1", "6.12")
+# The default lane's scenarios (tests/vm/test_boot_scenarios.py) boot each kernel's systemd guest and run swapctl on
+# its python3 already: the smoke of each runs with SWAPCTL_VM_FULL=1.
+SMOKE = pytest.mark.skipif(
+    os.environ.get("SWAPCTL_VM_FULL") != "1",
+    reason="SWAPCTL_VM_FULL=1: the default lane's boot scenarios boot both kernels' systemd guests",
+)
 # Units allowed to have failed at boot, each with why. None today: a degraded boot for any other unit fails.
 ALLOWED_FAILED: dict[str, str] = {}
 
@@ -45,6 +50,7 @@ def assert_booted(guest) -> None:
     assert state in ("running", "degraded"), f"systemd is {state!r} after the agent started"
 
 
+@SMOKE
 @pytest.mark.parametrize("series", SERIES)
 def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_its_disk_across_a_poweroff(
     bootlane, series
@@ -102,6 +108,7 @@ def test_a_debian_guest_boots_systemd_runs_swapctl_on_its_own_python_and_keeps_i
     )
 
 
+@SMOKE
 @pytest.mark.parametrize("series", SERIES)
 def test_the_zram_generator_image_boots_with_zram0_as_swap(bootlane, series):
     machine = bootlane(series, variant="zram")

@@ -67,10 +67,10 @@ def assert_sysctl_whole(text: str) -> bool:
     return True
 
 
-# The default lane makes these cuts on a systemd guest (tests/vm/test_boot_scenarios.py); SWAPCTL_VM_FULL=1 makes
-# them here too, on the busybox guest, at more points and with a third boot.
+# The default lane cuts create's power on a systemd guest (tests/vm/test_boot_scenarios.py) and vm set's here;
+# SWAPCTL_VM_FULL=1 makes both cuts on both, here at more points and with a third boot.
 ON_SYSTEMD = pytest.mark.skipif(
-    not FULL, reason="SWAPCTL_VM_FULL=1: the default lane cuts power at these points on systemd (test_boot_scenarios)"
+    not FULL, reason="SWAPCTL_VM_FULL=1: the default lane cuts power at this point on systemd (test_boot_scenarios)"
 )
 CREATE_POINTS = ["fstab-set:*:after:kill"] + (["swapon:*:after:kill", "mkswap:*:after:kill"] if FULL else [])
 
@@ -108,7 +108,6 @@ def test_a_power_cut_during_create_persist_leaves_fstab_whole_and_rollback_resto
 SYSCTL_POINTS = ["sysctl-persist:*:after:kill"] + (["sysctl-write:*:after:kill"] if FULL else [])
 
 
-@ON_SYSTEMD
 @pytest.mark.parametrize("fault", SYSCTL_POINTS)
 def test_a_power_cut_during_vm_set_persist_leaves_sysctl_d_whole_and_rollback_restores_it(boot, tmp_path, fault):
     from tests.vm.harness import make_disk
