@@ -184,15 +184,16 @@ def test_a_state_dir_someone_else_makes_in_the_moment_before_swapctl_does_is_sti
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = tmp_path / "state"
-    real_mkdir = os.mkdir
+    real_mkdir = Path.mkdir
 
-    def racing_mkdir(path: Any, m: int = 0o777, **kw: Any) -> None:
-        if Path(path) == state and not state.exists():
+    # Path.mkdir, not os.mkdir: up to Python 3.10 pathlib holds its own reference to os.mkdir.
+    def racing_mkdir(self: Path, mode: int = 0o777, parents: bool = False, exist_ok: bool = False) -> None:
+        if self == state and not state.exists():
             real_mkdir(state)
             os.chmod(state, 0o777)  # the other user's, world-writable
-        real_mkdir(path, m, **kw)
+        real_mkdir(self, mode, parents, exist_ok)
 
-    monkeypatch.setattr(os, "mkdir", racing_mkdir)
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
     with pytest.raises(Refused, match="can be written by other users \\(mode 0777"):
         with Journal(state).locked():
             pass
