@@ -29,6 +29,7 @@ LOCK_WAIT_S = 120.0  # concurrent runs wait their turn, but a stuck holder is re
 MAX_BYTES = 64 << 20  # tens of thousands of transactions; a larger file is not a journal swapctl wrote
 TX_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 END_STATUSES = frozenset({"committed", "aborted", "undo-failed", "superseded"})
+MAX_LOOKS = 100  # refuse_if_pending's looks while other runs keep beginning transactions (then: the last look)
 MAX_TIME = float(1 << 34)  # the year 2514: a later (or NaN) time is damage, and would overflow localtime()
 # What open() says of a path that is not a regular file before fstat() could: a directory opened for writing,
 # a link (O_NOFOLLOW), a socket.
@@ -446,11 +447,23 @@ class Journal:
 
     def refuse_if_pending(self) -> None:
         tx = self.pending()
-        if tx is not None and self._lock_fd is None and self._held_by_another():
-            # Another run's transaction in flight looks exactly like one a crash left (begin, no end): wait
-            # for its lock, so a concurrent run waits its turn, then look again.
-            with self.locked():
-                tx = self.pending()
+        for _ in range(MAX_LOOKS):
+            if tx is None or self._lock_fd is not None:
+                break
+            if self._held_by_another():
+                # Another run's transaction in flight looks exactly like one a crash left (begin, no end): wait
+                # for its lock, so a concurrent run waits its turn, then look again.
+                with self.locked():
+                    tx = self.pending()
+                break
+            # The lock is free, but the run that held it may have ended its transaction between the look above
+            # and this one (and another run may have begun one since): only the same transaction, seen again
+            # with the lock free, is one a crash left.
+            again = self.pending()
+            if again is None or again.id == tx.id:
+                tx = again
+                break
+            tx = again
         if tx is not None:
             raise Refused(
                 f"transaction {tx.id} ({tx.command}) was left {tx.status}; nothing else may change "

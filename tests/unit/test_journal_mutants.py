@@ -525,3 +525,32 @@ def test_refusing_a_crash_without_the_lock_as_a_dry_run_does_changes_nothing(tmp
     with pytest.raises(Refused, match="was left pending"):
         j.refuse_if_pending()
     assert not (j.dir / "lock").exists()  # asking makes no lock file either
+
+
+def test_a_transaction_that_ends_between_the_look_and_the_lock_check_is_not_refused_as_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of a red CI run: a second run saw the first's transaction in flight, the first committed and let
+    go of its lock, and only then did the second look at the lock: free, so it took the stale look for a crash."""
+    first, second = Journal(tmp_path), Journal(tmp_path)
+    lock = first.locked()
+    lock.__enter__()
+    tx = first.begin("create", {})
+    real = Journal._held_by_another
+
+    def first_finishes_now(self: Journal) -> bool:
+        first.commit(tx)
+        lock.__exit__(None, None, None)
+        return real(self)
+
+    monkeypatch.setattr(Journal, "_held_by_another", first_finishes_now)
+    second.refuse_if_pending()  # nothing is pending any more
+    assert second.pending() is None
+
+
+def test_a_transaction_a_crash_left_is_still_refused_with_the_lock_free(tmp_path: Path) -> None:
+    crashed = Journal(tmp_path)
+    with crashed.locked():
+        tx = crashed.begin("create", {})
+    with pytest.raises(Refused, match=f"transaction {tx} \\(create\\) was left pending"):
+        Journal(tmp_path).refuse_if_pending()
