@@ -554,3 +554,41 @@ def test_a_transaction_a_crash_left_is_still_refused_with_the_lock_free(tmp_path
         tx = crashed.begin("create", {})
     with pytest.raises(Refused, match=f"transaction {tx} \\(create\\) was left pending"):
         Journal(tmp_path).refuse_if_pending()
+
+
+def test_a_transaction_another_run_begins_between_the_two_looks_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run ends its transaction and lets go; a third begins one just after the second run saw the lock
+    free: the second's next look finds a transaction it has not seen, which it waits for rather than refuse."""
+    first, second, third = Journal(tmp_path), Journal(tmp_path), Journal(tmp_path)
+    lock = first.locked()
+    lock.__enter__()
+    tx = first.begin("create", {})
+    real = Journal._held_by_another
+    began, calls = threading.Event(), []
+
+    def third_run() -> None:
+        with third.locked():
+            txc = third.begin("vm set", {})
+            began.set()
+            time.sleep(0.3)
+            third.commit(txc)
+
+    t = threading.Thread(target=third_run)
+
+    def the_race(self: Journal) -> bool:
+        calls.append(1)
+        if len(calls) > 1:
+            return real(self)
+        first.commit(tx)
+        lock.__exit__(None, None, None)
+        free = real(self)
+        t.start()
+        assert began.wait(5)
+        return free
+
+    monkeypatch.setattr(Journal, "_held_by_another", the_race)
+    second.refuse_if_pending()
+    t.join(5)
+    assert second.pending() is None and len(calls) == 2
