@@ -5,7 +5,7 @@ is missing is reported as such.
 
     .venv/bin/python tools/pythons.py [PYTEST OPTIONS]
 
-3.10 and 3.12 run unit and plans only (see BETWEEN). Three corpora run only on the main interpreter (see
+3.10, 3.12 and 3.13 run unit and plans only (see BETWEEN). Three corpora run only on the main interpreter (see
 CORPORA): the red team's 2,400 inputs, the hostile files and the terminal widths. They drive swapctl's own
 logic, which these runs already cover on each version, and CI's time is better spent on the rest.
 Prints a table of version, result and time; exits with the first failing run's status."""
@@ -28,10 +28,10 @@ SUPPORTED = ("3.9", "3.10", "3.11", "3.12", "3.13")
 # other unit, plans and cli test runs here.
 CORPORA = ["tests/cli/test_hostile_redteam.py", "tests/cli/test_hostile_files.py", "tests/cli/test_terminal_widths.py"]
 SUITES = ["tests/unit", "tests/plans", "tests/cli", *(f"--ignore={c}" for c in CORPORA)]
-# The oldest and the newest get every suite; the ones between get unit and plans (the language and the standard
-# library they use), and the cli suite only through the oldest and newest: the same typer and click are installed
+# The oldest gets every suite; the others get unit and plans (the language and the standard library they use),
+# and the cli suite only through the oldest and the main interpreter (3.11): the same typer and click are installed
 # on all of them, and CI's fifteen minutes go further that way (a cli suite is about two minutes a Python).
-BETWEEN = ("3.10", "3.12")
+BETWEEN = ("3.10", "3.12", "3.13")
 BETWEEN_SUITES = ["tests/unit", "tests/plans"]
 
 
