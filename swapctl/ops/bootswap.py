@@ -58,11 +58,20 @@ def _sections(text: str) -> dict[str, dict[str, str]]:
 # conf.d directory sorted by file name (a name in an earlier directory hides the same name in a later one);
 # later files override earlier ones, key by key.
 GENERATOR_DIRS = ("/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
+GENERATORS = (
+    "/usr/lib/systemd/system-generators/zram-generator",
+    "/lib/systemd/system-generators/zram-generator",
+)
+
+
+def generator(host: Host) -> str | None:
+    """Where zram-generator is installed, or None."""
+    return next((g for g in GENERATORS if host.lstat(g) is not None), None)
 
 
 def generator_files(host: Host) -> list[str]:
     main = next(
-        (f"{d}/zram-generator.conf" for d in GENERATOR_DIRS if host.read_text_or_none(f"{d}/zram-generator.conf")),
+        (f"{d}/zram-generator.conf" for d in GENERATOR_DIRS if host.lstat(f"{d}/zram-generator.conf") is not None),
         None,
     )
     drop_ins: dict[str, str] = {}
@@ -90,8 +99,6 @@ def zram_generator_areas(host: Host) -> list[dict[str, Any]]:
     config = generator_config(host)
     if not config:
         return []
-    from swapctl.ops.zram_set import generator  # only where there is a config to read: list starts fast
-
     if generator(host) is None or "systemd.zram=0" in (host.read_text_or_none(paths.CMDLINE) or "").split():
         return []
     ram_mib = host.meminfo().get("MemTotal", 0) / sizing.MIB

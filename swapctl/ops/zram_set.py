@@ -20,6 +20,7 @@ from swapctl.core.text import split_lines
 from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
 from swapctl.kernel import zram as rules
 from swapctl.ops import sizing
+from swapctl.ops.bootswap import generator
 from swapctl.ops.fileedit import FileEdit
 from swapctl.ops.swapfile import (
     MIN_PAGES,
@@ -42,11 +43,8 @@ if TYPE_CHECKING:
 CONTROL = "/sys/class/zram-control"
 HOT_ADD, HOT_REMOVE = f"{CONTROL}/hot_add", f"{CONTROL}/hot_remove"
 ALGORITHM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-# Persistence goes through systemd's zram-generator: its drop-in directory, swapctl's own file in it.
-GENERATORS = (
-    "/usr/lib/systemd/system-generators/zram-generator",
-    "/lib/systemd/system-generators/zram-generator",
-)
+# Persistence goes through systemd's zram-generator (ops/bootswap.py reads its files): its drop-in directory,
+# swapctl's own file in it.
 PERSIST_FILE = "/etc/systemd/zram-generator.conf.d/90-swapctl.conf"
 PERSIST_HEADER = (
     "# zram devices set up by `swapctl zram create --persist`, for zram-generator(8) at boot.\n"
@@ -437,10 +435,6 @@ class ZramPersist(FileEdit):
             if sep and not key.strip().startswith(("#", ";")):
                 settings[key.strip()] = value.strip()
         return set_section(current, self.params["device"], settings)
-
-
-def generator(host: Host) -> str | None:
-    return next((g for g in GENERATORS if host.lstat(g) is not None), None)
 
 
 def persist_step(host: Host, device: str, settings: dict[str, str] | None) -> ZramPersist | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from swapctl.ops import zswap
+from tests.cli.test_zswap_set_cli import zroot  # noqa: F401 (a fixture: /proc/crypto without lz4, a swap area)
 
 PARAMS = {"enabled": "N", "compressor": "lzo", "max_pool_percent": "20", "accept_threshold_percent": "90"}
 
@@ -79,22 +80,15 @@ def test_zswap_get_shows_the_boot_values(cli, machine: Path) -> None:
     assert row.split()[:3] == ["enabled", "N", "Y"] and "90-swapctl-zswap.conf" in row
 
 
-def test_a_compressor_built_as_a_module_is_accepted_the_kernel_loads_it_on_the_write(cli, root: Path) -> None:
+def test_a_compressor_built_as_a_module_is_accepted_the_kernel_loads_it_on_the_write(cli, zroot: Path) -> None:  # noqa: F811
     """Debian's kernels build lz4 as a module: not in /proc/crypto until loaded, but writing "lz4" to zswap's
     compressor makes the crypto API load crypto-lz4. A name no module gives is still refused."""
-    from tests.cli.test_zram_zswap_cli import swaps, zswap_params
-    from tests.cli.test_zswap_set_cli import CRYPTO
-
-    zswap_params(root)
-    (root / "proc/crypto").write_text(CRYPTO)
-    (root / "swapfile").write_bytes(b"")
-    swaps(root, "/swapfile                               file\t\t1048572\t\t0\t\t-2")
-    release = (root / "proc/sys/kernel/osrelease").read_text().strip()
-    alias = root / "lib/modules" / release / "modules.alias"
+    release = (zroot / "proc/sys/kernel/osrelease").read_text().strip()
+    alias = zroot / "lib/modules" / release / "modules.alias"
     alias.parent.mkdir(parents=True)
     alias.write_text("alias crypto-lz4 lz4\nalias crypto-sha256 sha256_generic\nalias crypto-lz4hc lz4hc\n")
     r = cli("-o", "json", "zswap", "set", "compressor=lz4")
     assert r.exit_code == 0, r.output
-    assert (root / "sys/module/zswap/parameters/compressor").read_text().strip() == "lz4"
+    assert (zroot / "sys/module/zswap/parameters/compressor").read_text().strip() == "lz4"
     r = cli("zswap", "set", "compressor=zstd")
     assert r.exit_code == 2 and "no compressor 'zstd'" in r.output
