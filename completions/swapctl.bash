@@ -21,7 +21,7 @@ _swapctl_spec() {
         'apply') subs=''; opts='--dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
         'zram') subs='status create resize remove'; opts='-h --help'; vopts='  ' ;;
         'zram status') subs=''; opts='-o --output -h --help'; vopts=' -o --output ' ;;
-        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist --dry-run --diff -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority -o --output ' ;;
+        'zram create') subs=''; opts='-d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist --persist-via --dry-run --diff -o --output -h --help'; vopts=' -d --device -s --size -a --algorithm --algorithm-params --mem-limit -p --priority --persist-via -o --output ' ;;
         'zram resize') subs=''; opts='-s --size --dry-run --diff -o --output -h --help'; vopts=' -s --size -o --output ' ;;
         'zram remove') subs=''; opts='--force --dry-run --diff -o --output -h --help'; vopts=' -o --output ' ;;
         'zswap') subs='get set'; opts='-h --help'; vopts='  ' ;;
@@ -65,6 +65,7 @@ _swapctl_value() {
         'apply|-o'|'apply|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zram status|-o'|'zram status|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zram create|-s'|'zram create|--size') _swapctl_words 'SIZE auto EXPR' "$3" ;;
+        'zram create|--persist-via') _swapctl_words 'auto zram-generator systemd udev' "$3" ;;
         'zram create|-o'|'zram create|--output') _swapctl_words 'table wide json yaml' "$3" ;;
         'zram resize|-s'|'zram resize|--size') _swapctl_words 'SIZE auto EXPR' "$3" ;;
         'zram resize|-o'|'zram resize|--output') _swapctl_words 'table wide json yaml' "$3" ;;

@@ -115,6 +115,7 @@ CHOICE_SOURCES: dict[tuple[str | None, str], str] = {
     ("stress", "--pattern"): "swapctl.ops.stress:PATTERNS",
     ("vm get", "--boot-applier"): "swapctl.ops.nextboot:APPLIERS",
     ("vm set", "--boot-applier"): "swapctl.ops.nextboot:APPLIERS",
+    ("zram create", "--persist-via"): "swapctl.ops.zram_boot:CHOICES",
 }
 
 # Parameters that take sysctl keys: (command path, long option, or "ARGS" for the positional arguments)

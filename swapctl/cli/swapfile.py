@@ -132,7 +132,7 @@ def _list_table(doc: dict[str, Any]) -> None:
 def _at_boot(areas: list[dict[str, Any]]) -> str:
     """One line: what the next boot turns on, and which file asks for each."""
     if not areas:
-        return "at the next boot: no swap (no swap line in /etc/fstab, no zram-generator device)"
+        return "at the next boot: no swap (no swap line in /etc/fstab, no zram device set up at boot)"
 
     def one(a: dict[str, Any]) -> str:
         pri = "automatic priority" if a["priority"] is None else f"priority {a['priority']}"

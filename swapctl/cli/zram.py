@@ -139,8 +139,16 @@ def create(
     persist: bool = typer.Option(
         False,
         "--persist",
-        help="Also set it up at boot through zram-generator: a section in a drop-in of swapctl's own "
-        "(refused where zram-generator is not installed).",
+        help="Also set it up at boot: a section in swapctl's zram-generator drop-in where zram-generator is "
+        "installed, else a systemd unit of swapctl's (it adds its own device at boot), else an udev rule and an "
+        "/etc/fstab line (refused where none of them would run).",
+    ),
+    persist_via: Optional[str] = typer.Option(
+        None,
+        "--persist-via",
+        metavar="WAY",
+        help="With --persist, the way to use: zram-generator, systemd or udev [default: the first of them that "
+        "works here].",
     ),
     dry_run: bool = DRY_RUN,
     diff: bool = DIFF,
@@ -169,7 +177,8 @@ def create(
                 algorithm_params=algorithm_params,
                 mem_limit=mem_limit,
                 priority=whole_number(priority, "--priority"),
-                persist=persist,
+                persist=persist or persist_via is not None,
+                persist_via=persist_via or "auto",
             )
         ),
         dry_run=dry_run,
@@ -192,7 +201,7 @@ def resize(
     RAM first: refused when what it stores (orig_data_size, not the compressed size) would not fit in
     available memory. Algorithm, mem_limit and priority stay as they are.
 
-    A section swapctl persisted for the device gets the new zram-size.
+    What swapctl persisted for the device (a zram-generator section, its unit or udev rule) gets the new size.
 
     Exit status: 0 done (or the size is already that); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_resize
@@ -218,7 +227,7 @@ def remove(
 
     Refused when its stored pages would not fit back in available memory, or when the device is set up
     but is not a swap area (a filesystem on zram) unless --force. Removing what is gone changes nothing.
-    The device's section in swapctl's zram-generator drop-in is dropped.
+    What swapctl persisted for it (its zram-generator section, unit or udev rule and fstab line) is dropped.
 
     Exit status: 0 done (or nothing to do); 1 failed, every change undone; 2 bad input; 3 refused."""
     from swapctl.ops.zram_set import plan_remove

@@ -1,14 +1,15 @@
 """What swap the next boot turns on: the /etc/fstab swap lines swapon -a (or systemd-fstab-generator's swap
-units) activates, and the zram devices systemd's zram-generator sets up, each with its priority and the file
-(and line) that asks for it. `list` shows it beside the areas active now, and the boot lane compares it with
-what a booted machine runs."""
+units) activates, the zram devices systemd's zram-generator sets up, and the ones swapctl's own units and udev
+rules set up (ops/zram_boot.py), each with its priority and the file (and line) that asks for it. `list` shows
+it beside the areas active now, and the boot lane compares it with what a booted machine runs."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from swapctl.kernel import zram as rules
-from swapctl.ops import fstab, sizing
+from swapctl.ops import fstab, sizing, zram_boot
+from swapctl.ops.zram_boot import generator
 from swapctl.system import paths
 
 if TYPE_CHECKING:
@@ -58,15 +59,6 @@ def _sections(text: str) -> dict[str, dict[str, str]]:
 # conf.d directory sorted by file name (a name in an earlier directory hides the same name in a later one);
 # later files override earlier ones, key by key.
 GENERATOR_DIRS = ("/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd")
-GENERATORS = (
-    "/usr/lib/systemd/system-generators/zram-generator",
-    "/lib/systemd/system-generators/zram-generator",
-)
-
-
-def generator(host: Host) -> str | None:
-    """Where zram-generator is installed, or None."""
-    return next((g for g in GENERATORS if host.lstat(g) is not None), None)
 
 
 def generator_files(host: Host) -> list[str]:
@@ -144,5 +136,44 @@ def _over_memory_limit(limit: str | None, ram_mib: float) -> bool:
         return False
 
 
+NEW_DEVICE = "zram (new device)"  # a unit of swapctl's hot-adds its device at boot: its number is not known
+
+
+def unit_areas(host: Host) -> list[dict[str, Any]]:
+    """The devices swapctl's own units set up at boot (ops/zram_boot.py): each enabled one whose settings
+    swapctl can read, where the next boot's init is systemd. device_now: the one it made this boot, if any."""
+    if not zram_boot.systemd_boots(host):
+        return []
+    out = []
+    for u in zram_boot.units(host):
+        if not u.enabled or u.spec is None:
+            continue
+        out.append(
+            {
+                "source": NEW_DEVICE,
+                "via": "systemd",
+                "priority": u.spec.priority,
+                "discard": None,
+                "file": u.path,
+                "line": None,
+                "size": u.spec.disksize,
+                "algorithm": u.spec.algorithm,
+                "device_now": None if u.device is None else f"/dev/{u.device}",
+            }
+        )
+    return out
+
+
+def _with_udev(host: Host, areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An fstab line for a zram device that swapctl's udev rule sets up gets the rule's size and algorithm."""
+    rules = zram_boot.rules(host)
+    for a in areas:
+        line = rules.get(a["source"].removeprefix("/dev/"))
+        spec = None if line is None else zram_boot.parse_rule(line)
+        if spec is not None:
+            a.update(size=spec.disksize, algorithm=spec.algorithm, rule=zram_boot.UDEV_RULES)
+    return areas
+
+
 def at_boot(host: Host, fstab_text: str | None) -> list[dict[str, Any]]:
-    return fstab_areas(fstab_text) + zram_generator_areas(host)
+    return _with_udev(host, fstab_areas(fstab_text)) + zram_generator_areas(host) + unit_areas(host)

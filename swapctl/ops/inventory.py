@@ -39,7 +39,9 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
     zram_devices = _zram_devices(host)
     mounts = _mounts(host)
     boot = bootswap.at_boot(host, fstab_text)
+    # A zram device zram-generator makes by its number, or the one a unit of swapctl's made this boot.
     by_generator = {b["source"] for b in boot if b["via"] == "zram-generator"}
+    by_generator |= {b["device_now"] for b in boot if b.get("device_now")}
     for a in host.swaps():
         kind = "zram" if _zram_name(a.path) else a.type
         rest = at_rest(host, a.path, kind, mounts, zram_devices)

@@ -20,10 +20,15 @@ WHY_THEY_DIFFER = (
 
 
 def boot_owners(host: Host) -> dict[str, str]:
-    """Which zram-generator file sets each device up at boot: the last one with its section."""
+    """Which file sets each device up at boot: the last zram-generator file with its section, swapctl's udev
+    rules, or the unit of swapctl's that made it this boot."""
+    from swapctl.ops import zram_boot
     from swapctl.ops.bootswap import generator_config
 
-    return {name: owner for name, (_keys, owner) in generator_config(host).items()}
+    owners = {name: owner for name, (_keys, owner) in generator_config(host).items()}
+    owners.update({name: zram_boot.UDEV_RULES for name in zram_boot.rules(host)})
+    owners.update({u.device: u.path for u in zram_boot.units(host) if u.device and u.enabled})
+    return owners
 
 
 def device_view(dev: zram.ZramDevice, swap: Any | None, boot: str | None = None) -> dict[str, Any]:
@@ -47,7 +52,7 @@ def device_view(dev: zram.ZramDevice, swap: Any | None, boot: str | None = None)
         "writeback": dev.bd or None,
         "swap": None if swap is None else {"size": swap.size, "used": swap.used, "priority": swap.priority},
         "problems": dev.problems,
-        "boot_file": boot,  # the zram-generator file that sets it up at boot, or None
+        "boot_file": boot,  # the file that sets it up at boot (boot_owners), or None
     }
     return view
 

@@ -19,8 +19,7 @@ from swapctl.core.plan import Plan, Step, UndoContext, register
 from swapctl.core.text import split_lines
 from swapctl.core.units import MAX_SIZE, format_bytes, parse_size, round_up_pages
 from swapctl.kernel import zram as rules
-from swapctl.ops import sizing
-from swapctl.ops.bootswap import generator
+from swapctl.ops import fstab, sizing, zram_boot
 from swapctl.ops.fileedit import FileEdit
 from swapctl.ops.swapfile import (
     MIN_PAGES,
@@ -33,6 +32,7 @@ from swapctl.ops.swapfile import (
     swapoff_margin,
     validate_priority,
 )
+from swapctl.ops.zram_boot import generator
 from swapctl.system import zram
 
 if TYPE_CHECKING:
@@ -599,6 +599,7 @@ def plan_create(
     mem_limit: str | None = None,
     priority: int | None,
     persist: bool,
+    persist_via: str = "auto",
 ) -> Plan:
     priority = validate_priority(priority)
     limit = None if mem_limit is None else parse_size(mem_limit, what="--mem-limit")
@@ -642,24 +643,22 @@ def plan_create(
                 "show: it was left as it is (remove and create it to be sure of them)"
             )
         if persist:
-            settings = {"zram-size": rule.get("expression") or _mib(size)}
-            if priority is not None and priority >= 0:
-                settings["swap-priority"] = str(priority)
+            way = zram_boot.choose(host, persist_via)
             current = next((d.algorithm for d in devices if d.name == name), None)
-            setting = _algorithm_setting(algorithm or (current if params else None), params)
-            if params and setting is None:
-                raise UsageError(
-                    "--persist with --algorithm-params needs --algorithm: zram-generator gives parameters to a "
-                    "named algorithm"
+            if way == "zram-generator":
+                _persist_for_generator(
+                    host, plan, name, rule, size, priority, algorithm or (current if params else None), params, limit
                 )
-            if setting is not None:
-                settings["compression-algorithm"] = setting
-            step = persist_step(host, name, settings)
-            if step is not None:
-                plan.add(step)
-            if limit is not None:
-                plan.warnings.append("the drop-in does not carry --mem-limit: zram-generator sets no mem_limit")
-        plan.data["persist"] = PERSIST_FILE if persist else None
+            else:
+                spec = zram_boot.Spec(size, algorithm or current, tuple(params or ()), limit, priority)
+                _persist_at_boot(host, plan, way, name, spec, added=name not in names or name in history(journal)[0])
+                if rule.get("expression"):
+                    plan.warnings.append(
+                        f"the boot's set-up carries the size {rule['expression']} comes to now "
+                        f"({format_bytes(size)}), not the expression (zram-generator's alone evaluates it at boot)"
+                    )
+            plan.data["persist_via"] = way
+        plan.data.setdefault("persist", None)
         return plan
 
     if device == "auto":
@@ -697,6 +696,67 @@ def plan_create(
     return finish(plan, name)
 
 
+def _persist_for_generator(
+    host: Host,
+    plan: Plan,
+    name: str,
+    rule: dict[str, Any],
+    size: int,
+    priority: int | None,
+    algorithm: str | None,
+    params: list[str] | None,
+    limit: int | None,
+) -> None:
+    """The device's section in swapctl's zram-generator drop-in."""
+    settings = {"zram-size": rule.get("expression") or _mib(size)}
+    if priority is not None and priority >= 0:
+        settings["swap-priority"] = str(priority)
+    setting = _algorithm_setting(algorithm, params)
+    if params and setting is None:
+        raise UsageError(
+            "--persist with --algorithm-params needs --algorithm: zram-generator gives parameters to a named algorithm"
+        )
+    if setting is not None:
+        settings["compression-algorithm"] = setting
+    step = persist_step(host, name, settings)
+    if step is not None:
+        plan.add(step)
+    if limit is not None:
+        plan.warnings.append("the drop-in does not carry --mem-limit: zram-generator sets no mem_limit")
+    plan.data["persist"] = PERSIST_FILE
+
+
+def _persist_at_boot(host: Host, plan: Plan, way: str, name: str, spec: zram_boot.Spec, *, added: bool) -> None:
+    """A systemd unit of swapctl's (by configuration: it hot-adds its own device at boot), or an udev rule and an
+    fstab line for a device the driver makes at load (ops/zram_boot.py)."""
+    if way == "systemd":
+        unit = zram_boot.unit_of(host, name)
+        key = zram_boot.next_key(host) if unit is None else unit.key
+        plan.steps.extend(zram_boot.unit_steps(host, key, spec, name, added or (unit is not None and unit.added)))
+        plan.data["persist"] = zram_boot.unit_path(key)
+        return
+    zram_boot.check_udev_device(host, name)
+    _udev_steps(host, plan, name, spec)
+    plan.data["persist"] = zram_boot.UDEV_RULES
+
+
+def _udev_steps(host: Host, plan: Plan, name: str, spec: zram_boot.Spec | None) -> None:
+    """The rule, the fstab line and the modules-load.d file for a device (spec None: dropped)."""
+    line = None if spec is None else zram_boot.rule_line(host, name, spec)
+    rule = zram_boot.ZramUdevRule(path=zram_boot.UDEV_RULES, settings={name: line})
+    if rule.needed(host):
+        plan.add(rule)
+    path = f"/dev/{name}"
+    swap = None if spec is None else fstab.swap_line(path, spec.priority, None)
+    edit = fstab.fstab_set(path, swap)
+    if edit.needed(host):
+        plan.add(edit)
+    others = set(zram_boot.rules(host)) - {name}
+    step = zram_boot.modules_load_step(host, bool(others) or spec is not None)
+    if step is not None:
+        plan.add(step)
+
+
 def _mib(size: int) -> str:
     """A size as zram-generator's zram-size (MiB; a float of pages is exact, being a power-of-two fraction)."""
     text = repr(size / sizing.MIB)
@@ -726,7 +786,8 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         plan.add(SwapOff(path=dev.path, priority=area_priority(area)))
     if dev.initialized:
         plan.add(ZramReset(device=name, algorithm_params=params.get(name)))
-    if name in added:
+    unit = zram_boot.unit_of(host, name)
+    if name in added or (unit is not None and unit.added):
         plan.add(ZramHotRemove(device=name))
     elif dev.initialized:
         plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
@@ -734,6 +795,10 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         step = persist_step(host, name, None)
         if step is not None:
             plan.add(step)
+    if unit is not None:
+        plan.steps.extend(zram_boot.unit_steps(host, unit.key, None, None, False))
+    if name in zram_boot.rules(host):
+        _udev_steps(host, plan, name, None)
     return plan
 
 
@@ -774,4 +839,14 @@ def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Pl
         step = persist_step(host, name, settings)
         if step is not None:
             plan.add(step)
+    unit = zram_boot.unit_of(host, name)
+    if unit is not None and unit.spec is not None:
+        plan.steps.extend(zram_boot.unit_steps(host, unit.key, unit.spec._replace(disksize=size), name, unit.added))
+    own_rule = zram_boot.rules(host).get(name)
+    spec = None if own_rule is None else zram_boot.parse_rule(own_rule)
+    if spec is not None:
+        prio = area_priority(area)
+        _udev_steps(
+            host, plan, name, spec._replace(disksize=size, priority=prio if prio is not None and prio >= 0 else None)
+        )
     return plan

@@ -162,8 +162,12 @@ def _kill_rounds(
     watcher.start()
     seen_bad = False
     after_kill_bad, mid_write = [], 0
+    kills = 0
     try:
-        for _ in range(rounds):
+        # At least `rounds` kills, and more (up to five times as many) until one has landed inside a write: where
+        # the window is a small share of the edit's time, 60 random kills can all miss it.
+        while kills < rounds or (mid_write == 0 and kills < 5 * rounds):
+            kills += 1
             ready_r, ready_w = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child edits until killed; it never returns into pytest
@@ -192,7 +196,7 @@ def _kill_rounds(
     finally:
         watcher.finish()
     return {
-        "kills": rounds,
+        "kills": kills,
         "reads": watcher.reads,
         "torn_reads": len(watcher.bad),
         "torn_after_kill": len(after_kill_bad),

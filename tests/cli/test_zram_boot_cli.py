@@ -1,0 +1,275 @@
+"""`zram create --persist` where zram-generator is not installed (ops/zram_boot.py): a systemd unit of swapctl's
+where the next boot's init is systemd, an udev rule and an fstab line where udev is, a refusal naming each reason
+where neither; what `list` and `zram status` then say the next boot does, and remove and resize keeping it true.
+The unit's own shell runs here on a fake sysfs; the boot lane (tests/vm/test_boot_scenarios.py) boots both."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from swapctl.ops import bootswap, zram_boot
+from tests.cli.test_zram_write_cli import FREE, control, plan, steps
+from tests.cli.test_zram_zswap_cli import swaps, zram_device
+
+MIB = 1 << 20
+UNIT = "etc/systemd/system/swapctl-zram-0.service"
+WANTS = "etc/systemd/system/swap.target.d/swapctl-zram-0.conf"
+RUN = "run/swapctl/zram-0"
+RULES = "etc/udev/rules.d/90-swapctl-zram.rules"
+AREA = "/dev/zram0                              partition\t65532\t\t0\t\t50"
+
+
+def boots_systemd(root: Path) -> None:
+    (root / "lib/systemd").mkdir(parents=True, exist_ok=True)
+    (root / "lib/systemd/systemd").write_text("")
+    (root / "sbin").mkdir(exist_ok=True)
+    (root / "sbin/init").symlink_to("/lib/systemd/systemd")
+
+
+def has_udev(root: Path, *, module: bool = True) -> None:
+    (root / "sbin").mkdir(exist_ok=True)
+    (root / "sbin/udevd").write_text("")
+    (root / "sys/module/zram").mkdir(parents=True)
+    if module:
+        (root / "sys/module/zram/initstate").write_text("live\n")
+
+
+def cmdline(root: Path, text: str) -> None:
+    (root / "proc/cmdline").write_text(text + "\n")
+
+
+def at_boot(cli) -> list[dict]:  # noqa: ANN001
+    return json.loads(cli("-o", "json", "list").stdout)["data"]["at_boot"]
+
+
+def test_where_nothing_would_run_at_boot_persist_is_refused_with_every_reason(cli, root: Path) -> None:
+    # As this machine: systemd installed, but the kernel runs another init (rdinit=), and no udev.
+    boots_systemd(root)
+    cmdline(root, "console=ttyS0 rdinit=/process_api -- --flag")
+    zram_device(root, disksize=0, mm=FREE)
+    r = cli("zram", "create", "--size", "64M", "--persist")
+    assert r.exit_code == 3, r.output
+    assert r.output.count("\n") == 2 and "Traceback" not in r.output  # the error, then its hint
+    for why in (
+        "nothing here would set the device up at boot",
+        "zram-generator is not installed",
+        "the next boot's init is /process_api, not systemd",
+        "udev is not installed",
+    ):
+        assert why in r.output, r.output
+    assert not (root / "etc/systemd/system").exists()
+
+
+@pytest.mark.parametrize(
+    ("words", "init"),
+    [
+        ("quiet", "/lib/systemd/systemd"),
+        ("init=/bin/sh", "/bin/sh"),
+        ("rdinit=/init", "/lib/systemd/systemd"),  # an initramfs's own /init goes on to /sbin/init
+        ("rdinit=/process_api init=/usr/lib/systemd/systemd", "/usr/lib/systemd/systemd"),
+    ],
+)
+def test_the_next_boots_init_is_the_command_lines_or_sbin_init(host, root: Path, words: str, init: str) -> None:
+    boots_systemd(root)
+    cmdline(root, words)
+    assert zram_boot.boot_init(host) == init
+    assert zram_boot.systemd_boots(host) == init.endswith("/systemd")
+
+
+def test_persist_via_a_way_that_cannot_run_here_is_refused_and_an_unknown_one_is_bad_input(cli, root: Path) -> None:
+    zram_device(root, disksize=0, mm=FREE)
+    r = cli("zram", "create", "--size", "64M", "--persist-via", "systemd", "--dry-run")
+    assert r.exit_code == 3 and "--persist-via systemd: the next boot's init is /sbin/init, not systemd" in r.output
+    r = cli("zram", "create", "--size", "64M", "--persist-via", "upstart", "--dry-run")
+    assert r.exit_code == 2 and "'upstart' is not one of: auto, zram-generator, systemd, udev" in r.output
+
+
+# --- a systemd unit ------------------------------------------------------------------------------------------
+def test_a_unit_persists_by_configuration_and_list_status_remove_say_and_undo_it(cli, root: Path) -> None:
+    boots_systemd(root)
+    zram_device(root, disksize=64 * MIB)
+    swaps(root, AREA)
+    code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--priority", "50", "--persist")
+    assert code == 0 and steps(doc) == ["zram-boot-file"] * 3, doc
+    assert doc["data"]["persist_via"] == "systemd" and doc["data"]["persist"] == "/" + UNIT
+    unit = (root / UNIT).read_text()
+    assert "Description=zram swap set up by swapctl (64 MiB, lz4, priority 50)\n" in unit
+    for env in ("KEY=0", f"DISKSIZE={64 * MIB}", "ALGORITHM=lz4", "PARAMS=", "MEM_LIMIT=", "PRIORITY=50"):
+        assert f'Environment="{env}"\n' in unit
+    assert "cat /sys/class/zram-control/hot_add" in unit and "Before=swap.target" in unit
+    assert (root / WANTS).read_text().endswith("[Unit]\nWants=swapctl-zram-0.service\n")
+    assert (root / RUN).read_text() == "zram0\n"  # it was there: not added, so never hot-removed
+
+    [boot] = at_boot(cli)
+    assert boot["source"] == bootswap.NEW_DEVICE and boot["via"] == "systemd" and boot["priority"] == 50
+    assert boot["size"] == 64 * MIB and boot["algorithm"] == "lz4" and boot["device_now"] == "/dev/zram0"
+    listed = json.loads(cli("-o", "json", "list").stdout)["data"]["areas"]
+    assert [a["persisted"] for a in listed] == [True]
+    assert "zram (new device) (priority 50; /etc/systemd/system/swapctl-zram-0.service)" in cli("list").stdout
+    [dev] = json.loads(cli("-o", "json", "zram", "status").stdout)["data"]["devices"]
+    assert dev["boot_file"] == "/" + UNIT
+
+    code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--priority", "50", "--persist")
+    assert code == 0 and not doc["changed"]
+    code, doc = plan(cli, "resize", "zram0", "--size", "128M", "--dry-run")
+    assert steps(doc)[-1] == "zram-boot-file" and doc["actions"][-1]["description"] == f"write /{UNIT}"
+    code, doc = plan(cli, "remove", "zram0", "--dry-run")
+    assert steps(doc) == ["swapoff", "zram-reset", *["zram-boot-file"] * 3], doc
+    assert [a["description"] for a in doc["actions"][2:]] == [f"remove /{p}" for p in (UNIT, WANTS, RUN)]
+
+    # The three files are swapctl's own: rolling the create back takes them away, and the machine is as before.
+    assert cli("rollback").exit_code == 0
+    assert not (root / UNIT).exists() and not (root / WANTS).exists() and not (root / RUN).exists()
+    assert at_boot(cli) == []
+
+
+def test_a_hot_added_device_is_recorded_as_added_and_remove_hot_removes_it(cli, root: Path) -> None:
+    boots_systemd(root)
+    zram_device(root)  # zram0 in use
+    swaps(root, "/dev/zram0                              partition\t1048572\t\t0\t\t100")
+    control(root)
+    code, doc = plan(cli, "create", "--size", "64M", "--persist", "--dry-run")
+    assert code == 0 and steps(doc) == ["zram-hot-add", "zram-setup", "zram-mkswap", "swapon", *["zram-boot-file"] * 3]
+    assert doc["actions"][-1]["description"] == "record in /run/swapctl/zram-0 that this boot's device is zram1 added"
+    # After a boot: the unit made zram1 (hot_add), and says so.
+    zram_device(root, "zram1", disksize=64 * MIB)
+    swaps(
+        root, "/dev/zram0                              partition\t1048572\t\t0\t\t100", AREA.replace("zram0", "zram1")
+    )
+    (root / UNIT).parent.mkdir(parents=True)
+    (root / UNIT).write_text(zram_boot.unit_text(0, zram_boot.Spec(64 * MIB, priority=50)))
+    (root / WANTS).parent.mkdir(parents=True)
+    (root / WANTS).write_text("[Unit]\nWants=swapctl-zram-0.service\n")
+    (root / RUN).parent.mkdir(parents=True)
+    (root / RUN).write_text("zram1 added\n")
+    code, doc = plan(cli, "remove", "zram1", "--dry-run")
+    assert steps(doc) == ["swapoff", "zram-reset", "zram-hot-remove", *["zram-boot-file"] * 3], doc
+    # A second persisted device gets the next unit.
+    code, doc = plan(cli, "create", "--device", "zram2", "--size", "32M", "--persist", "--dry-run")
+    assert any(a["description"] == "write /etc/systemd/system/swapctl-zram-1.service" for a in doc["actions"]), doc
+
+
+def test_a_unit_written_by_hand_over_swapctls_is_read_only_when_it_is_swapctls() -> None:
+    spec = zram_boot.Spec(3 * MIB, "zstd", ("level=3",), 8 * MIB, None)
+    assert zram_boot.parse_unit(zram_boot.unit_text(4, spec)) == spec
+    assert zram_boot.parse_unit("[Service]\nExecStart=/bin/true\n") is None
+    with pytest.raises(Exception, match="cannot be written to a systemd unit"):
+        zram_boot.unit_text(0, zram_boot.Spec(MIB, "lz4'; rm -rf /"))
+
+
+def _script(unit: str, which: str) -> str:
+    """The unit's Exec line as the shell gets it: systemd turns "$$" into "$"."""
+    [line] = [ln for ln in unit.splitlines() if ln.startswith(f"{which}=/bin/sh -c '")]
+    return line.split(" -c '", 1)[1][:-1].replace("$$", "$")
+
+
+def test_the_units_shell_sets_the_new_device_up_in_the_kernels_order_and_stop_takes_it_away(tmp_path: Path) -> None:
+    """The unit's start and stop scripts, run by /bin/sh on a fake sysfs and fake mkswap/swapon/swapoff that log."""
+    fake = tmp_path / "fs"
+    log = tmp_path / "log"
+    ctl = fake / "sys/class/zram-control"
+    ctl.mkdir(parents=True)
+    (ctl / "hot_add").write_text("3\n")
+    dev = fake / "sys/block/zram3"
+    dev.mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("mkswap", "swapon", "swapoff"):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho {tool} "$@" >> {log}\n')
+        (bin_dir / tool).chmod(0o755)
+    unit = zram_boot.unit_text(0, zram_boot.Spec(64 * MIB, "lz4", ("level=3",), 32 * MIB, 50))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    for k, v in re.findall(r'^Environment="([A-Z_]+)=(.*)"$', unit, re.M):
+        env[k] = v
+
+    def run(which: str) -> None:
+        script = _script(unit, which).replace("/sys/", f"{fake}/sys/").replace("/run/", f"{fake}/run/")
+        subprocess.run(["/bin/sh", "-c", script], env=env, check=True, timeout=30)
+
+    run("ExecStart")
+    assert (dev / "comp_algorithm").read_text() == "lz4\n"
+    assert (dev / "algorithm_params").read_text() == "level=3\n"
+    assert (dev / "mem_limit").read_text() == f"{32 * MIB}\n"
+    assert (dev / "disksize").read_text() == f"{64 * MIB}\n"
+    assert log.read_text() == "mkswap /dev/zram3\nswapon -p 50 /dev/zram3\n"
+    assert (fake / "run/swapctl/zram-0").read_text() == "zram3 added\n"
+    run("ExecStop")
+    assert log.read_text().endswith("swapoff /dev/zram3\n")
+    assert (dev / "reset").read_text() == "1\n" and (ctl / "hot_remove").read_text() == "3\n"
+    assert not (fake / "run/swapctl/zram-0").exists()
+
+
+def test_the_units_shell_undoes_a_hot_add_whose_device_cannot_be_set_up(tmp_path: Path) -> None:
+    fake = tmp_path / "fs"
+    ctl = fake / "sys/class/zram-control"
+    ctl.mkdir(parents=True)
+    (ctl / "hot_add").write_text("5\n")
+    (fake / "sys/block/zram5").mkdir(parents=True)
+    (fake / "sys/block/zram5/disksize").mkdir()  # writing it fails, as the kernel's EBUSY or ENOMEM would
+    _failing_start(fake, ctl)
+
+
+def _failing_start(fake: Path, ctl: Path) -> None:
+    unit = zram_boot.unit_text(0, zram_boot.Spec(64 * MIB))
+    env = {"PATH": "/usr/bin:/bin", **dict(re.findall(r'^Environment="([A-Z_]+)=(.*)"$', unit, re.M))}
+    script = _script(unit, "ExecStart").replace("/sys/", f"{fake}/sys/").replace("/run/", f"{fake}/run/")
+    script = script.replace("swapoff ", "true ")
+    r = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, timeout=30)
+    assert r.returncode == 1
+    assert (ctl / "hot_remove").read_text() == "5\n" and (fake / "sys/block/zram5/reset").read_text() == "1\n"
+    assert not (fake / "run").exists()
+
+
+# --- an udev rule and an fstab line ----------------------------------------------------------------------
+def test_udev_persists_a_device_the_driver_makes_with_a_rule_an_fstab_line_and_the_module(cli, root: Path) -> None:
+    has_udev(root)
+    zram_device(root, disksize=64 * MIB)
+    swaps(root, AREA)
+    (root / "sbin/mkswap").write_text("")
+    code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--priority", "50", "--persist")
+    assert code == 0 and steps(doc) == ["zram-udev-rule", "fstab-set", "zram-boot-file"], doc
+    assert doc["data"]["persist_via"] == "udev"
+    assert (root / RULES).read_text() == zram_boot.UDEV_HEADER + (
+        f'ACTION=="add", SUBSYSTEM=="block", KERNEL=="zram0", ATTR{{comp_algorithm}}="lz4", '
+        f'ATTR{{disksize}}="{64 * MIB}", RUN+="/sbin/mkswap /dev/%k", TAG+="systemd"\n'
+    )
+    assert (root / "etc/fstab").read_text().endswith("/dev/zram0 none swap defaults,pri=50 0 0\n")
+    assert (root / "etc/modules-load.d/swapctl-zram.conf").read_text().endswith("\nzram\n")
+    [boot] = at_boot(cli)
+    assert (boot["source"], boot["via"], boot["priority"]) == ("/dev/zram0", "fstab", 50)
+    assert boot["size"] == 64 * MIB and boot["algorithm"] == "lz4" and boot["rule"] == "/" + RULES
+    [dev] = json.loads(cli("-o", "json", "zram", "status").stdout)["data"]["devices"]
+    assert dev["boot_file"] == "/" + RULES
+
+    code, doc = plan(cli, "resize", "zram0", "--size", "128M", "--dry-run")
+    assert steps(doc)[-1] == "zram-udev-rule" and f'ATTR{{disksize}}="{128 * MIB}"' in doc["actions"][-1]["description"]
+    code, doc = plan(cli, "remove", "zram0", "--dry-run")
+    assert code == 0 and steps(doc) == ["swapoff", "zram-reset", "zram-udev-rule", "fstab-set", "zram-boot-file"]
+    assert cli("rollback").exit_code == 0
+    assert not (root / RULES).exists() and not (root / "etc/modules-load.d/swapctl-zram.conf").exists()
+    assert "zram0" not in (root / "etc/fstab").read_text()
+
+
+def test_udev_refuses_a_device_number_the_driver_does_not_make_at_boot(cli, root: Path) -> None:
+    has_udev(root, module=False)  # built in: no modules-load.d file
+    zram_device(root)
+    swaps(root, "/dev/zram0                              partition\t1048572\t\t0\t\t100")
+    control(root)
+    r = cli("zram", "create", "--size", "64M", "--persist", "--dry-run")
+    assert r.exit_code == 3 and "at boot the zram driver makes zram0, not zram1" in r.output, r.output
+    cmdline(root, "quiet zram.num_devices=2")
+    code, doc = plan(cli, "create", "--size", "64M", "--persist", "--dry-run")
+    assert code == 0 and steps(doc)[-2:] == ["zram-udev-rule", "fstab-set"], doc
+
+
+def test_modprobe_d_options_give_a_modules_device_count(host, root: Path) -> None:
+    (root / "etc/modprobe.d").mkdir(parents=True)
+    (root / "etc/modprobe.d/zram.conf").write_text("# mine\noptions zram num_devices=4\n")
+    assert zram_boot.boot_devices(host) == 4
+    cmdline(root, "zram.num_devices=x")
+    assert zram_boot.boot_devices(host) == 1
