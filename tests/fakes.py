@@ -123,3 +123,12 @@ def fake_host(root: Path, *, uid: int = 0, state_dir: Path | None = None) -> Hos
 
 def envelope(output: str) -> dict:
     return json.loads(output)
+
+
+def systemd_init(root: Path) -> None:
+    """The tree's next boot runs systemd: /sbin/init leads to it, as Debian's systemd-sysv makes it."""
+    (root / "lib/systemd").mkdir(parents=True, exist_ok=True)
+    (root / "lib/systemd/systemd").write_text("")
+    (root / "sbin").mkdir(exist_ok=True)
+    if not (root / "sbin/init").is_symlink():
+        (root / "sbin/init").symlink_to("/lib/systemd/systemd")

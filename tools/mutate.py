@@ -123,6 +123,12 @@ TESTS: dict[str, list[str]] = {
         "tests/cli/test_zram_set_edges.py",
         "tests/cli/test_zram_write_cli.py",
         "tests/cli/test_zram_zswap_cli.py",
+        "tests/cli/test_zram_boot_cli.py",
+    ],
+    "swapctl/ops/zram_boot.py": [
+        "tests/cli/test_zram_boot_cli.py",
+        "tests/cli/test_zram_write_cli.py",
+        "tests/unit/test_bootswap.py",
     ],
     "swapctl/ops/zswap_set.py": [
         "tests/unit/test_zswap_set_mutants.py",

@@ -87,12 +87,15 @@ def generator_config(host: Host) -> dict[str, tuple[dict[str, str], str]]:
 def zram_generator_areas(host: Host) -> list[dict[str, Any]]:
     """The devices zram-generator makes swap at boot: its files merged key by key (a later file wins), a
     section with a mount-point left out (a filesystem, not swap), and one whose zram-size comes to 0. Empty
-    where zram-generator is not installed, or the kernel command line says systemd.zram=0."""
+    where zram-generator is not installed, the next boot's init is not systemd, or the kernel command line says
+    systemd.zram=0."""
     config = generator_config(host)
     if not config:
         return []
     if generator(host) is None or "systemd.zram=0" in (host.read_text_or_none(paths.CMDLINE) or "").split():
         return []
+    if not zram_boot.systemd_boots(host):
+        return []  # a systemd generator: another init never runs it
     ram_mib = host.meminfo().get("MemTotal", 0) / sizing.MIB
     out = []
     for name in sorted(config, key=lambda n: int(n[4:])):

@@ -104,7 +104,7 @@ def boot_init(host: Host) -> str:
         return given["init"]
     if given.get("rdinit", "/init") != "/init":
         return given["rdinit"]
-    return host.resolve("/sbin/init") if host.lstat("/sbin/init") is not None else "/sbin/init"
+    return _sbin_init(host)
 
 
 def systemd_boots(host: Host) -> bool:
@@ -115,15 +115,29 @@ def udevd(host: Host) -> str | None:
     return next((p for p in UDEVD if host.lstat(p) is not None), None)
 
 
+UDEV_STARTERS = ("/etc/init.d/udev", "/etc/init.d/eudev", "/etc/init.d/udevd", "/etc/sv/udevd")
+
+
+def udev_starts(host: Host) -> bool:
+    """udev runs at the next boot: systemd starts it, or the distribution's init does (its init script or
+    service), when the kernel command line does not name another init."""
+    if udevd(host) is None:
+        return False
+    if systemd_boots(host):
+        return True
+    return boot_init(host) == _sbin_init(host) and any(host.lstat(p) is not None for p in UDEV_STARTERS)
+
+
+def _sbin_init(host: Host) -> str:
+    return host.resolve("/sbin/init") if host.lstat("/sbin/init") is not None else "/sbin/init"
+
+
 def choose(host: Host, via: str = "auto") -> str:
-    """The way to persist a zram device here: zram-generator where it is installed, else a systemd unit where
-    the next boot's init is systemd, else an udev rule and an fstab line where udev is installed. Refused
-    where the way asked for, or every way, cannot work."""
-    can = {
-        "zram-generator": generator(host) is not None,
-        "systemd": systemd_boots(host),
-        "udev": udevd(host) is not None,
-    }
+    """The way to persist a zram device here: zram-generator where it is installed (it runs under systemd), else a
+    systemd unit where the next boot's init is systemd, else an udev rule and an fstab line where udev runs at
+    boot. Refused where the way asked for, or every way, cannot work."""
+    systemd = systemd_boots(host)
+    can = {"zram-generator": systemd and generator(host) is not None, "systemd": systemd, "udev": udev_starts(host)}
     if via != "auto":
         if via not in can:
             raise UsageError(f"--persist-via {via[:40]!r} is not one of: {', '.join(CHOICES)}")
@@ -132,25 +146,26 @@ def choose(host: Host, via: str = "auto") -> str:
         return via
     way = next((w for w in WAYS if can[w]), None)
     if way is None:
-        raise Refused(
-            "--persist: nothing here would set the device up at boot: " + "; ".join(_why_not(host, w) for w in WAYS),
-            hint=_HINT,
-        )
+        reasons = dict.fromkeys(_why_not(host, w) for w in WAYS)  # the init's reason once
+        raise Refused("--persist: nothing here would set the device up at boot: " + "; ".join(reasons), hint=_HINT)
     return way
 
 
 _HINT = (
-    "install zram-generator (Debian/Ubuntu: systemd-zram-generator; Fedora: zram-generator) or udev, or create "
-    "without --persist"
+    "swapctl persists zram where the next boot runs systemd (zram-generator, or a unit of its own) or udev "
+    "(an udev rule); here, create without --persist"
 )
 
 
 def _why_not(host: Host, way: str) -> str:
+    init = f"the next boot's init is {boot_init(host)}, not systemd"
     if way == "zram-generator":
-        return f"zram-generator is not installed (no {GENERATORS[0]})"
+        return f"zram-generator is not installed (no {GENERATORS[0]})" if generator(host) is None else init
     if way == "systemd":
-        return f"the next boot's init is {boot_init(host)}, not systemd"
-    return f"udev is not installed (no {' or '.join(UDEVD[:1] + UDEVD[2:3])})"
+        return init
+    if udevd(host) is None:
+        return f"udev is not installed (no {UDEVD[0]} or {UDEVD[2]})"
+    return f"nothing starts udev at boot (no {UDEV_STARTERS[0]}, and {init})"
 
 
 # --- the systemd unit -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from swapctl.ops import bootswap, zram_boot
 from tests.cli.test_zram_write_cli import FREE, control, plan, steps
 from tests.cli.test_zram_zswap_cli import swaps, zram_device
+from tests.fakes import systemd_init
 
 MIB = 1 << 20
 UNIT = "etc/systemd/system/swapctl-zram-0.service"
@@ -24,16 +25,16 @@ RULES = "etc/udev/rules.d/90-swapctl-zram.rules"
 AREA = "/dev/zram0                              partition\t65532\t\t0\t\t50"
 
 
-def boots_systemd(root: Path) -> None:
-    (root / "lib/systemd").mkdir(parents=True, exist_ok=True)
-    (root / "lib/systemd/systemd").write_text("")
-    (root / "sbin").mkdir(exist_ok=True)
-    (root / "sbin/init").symlink_to("/lib/systemd/systemd")
+boots_systemd = systemd_init
 
 
 def has_udev(root: Path, *, module: bool = True) -> None:
+    """Another init (sysvinit's /sbin/init, a regular file) that starts udev with its init script."""
     (root / "sbin").mkdir(exist_ok=True)
+    (root / "sbin/init").write_text("")
     (root / "sbin/udevd").write_text("")
+    (root / "etc/init.d").mkdir(parents=True)
+    (root / "etc/init.d/udev").write_text("")
     (root / "sys/module/zram").mkdir(parents=True)
     if module:
         (root / "sys/module/zram/initstate").write_text("live\n")

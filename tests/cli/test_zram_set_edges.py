@@ -20,7 +20,7 @@ from swapctl.core.journal import Journal
 from swapctl.core.plan import Plan, Step, StepRecordError, UndoContext, execute
 from swapctl.ops import zram_set
 from tests.cli.test_zram_zswap_cli import swaps, zram_device
-from tests.fakes import fake_host
+from tests.fakes import fake_host, systemd_init
 
 MIB, GIB = 1 << 20, 1 << 30
 FREE = "0 0 0 0 0 0 0 0 0\n"
@@ -140,6 +140,7 @@ def generator(root: Path) -> None:
     g = root / "usr/lib/systemd/system-generators/zram-generator"
     g.parent.mkdir(parents=True)
     g.write_text("")
+    systemd_init(root)
 
 
 def journal_of(host: Any) -> Journal:
@@ -715,6 +716,7 @@ def test_persist_through_the_lib_generator_and_rollback_puts_back_only_swapctls_
     g = root / "lib/systemd/system-generators/zram-generator"
     g.parent.mkdir(parents=True)
     g.write_text("")
+    systemd_init(root)
     code, doc = run(cli, "zram", "create", "--size", "64M", "--persist")
     assert code == 0 and steps(doc) == ["zram-persist"] and doc["warnings"] == [], doc
     written = (root / DROP_IN).read_text()

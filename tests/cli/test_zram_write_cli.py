@@ -11,7 +11,7 @@ import pytest
 from swapctl.core.plan import Step, StepRecordError
 from swapctl.ops import sizing, zram_set
 from tests.cli.test_zram_zswap_cli import swaps, zram_device
-from tests.fakes import fake_host
+from tests.fakes import fake_host, systemd_init
 
 MIB, GIB = 1 << 20, 1 << 30
 FREE = "0 0 0 0 0 0 0 0 0\n"
@@ -205,6 +205,7 @@ def generator(root: Path) -> None:
     g = root / "usr/lib/systemd/system-generators/zram-generator"
     g.parent.mkdir(parents=True)
     g.write_text("")
+    systemd_init(root)
 
 
 def test_persist_writes_the_device_section_and_remove_and_resize_keep_it_true(cli, root: Path) -> None:
@@ -232,10 +233,16 @@ def test_persist_writes_the_device_section_and_remove_and_resize_keep_it_true(cl
     assert doc["actions"][-1]["description"].startswith("drop [zram0] from")
 
 
-def test_persist_without_zram_generator_is_refused_with_the_package_to_install(cli, root: Path) -> None:
+def test_zram_generator_installed_where_systemd_does_not_boot_is_refused_for_the_init(cli, root: Path) -> None:
     zram_device(root, disksize=0, mm=FREE)
+    generator(root)
+    (root / "proc/cmdline").write_text("init=/bin/busybox\n")  # a generator of systemd's: nothing runs it
     r = cli("zram", "create", "--size", "1G", "--persist")
-    assert r.exit_code == 3 and "zram-generator is not installed" in r.output and "systemd-zram-generator" in r.output
+    assert r.exit_code == 3 and "the next boot's init is /bin/busybox, not systemd" in r.output, r.output
+    assert "zram-generator is not installed" not in r.output
+    (root / "etc/systemd").mkdir(parents=True)
+    (root / "etc/systemd/zram-generator.conf").write_text("[zram0]\n")
+    assert json.loads(cli("-o", "json", "list").stdout)["data"]["at_boot"] == []
 
 
 def test_the_drop_in_editor_keeps_other_sections_and_removes_an_emptied_file() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from swapctl.ops import bootswap
+from tests.fakes import systemd_init
 
 DEBIAN_DEFAULT = "# This config file enables a /dev/zram0 swap device\n[zram0]\n"  # bookworm's shipped file
 
@@ -17,6 +18,7 @@ def generator(root: Path, main: str | None = DEBIAN_DEFAULT, **drop_ins: str) ->
     binary = root / "usr/lib/systemd/system-generators/zram-generator"
     binary.parent.mkdir(parents=True, exist_ok=True)
     binary.write_text("#!/bin/false\n")
+    systemd_init(root)
     if main is not None:
         (root / "etc/systemd").mkdir(parents=True, exist_ok=True)
         (root / "etc/systemd/zram-generator.conf").write_text(main)

@@ -23,6 +23,7 @@ FULL = os.environ.get("SWAPCTL_VM_FULL") == "1"
 BOTH = ("6.1", "6.12")
 VM_KEYS = ("swappiness", "min_free_kbytes", "vfs_cache_pressure", "watermark_scale_factor", "zone_reclaim_mode")
 VENDOR = "/etc/sysctl.d/99-zz-vendor.conf"  # another package's file, read after swapctl's 90-swapctl.conf
+NEW_DEVICE = "zram (new device)"  # what list's at_boot calls the device a unit of swapctl's hot-adds at boot
 
 
 def ok(res) -> dict:
@@ -57,10 +58,16 @@ def running(guest) -> dict:
 
 def assert_applied(predicted: dict, ran: dict, baseline: dict) -> None:
     """The boot ran what was predicted: an automatic swap priority (None) is a negative one, a zswap parameter
-    nothing sets (None) is the value the first boot had."""
+    nothing sets (None) is the value the first boot had, and a new zram device (a unit of swapctl's hot-adds its
+    own) is one of the zram areas no prediction names, with its priority."""
     assert predicted["vm"] == ran["vm"], (predicted["vm"], ran["vm"])
     auto = [(src, "auto" if pri is None else pri) for src, pri in predicted["swaps"]]
-    assert auto == [(src, "auto" if pri < 0 else pri) for src, pri in ran["swaps"]], (predicted["swaps"], ran)
+    got = [(src, "auto" if pri < 0 else pri) for src, pri in ran["swaps"]]
+    named = {src for src, _ in auto}
+    new = sorted(str(pri) for src, pri in auto if src == NEW_DEVICE)
+    made = sorted(str(pri) for src, pri in got if src.startswith("/dev/zram") and src not in named)
+    assert new == made, (predicted["swaps"], ran)
+    assert [a for a in auto if a[0] != NEW_DEVICE] == [g for g in got if g[0] in named], (predicted["swaps"], ran)
     want = {k: baseline["zswap"][k] if v is None else v for k, v in predicted["zswap"].items()}
     assert want == ran["zswap"], (predicted["zswap"], ran["zswap"])
 
@@ -90,23 +97,45 @@ def test_swap_file_sysctl_and_zswap_persisted_are_what_the_next_boot_applies(boo
     guest.run(f"echo 'vm.vfs_cache_pressure = 120' > {VENDOR}", check=True)
     said = ok(guest.swapctl("-o", "json", "vm", "set", "vfs_cache_pressure=80", "--persist"))
     assert any("99-zz-vendor.conf" in w for w in said["warnings"]), said["warnings"]
-    # 3. zswap enabled with another compressor, persisted (tmpfiles.d); zram refused without zram-generator.
+    # 3. zswap enabled with another compressor, persisted (tmpfiles.d). zram without zram-generator: zram0 (the
+    # one the driver makes when it loads) through an udev rule and an fstab line, and a hot-added device through
+    # a unit of swapctl's, which hot-adds its own at boot.
     ok(guest.swapctl("-o", "json", "zswap", "set", "enabled=Y", "compressor=lz4", "max_pool_percent=25", "--persist"))
     guest.run("modprobe zram num_devices=1", check=True)
-    refused = guest.swapctl("zram", "create", "--size", "64M", "--persist")
-    assert refused.rc != 0 and "zram-generator" in refused.stderr, refused
+    zram_args = ("-o", "json", "zram", "create", "--algorithm", "lz4")
+    by_udev = ok(guest.swapctl(*zram_args, "--device", "zram0", "--size", "48M", "-p", "30", "--persist-via", "udev"))
+    by_unit = ok(guest.swapctl(*zram_args, "--size", "64M", "--priority", "40", "--persist"))
+    assert (by_udev["data"]["device"], by_unit["data"]["device"]) == ("/dev/zram0", "/dev/zram1")
+    assert by_unit["data"]["persist_via"] == "systemd", by_unit["data"]
     predicted = prediction(guest)
     assert predicted["vm"]["swappiness"] == 33 and predicted["vm"]["vfs_cache_pressure"] == 120
-    assert predicted["swaps"] == [("/swapfile", 5)]
+    assert predicted["swaps"] == [("/dev/zram0", 30), ("/swapfile", 5), (NEW_DEVICE, 40)], predicted
     assert predicted["zswap"]["enabled"] == "Y" and predicted["zswap"]["compressor"] == "lz4"
     guest.poweroff()
 
     guest = machine.boot()
     assert_booted(guest)
-    assert_applied(predicted, running(guest), baseline)
+    ran = running(guest)
+    assert_applied(predicted, ran, baseline)
+    made = next(src for src, pri in ran["swaps"] if pri == 40)  # the unit's device: zram1, after udev's zram0
+    sizes = guest.run(
+        f"cat /sys/block/zram0/disksize /sys/block/zram0/comp_algorithm /sys/block/{made[5:]}/disksize "
+        f"/sys/block/{made[5:]}/comp_algorithm",
+        check=True,
+    ).stdout.split("\n")
+    assert int(sizes[0]) == 48 << 20 and "[lz4]" in sizes[1] and int(sizes[2]) == 64 << 20 and "[lz4]" in sizes[3]
+    listed = {a["path"]: a["persisted"] for a in ok(guest.swapctl("-o", "json", "list"))["data"]["areas"]}
+    assert listed[made] is True and listed["/dev/zram0"] is True, listed
 
-    # 4. Remove the swap file, roll back the zswap and vm changes: the next boot has none of it (the vendor
-    # file stays, not being swapctl's).
+    # 4. Remove the swap file and both zram devices, roll back the zswap and vm changes: the next boot has none
+    # of it (the vendor file stays, not being swapctl's).
+    ok(guest.swapctl("-o", "json", "zram", "remove", "zram0"))
+    ok(guest.swapctl("-o", "json", "zram", "remove", made))
+    guest.run(
+        f"test ! -e /sys/block/{made[5:]} && ! ls /etc/systemd/system/swapctl-zram-* /etc/udev/rules.d/*swapctl*"
+        " 2>/dev/null && ! grep -q zram /etc/fstab",
+        check=True,
+    )  # the unit's device hot-removed, files gone
     ok(guest.swapctl("-o", "json", "remove", "/swapfile"))
     history = ok(guest.swapctl("history", "-o", "json"))["data"]["transactions"]
     for txn in history:  # newest first
