@@ -43,7 +43,7 @@ class ZramSpec:
     algorithm_params: str | None = None
     mem_limit: str | None = None
     priority: int = 100
-    persist: bool = False  # as `zram create`: only where asked (it needs zram-generator)
+    persist: bool = False  # as `zram create --persist`: only where asked (zram-generator, a unit or udev)
 
 
 @dataclass

@@ -418,6 +418,10 @@ class ZramUdevRule(KeyedLinesEdit):
     def render(key: str, value: Any) -> str:
         return str(value)
 
+    def transform(self, old: str | None) -> str | None:
+        text = super().transform(old)
+        return None if (text or "").strip() in ("", UDEV_HEADER.strip()) else text  # nothing but the header: gone
+
     def describe(self) -> str:
         [(device, line)] = self.params["settings"].items()
         if line is None:

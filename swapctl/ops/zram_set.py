@@ -772,8 +772,9 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
     name, dev = _existing(host, device)
     require_root(host, journal, "removing zram")
     plan = Plan("zram remove", data={"device": f"/dev/{name}"})
-    if dev is None:
-        return plan  # already gone
+    if dev is None:  # already gone; what persists it by its number is dropped still
+        _drop_by_number(host, plan, name)
+        return plan
     area = active_area(host, dev.path)
     added, params = history(journal)
     if dev.initialized and area is None and not force:
@@ -791,15 +792,21 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         plan.add(ZramHotRemove(device=name))
     elif dev.initialized:
         plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
+    _drop_by_number(host, plan, name)
+    if unit is not None:
+        plan.steps.extend(zram_boot.unit_steps(host, unit.key, None, None, False))
+    return plan
+
+
+def _drop_by_number(host: Host, plan: Plan, name: str) -> None:
+    """Drop what sets the device up at boot by its number: its zram-generator section, its udev rule and fstab
+    line (a unit of swapctl's is found by the device it made this boot instead)."""
     if name in owned_sections(host):
         step = persist_step(host, name, None)
         if step is not None:
             plan.add(step)
-    if unit is not None:
-        plan.steps.extend(zram_boot.unit_steps(host, unit.key, None, None, False))
     if name in zram_boot.rules(host):
         _udev_steps(host, plan, name, None)
-    return plan
 
 
 def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Plan:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -274,3 +275,83 @@ def test_modprobe_d_options_give_a_modules_device_count(host, root: Path) -> Non
     assert zram_boot.boot_devices(host) == 4
     cmdline(root, "zram.num_devices=x")
     assert zram_boot.boot_devices(host) == 1
+
+
+# --- what is swapctl's, and what is read back ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("zram-boot-file", {"path": "/etc/passwd", "text": "root::0:0::/:/bin/sh\n"}),
+        ("zram-boot-file", {"path": "/etc/systemd/system/sshd.service", "text": None}),
+        ("zram-boot-file", {"path": "/run/swapctl/zram-1/../../../etc/shadow", "text": ""}),
+        ("zram-udev-rule", {"path": "/etc/udev/rules.d/99-other.rules", "settings": {"zram0": None}}),
+        ("zram-udev-rule", {"path": "/" + RULES, "settings": {"zram0": 'ACTION=="add", KERNEL=="zram1"'}}),
+        ("zram-udev-rule", {"path": "/" + RULES, "settings": {"zram0": None, "zram1": None}}),
+    ],
+)
+def test_a_forged_journal_entry_for_another_file_or_device_is_refused(kind: str, params: dict) -> None:
+    from swapctl.core.plan import Step, StepRecordError
+
+    with pytest.raises(StepRecordError):
+        Step.from_record({"kind": kind, "params": params}, None)
+
+
+def test_the_rules_file_keeps_other_lines_and_a_rollback_over_an_edit_reverts_only_swapctls(
+    cli, host, root: Path
+) -> None:
+    has_udev(root, module=False)
+    zram_device(root, disksize=64 * MIB)
+    swaps(root, AREA)
+    (root / RULES).parent.mkdir(parents=True)
+    mine = '# the admin\'s\nACTION=="add", KERNEL=="zram9", ATTR{disksize}="1"\n'
+    (root / RULES).write_text(mine)
+    code, doc = plan(cli, "create", "--size", "64M", "--priority", "50", "--persist")
+    assert code == 0 and steps(doc) == ["zram-udev-rule", "fstab-set"], doc  # built in: no modules-load.d
+    text = (root / RULES).read_text()
+    assert text.startswith(mine) and text.count("\n") == 3 and 'KERNEL=="zram0"' in text
+    assert set(zram_boot.rules(host)) == {"zram0", "zram9"}
+    (root / RULES).write_text(text + "# added later by hand\n")
+    assert cli("rollback").exit_code == 0
+    assert (root / RULES).read_text() == mine + "# added later by hand\n"
+
+
+def test_udev_does_not_count_where_the_command_line_names_another_init(cli, root: Path) -> None:
+    has_udev(root)
+    cmdline(root, "init=/bin/sh")
+    zram_device(root, disksize=0, mm=FREE)
+    r = cli("zram", "create", "--size", "64M", "--persist-via", "udev", "--dry-run")
+    assert r.exit_code == 3, r.output
+    assert "nothing starts udev at boot (no /etc/init.d/udev, and the next boot's init is /bin/sh" in r.output
+
+
+def test_systemd_starts_udev_itself_so_no_init_script_is_needed(host, root: Path) -> None:
+    systemd_init(root)
+    (root / "lib/systemd/systemd-udevd").write_text("")
+    assert zram_boot.udev_starts(host) and zram_boot.choose(host, "udev") == "udev"
+    assert zram_boot.choose(host) == "systemd"  # the unit comes first: it needs no device number
+
+
+def test_at_boot_leaves_out_a_unit_without_its_drop_in_or_where_systemd_does_not_boot(cli, root: Path) -> None:
+    systemd_init(root)
+    (root / UNIT).parent.mkdir(parents=True)
+    (root / UNIT).write_text(zram_boot.unit_text(0, zram_boot.Spec(64 * MIB)))
+    assert at_boot(cli) == []  # not pulled in by swap.target: it does not run
+    (root / WANTS).parent.mkdir(parents=True)
+    (root / WANTS).write_text(zram_boot.WANTS_TEXT.format(unit="swapctl-zram-0.service"))
+    [boot] = at_boot(cli)
+    assert boot["priority"] is None and boot["device_now"] is None and boot["algorithm"] is None
+    cmdline(root, "init=/sbin/openrc-init")
+    assert at_boot(cli) == []
+    assert zram_boot.parse_rule('ACTION=="add", KERNEL=="zram0", ATTR{comp_algorithm}="lz4"') is None
+
+
+def test_removing_a_device_that_is_gone_still_drops_its_udev_rule_and_fstab_line(cli, root: Path) -> None:
+    has_udev(root)
+    zram_device(root, disksize=64 * MIB)
+    swaps(root, AREA)
+    assert plan(cli, "create", "--size", "64M", "--priority", "50", "--persist")[0] == 0
+    shutil.rmtree(root / "sys/block/zram0")  # the module not loaded: no zram0 now
+    swaps(root)
+    code, doc = plan(cli, "remove", "zram0")
+    assert code == 0 and steps(doc) == ["zram-udev-rule", "fstab-set", "zram-boot-file"], doc
+    assert not (root / RULES).exists() and "zram0" not in (root / "etc/fstab").read_text()

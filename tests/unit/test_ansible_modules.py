@@ -202,6 +202,11 @@ def test_zram_present_is_create_with_swapctl_defaults_for_what_is_unset() -> Non
         "50",
         "--persist",
     ]
+    assert zram.build_argv(params(zram, persist=True, persist_via="udev"))[-3:] == [
+        "--persist",
+        "--persist-via",
+        "udev",
+    ]
 
 
 def test_zram_absent_is_remove_and_needs_a_device() -> None:

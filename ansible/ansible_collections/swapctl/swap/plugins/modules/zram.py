@@ -51,9 +51,17 @@ options:
     description: Swap priority, -1 to 32767. Unset, swapctl's default (100).
     type: int
   persist:
-    description: Also set it up at boot through zram-generator (refused where zram-generator is not installed).
+    description:
+      - Also set it up at boot, as C(swapctl zram create --persist) does. A section in swapctl's zram-generator
+        drop-in where zram-generator is installed, else a systemd unit of swapctl's that adds its own device at
+        boot, else an udev rule and an /etc/fstab line; refused where none of them would run.
     type: bool
     default: false
+  persist_via:
+    description: With I(persist), the way to use. C(auto) takes the first of the others that works on the host.
+    type: str
+    choices: [auto, zram-generator, systemd, udev]
+    default: auto
   force:
     description: With I(state=absent), also reset a device that is set up but is not swap.
     type: bool
@@ -106,8 +114,8 @@ cmd:
   type: list
   elements: str
 diff:
-  description: In diff mode, the zram-generator drop-in before and after (with I(persist)) and the device's
-    values.
+  description: In diff mode, the files swapctl writes for the boot before and after (with I(persist)) and the
+    device's values.
   returned: diff mode
   type: list
   elements: dict
@@ -124,6 +132,7 @@ ARGUMENT_SPEC = dict(
     mem_limit=dict(type="str"),
     priority=dict(type="int"),
     persist=dict(type="bool", default=False),
+    persist_via=dict(type="str", choices=["auto", "zram-generator", "systemd", "udev"], default="auto"),
     force=dict(type="bool", default=False),
 )
 
@@ -142,6 +151,7 @@ def build_argv(params):
         + option(params.get("mem_limit"), "mem-limit")
         + option(params.get("priority"), "priority")
         + (["--persist"] if params.get("persist") else [])
+        + (option(params.get("persist_via"), "persist-via") if params.get("persist_via") not in (None, "auto") else [])
     )
 
 
