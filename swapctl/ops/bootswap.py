@@ -139,7 +139,7 @@ def _over_memory_limit(limit: str | None, ram_mib: float) -> bool:
         return False
 
 
-NEW_DEVICE = "zram (new device)"  # a unit of swapctl's hot-adds its device at boot: its number is not known
+NEW_DEVICE = "new zram device"  # a unit of swapctl's hot-adds its device at boot: its number is not known
 
 
 def unit_areas(host: Host) -> list[dict[str, Any]]:

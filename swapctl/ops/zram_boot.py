@@ -121,11 +121,10 @@ UDEV_STARTERS = ("/etc/init.d/udev", "/etc/init.d/eudev", "/etc/init.d/udevd", "
 def udev_starts(host: Host) -> bool:
     """udev runs at the next boot: systemd starts it, or the distribution's init does (its init script or
     service), when the kernel command line does not name another init."""
-    if udevd(host) is None:
-        return False
-    if systemd_boots(host):
-        return True
-    return boot_init(host) == _sbin_init(host) and any(host.lstat(p) is not None for p in UDEV_STARTERS)
+    started = systemd_boots(host) or (
+        boot_init(host) == _sbin_init(host) and any(host.lstat(p) is not None for p in UDEV_STARTERS)
+    )
+    return started and udevd(host) is not None
 
 
 def _sbin_init(host: Host) -> str:
@@ -188,7 +187,7 @@ _STOP = (
     "echo $${n#zram} > /sys/class/zram-control/hot_remove; }; "
     'rm -f "$$f"'
 )
-ENV_KEYS = ("KEY", "DISKSIZE", "ALGORITHM", "PARAMS", "MEM_LIMIT", "PRIORITY")
+ENV_LINE = re.compile(r'^Environment="([A-Z_]+)=([^"]*)"$', re.M)
 
 
 def unit_text(key: int, spec: Spec) -> str:
@@ -230,12 +229,7 @@ WANTS_TEXT = "# Written by swapctl: the next boot starts {unit} before swap.targ
 
 def parse_unit(text: str) -> Spec | None:
     """The Spec in a unit of swapctl's (its Environment= lines); None when it is not one swapctl can read."""
-    env: dict[str, str] = {}
-    for raw in split_lines(text):
-        line = raw.strip()
-        if line.startswith('Environment="') and line.endswith('"') and "=" in line[13:]:
-            k, _, v = line[13:-1].partition("=")
-            env[k] = v
+    env = dict(ENV_LINE.findall(text))
     try:
         return Spec(
             disksize=int(env["DISKSIZE"]),
@@ -274,7 +268,7 @@ def units(host: Host) -> list[Unit]:
                 parse_unit(host.read_text_or_none(unit_path(key)) or ""),
                 host.lstat(wants_path(key)) is not None,
                 device,
-                words[1:2] == ["added"],
+                "added" in words[1:],
             )
         )
     return sorted(out)
@@ -321,8 +315,8 @@ class ZramBootFile(FileEdit):
 
 def unit_steps(host: Host, key: int, spec: Spec | None, device: str | None, added: bool) -> list[ZramBootFile]:
     """The edits that make unit K set up `spec` at boot, with `device` as this boot's (hot-added: `added`), or
-    remove it (spec None)."""
-    run = None if spec is None or device is None else f"{device}{' added' if added else ''}\n"
+    remove it (spec and device None)."""
+    run = None if device is None else f"{device}{' added' if added else ''}\n"
     files = {
         unit_path(key): None if spec is None else unit_text(key, spec),
         wants_path(key): None if spec is None else WANTS_TEXT.format(unit=f"swapctl-zram-{key}.service"),

@@ -112,7 +112,7 @@ def test_a_unit_persists_by_configuration_and_list_status_remove_say_and_undo_it
     assert boot["size"] == 64 * MIB and boot["algorithm"] == "lz4" and boot["device_now"] == "/dev/zram0"
     listed = json.loads(cli("-o", "json", "list").stdout)["data"]["areas"]
     assert [a["persisted"] for a in listed] == [True]
-    assert "zram (new device) (priority 50; /etc/systemd/system/swapctl-zram-0.service)" in cli("list").stdout
+    assert "new zram device (priority 50; /etc/systemd/system/swapctl-zram-0.service)" in cli("list").stdout
     [dev] = json.loads(cli("-o", "json", "zram", "status").stdout)["data"]["devices"]
     assert dev["boot_file"] == "/" + UNIT
 
@@ -252,6 +252,7 @@ def test_udev_persists_a_device_the_driver_makes_with_a_rule_an_fstab_line_and_t
     assert steps(doc)[-1] == "zram-udev-rule" and f'ATTR{{disksize}}="{128 * MIB}"' in doc["actions"][-1]["description"]
     code, doc = plan(cli, "remove", "zram0", "--dry-run")
     assert code == 0 and steps(doc) == ["swapoff", "zram-reset", "zram-udev-rule", "fstab-set", "zram-boot-file"]
+    assert doc["actions"][2]["description"] == f"drop zram0's rule from /{RULES}"
     assert cli("rollback").exit_code == 0
     assert not (root / RULES).exists() and not (root / "etc/modules-load.d/swapctl-zram.conf").exists()
     assert "zram0" not in (root / "etc/fstab").read_text()
@@ -355,3 +356,63 @@ def test_removing_a_device_that_is_gone_still_drops_its_udev_rule_and_fstab_line
     code, doc = plan(cli, "remove", "zram0")
     assert code == 0 and steps(doc) == ["zram-udev-rule", "fstab-set", "zram-boot-file"], doc
     assert not (root / RULES).exists() and "zram0" not in (root / "etc/fstab").read_text()
+
+
+def test_udev_needs_something_to_start_it_when_systemd_does_not_boot(host, root: Path) -> None:
+    (root / "sbin").mkdir()
+    (root / "sbin/init").write_text("")  # sysvinit's own
+    (root / "sbin/udevd").write_text("")
+    assert not zram_boot.udev_starts(host)  # no init script, no service
+    (root / "etc/sv/udevd").mkdir(parents=True)  # runit's service
+    assert zram_boot.udev_starts(host)
+    (root / "sbin/udevd").unlink()
+    assert not zram_boot.udev_starts(host)
+
+
+@pytest.mark.parametrize(("priority", "written"), [(None, ""), (-1, ""), (0, "0"), (32767, "32767")])
+def test_the_unit_turns_on_a_negative_or_no_priority_as_the_kernels_automatic_one(priority, written: str) -> None:
+    unit = zram_boot.unit_text(2, zram_boot.Spec(MIB, priority=priority))
+    assert f'Environment="PRIORITY={written}"\n' in unit
+    assert zram_boot.parse_unit(unit).priority == (int(written) if written else None)
+    assert zram_boot.parse_unit(unit.replace('"KEY=2"', '"KEY=2')) is not None  # only the DISKSIZE line matters
+    assert zram_boot.parse_unit(unit.replace(f'"DISKSIZE={MIB}"', f'"DISKSIZE={MIB}')) is None
+
+
+def test_the_rule_carries_params_and_mem_limit_in_the_kernels_order_and_finds_mkswap(host, root: Path) -> None:
+    spec = zram_boot.Spec(64 * MIB, "zstd", ("level=3", "dict=/etc/zd"), 16 * MIB)
+    line = zram_boot.rule_line(host, "zram0", spec)
+    assert line == (
+        'ACTION=="add", SUBSYSTEM=="block", KERNEL=="zram0", ATTR{comp_algorithm}="zstd", '
+        'ATTR{algorithm_params}="level=3 dict=/etc/zd", ATTR{mem_limit}="16777216", ATTR{disksize}="67108864", '
+        'RUN+="/sbin/mkswap /dev/%k", TAG+="systemd"'
+    )  # no mkswap in the tree: /sbin's, where every distribution has one
+    assert zram_boot.parse_rule(line) == spec
+    (root / "usr/sbin").mkdir(parents=True)
+    (root / "usr/sbin/mkswap").write_text("")
+    assert 'RUN+="/usr/sbin/mkswap /dev/%k"' in zram_boot.rule_line(host, "zram0", spec)
+    with pytest.raises(Exception, match="cannot be written to an udev rule"):
+        zram_boot.rule_line(host, "zram0", spec._replace(algorithm='lz4", RUN+="/bin/sh'))
+    assert zram_boot.own_rule('KERNEL=="zram0", ATTR{disksize}="1"') is None  # not an add rule: not swapctl's
+    assert zram_boot.ZramBootFile(path="/run/swapctl/zram-3", text=None).undo_description() == (
+        "restore /run/swapctl/zram-3"
+    )
+
+
+def test_a_bad_device_count_is_the_drivers_default_and_a_long_list_is_cut(cli, root: Path) -> None:
+    (root / "etc/modprobe.d").mkdir(parents=True)
+    (root / "etc/modprobe.d/zram.conf").write_text("options zram num_devices=many\n")
+    has_udev(root)
+    zram_device(root)
+    swaps(root, "/dev/zram0                              partition\t1048572\t\t0\t\t100")
+    control(root)
+    r = cli("zram", "create", "--size", "64M", "--persist", "--dry-run")
+    assert r.exit_code == 3 and "the zram driver makes zram0, not zram1" in r.output, r.output
+    (root / "etc/modprobe.d/zram.conf").write_text("options zram num_devices=1\n")
+    for i in range(1, 6):
+        zram_device(root, f"zram{i}")
+    (root / "etc/modprobe.d/zram.conf").write_text("options zram num_devices=6\n")
+    r = cli("zram", "create", "--device", "zram6", "--size", "64M", "--persist", "--dry-run")
+    assert "makes zram0, zram1, zram2, zram3, ..., not zram6" in r.output, r.output
+    (root / "etc/modprobe.d/zram.conf").write_text("options zram num_devices=4\n")
+    r = cli("zram", "create", "--device", "zram6", "--size", "64M", "--persist", "--dry-run")
+    assert "makes zram0, zram1, zram2, zram3, not zram6" in r.output, r.output

@@ -23,7 +23,7 @@ FULL = os.environ.get("SWAPCTL_VM_FULL") == "1"
 BOTH = ("6.1", "6.12")
 VM_KEYS = ("swappiness", "min_free_kbytes", "vfs_cache_pressure", "watermark_scale_factor", "zone_reclaim_mode")
 VENDOR = "/etc/sysctl.d/99-zz-vendor.conf"  # another package's file, read after swapctl's 90-swapctl.conf
-NEW_DEVICE = "zram (new device)"  # what list's at_boot calls the device a unit of swapctl's hot-adds at boot
+NEW_DEVICE = "new zram device"  # what list's at_boot calls the device a unit of swapctl's hot-adds at boot
 
 
 def ok(res) -> dict:
