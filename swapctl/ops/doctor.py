@@ -40,6 +40,7 @@ IDS = (
     "swappiness-extreme",
     "zram-priority-below-disk",
     "zswap-in-front-of-zram",
+    "zram-unit-not-running",
     "persisted-drift",
     "pending-transaction",
     "journal-damaged",
@@ -78,6 +79,8 @@ class Reading:
     numa: dict[str, Any] | None = None  # ops/watermarks.py build_numa() data
     cgroups: GroupScan | None = None
     zswap: dict[str, str] | None = None  # /sys/module/zswap/parameters
+    # booted with systemd: swapctl's enabled zram units, each with the device it made this boot (None: none)
+    zram_units: list[dict[str, Any]] = field(default_factory=list)
     pending: Transaction | None = None
     journal_problem: str | None = None  # a damaged journal: what is wrong, and its hint
     journal_path: str = ""
@@ -103,7 +106,7 @@ def read(
     other files are read in between, so the wait is shorter by what reading them took); sleep and clock are
     the test seam."""
     from swapctl.core.journal import JournalCorrupt
-    from swapctl.ops import inventory, vm, watermarks
+    from swapctl.ops import inventory, vm, watermarks, zram_boot
     from swapctl.ops.swapfile import managed_paths
     from swapctl.system import numa, zswap
     from swapctl.system.cgroup import scan_limited
@@ -129,6 +132,8 @@ def read(
         r.journal_problem = exc.message + (f" ({exc.hint})" if exc.hint else "")
     r.areas = inventory.report(once, managed)[0]["areas"]
     r.zswap = zswap.read_parameters(once)
+    if once.is_dir("/run/systemd/system"):  # booted with systemd: the units have had their chance to run
+        r.zram_units = [{"unit": u.path, "key": u.key, "device": u.device} for u in zram_boot.units(once) if u.enabled]
 
     r.state = vm.read_state(once)
     r.vm_rows = vm.describe(r.state, list(KNOBS.values()))
@@ -747,6 +752,31 @@ def check_zswap_over_zram(r: Reading) -> list[dict[str, Any]]:
     ]
 
 
+def check_zram_unit(r: Reading) -> list[dict[str, Any]]:
+    """A zram unit of swapctl's that is enabled but made no device this boot: warning. The machine booted with
+    systemd, so the unit ran before swap.target and failed (a write the kernel refused, zram missing), and the
+    swap the next boot was to have is not there."""
+    out = []
+    for u in r.zram_units:
+        if u["device"] is not None:
+            continue
+        name = u["unit"].rsplit("/", 1)[1]
+        out.append(
+            finding(
+                "zram-unit-not-running",
+                "warning",
+                f"{name} is enabled but set up no zram device this boot",
+                [ev("device it made this boot", None, f"/run/swapctl/zram-{u['key']}")],
+                "swapctl persisted a zram device as this unit, which adds and sets up its own device at boot and "
+                "records it. Nothing is recorded, so the unit failed or did not run: the zram swap it stands for "
+                "is missing.",
+                [f"systemctl status {name}", f"journalctl -b -u {name}", f"systemctl restart {name}"],
+                subject=u["unit"],
+            )
+        )
+    return out
+
+
 def check_drift(r: Reading) -> list[dict[str, Any]]:
     """A vm setting whose running value differs from what the next boot applies (a sysctl.d file, or the
     kernel's default when no file sets it): warning, one per key. After a reboot the machine will not be the
@@ -898,6 +928,7 @@ CHECKS: tuple[Callable[[Reading], list[dict[str, Any]]], ...] = (
     check_swappiness,
     check_zram_priority,
     check_zswap_over_zram,
+    check_zram_unit,
     check_drift,
     check_encryption,
 )

@@ -475,6 +475,22 @@ def test_zswap_in_front_of_zram(cli, root: Path) -> None:  # noqa: ANN001
     assert "zswap-in-front-of-zram" not in findings(cli, "--interval", "0", code=0)
 
 
+def test_zram_unit_not_running(cli, root: Path) -> None:  # noqa: ANN001
+    from swapctl.ops import zram_boot
+
+    swaps(root, ("/swapfile", "file", 1048572, 0, -2))
+    write(root, "/etc/systemd/system/swapctl-zram-3.service", zram_boot.unit_text(3, zram_boot.Spec(1 << 26)))
+    write(root, "/etc/systemd/system/swap.target.d/swapctl-zram-3.conf", "[Unit]\nWants=swapctl-zram-3.service\n")
+    assert "zram-unit-not-running" not in findings(cli, "--interval", "0")  # not booted with systemd: cannot tell
+    (root / "run/systemd/system").mkdir(parents=True)
+    (f,) = findings(cli, "--interval", "0", code=4)["zram-unit-not-running"]
+    assert f["subject"] == "/etc/systemd/system/swapctl-zram-3.service" and f["severity"] == "warning"
+    assert evidence(f)["device it made this boot"] == (None, "/run/swapctl/zram-3")
+    assert f["fix"][1] == "journalctl -b -u swapctl-zram-3.service"
+    write(root, "/run/swapctl/zram-3", "zram1 added\n")
+    assert "zram-unit-not-running" not in findings(cli, "--interval", "0")
+
+
 def test_persisted_drift(cli, root: Path) -> None:  # noqa: ANN001
     write(root, "/proc/sys/vm/vfs_cache_pressure", "50\n")  # set by hand, persisted nowhere
     write(root, "/etc/sysctl.d/90-swapctl.conf", "vm.page-cluster = 0\n")  # persisted, not applied yet

@@ -126,6 +126,8 @@ def test_swap_file_sysctl_and_zswap_persisted_are_what_the_next_boot_applies(boo
     assert int(sizes[0]) == 48 << 20 and "[lz4]" in sizes[1] and int(sizes[2]) == 64 << 20 and "[lz4]" in sizes[3]
     listed = {a["path"]: a["persisted"] for a in ok(guest.swapctl("-o", "json", "list"))["data"]["areas"]}
     assert listed[made] is True and listed["/dev/zram0"] is True, listed
+    found = guest.swapctl("-o", "json", "doctor", "--interval", "0").json()["data"]["findings"]
+    assert "zram-unit-not-running" not in {f["id"] for f in found}, found  # the unit ran and recorded its device
 
     # 4. Remove the swap file and both zram devices, roll back the zswap and vm changes: the next boot has none
     # of it (the vendor file stays, not being swapctl's).
