@@ -313,7 +313,7 @@ class ZramBootFile(FileEdit):
         return self.params["text"]
 
 
-def unit_steps(host: Host, key: int, spec: Spec | None, device: str | None, added: bool) -> list[ZramBootFile]:
+def unit_steps(host: Host, key: int, spec: Spec | None, device: str | None, added: bool = False) -> list[ZramBootFile]:
     """The edits that make unit K set up `spec` at boot, with `device` as this boot's (hot-added: `added`), or
     remove it (spec and device None)."""
     run = None if device is None else f"{device}{' added' if added else ''}\n"

@@ -438,17 +438,10 @@ class ZramPersist(FileEdit):
 
 
 def persist_step(host: Host, device: str, settings: dict[str, str] | None) -> ZramPersist | None:
-    """The drop-in edit for a device, or None when there is nothing to change. Refused where zram-generator is
-    not installed: nothing else sets up zram at boot the way swapctl can check."""
-    if generator(host) is None:
-        if settings is None:
-            return None
-        raise Refused(
-            "--persist needs systemd's zram-generator, which is not installed here (nothing would set the "
-            "device up at boot)",
-            hint="install it (Debian/Ubuntu: systemd-zram-generator; Fedora: zram-generator), or create "
-            "without --persist",
-        )
+    """The drop-in edit for a device, or None when there is nothing to change. zram_boot.choose() has checked that
+    zram-generator runs here before a section is set; where it is not installed, a section stays for its return."""
+    if settings is None and generator(host) is None:
+        return None
     step = ZramPersist(path=PERSIST_FILE, device=device, settings=settings)
     return step if step.needed(host) else None
 
@@ -794,7 +787,7 @@ def plan_remove(host: Host, journal: Journal, device: str, *, force: bool = Fals
         plan.warnings.append(f"/dev/{name} was not added by swapctl, so it stays (reset, empty)")
     _drop_by_number(host, plan, name)
     if unit is not None:
-        plan.steps.extend(zram_boot.unit_steps(host, unit.key, None, None, False))
+        plan.steps.extend(zram_boot.unit_steps(host, unit.key, None, None))
     return plan
 
 
@@ -852,8 +845,5 @@ def plan_resize(host: Host, journal: Journal, device: str, size_text: str) -> Pl
     own_rule = zram_boot.rules(host).get(name)
     spec = None if own_rule is None else zram_boot.parse_rule(own_rule)
     if spec is not None:
-        prio = area_priority(area)
-        _udev_steps(
-            host, plan, name, spec._replace(disksize=size, priority=prio if prio is not None and prio >= 0 else None)
-        )
+        _udev_steps(host, plan, name, spec._replace(disksize=size, priority=area_priority(area)))
     return plan

@@ -1058,3 +1058,33 @@ def test_a_failed_set_up_leaves_a_device_someone_set_up_meanwhile_alone(
         ("zram0/mem_limit", str(MIB)),
         ("zram0/disksize", str(64 * MIB)),
     ]
+
+
+# --- --persist without zram-generator: swapctl's unit (ops/zram_boot.py) ------------------------------------------
+UNIT = "etc/systemd/system/swapctl-zram-0.service"
+
+
+def test_a_unit_carries_the_algorithm_asked_for_and_the_size_an_expression_came_to(
+    cli: Any, root: Path, kernel: ZramKernel
+) -> None:
+    systemd_init(root)
+    zram_device(root, disksize=0, mm=FREE)  # the driver's own zram0, free, lz4 now
+    code, doc = run(cli, "zram", "create", "--size", "ram / 1000", "--algorithm", "lzo", "-p", "5", "--persist")
+    assert code == 0 and doc["data"]["persist_via"] == "systemd", doc
+    unit = (root / UNIT).read_text()
+    assert 'Environment="ALGORITHM=lzo"' in unit and f'Environment="DISKSIZE={doc["data"]["disksize"]}"' in unit
+    assert any("carries the size ram / 1000 comes to now" in w for w in doc["warnings"]), doc["warnings"]
+    assert (root / "run/swapctl/zram-0").read_text() == "zram0\n"  # the driver's: never hot-removed
+
+
+def test_a_device_swapctl_set_up_but_did_not_add_is_recorded_as_not_added(
+    cli: Any, root: Path, kernel: ZramKernel
+) -> None:
+    systemd_init(root)
+    zram_device(root, disksize=0, mm=FREE)
+    assert run(cli, "zram", "create", "--size", "32M", "-p", "5")[0] == 0  # its journal has zram0's set-up
+    code, doc = run(cli, "zram", "create", "--size", "32M", "-p", "5", "--persist")
+    assert code == 0 and steps(doc) == ["zram-boot-file"] * 3, doc
+    assert (root / "run/swapctl/zram-0").read_text() == "zram0\n"
+    code, doc = run(cli, "zram", "remove", "zram0", "--dry-run")
+    assert "zram-hot-remove" not in steps(doc), doc
