@@ -238,8 +238,9 @@ def test_udev_persists_a_device_the_driver_makes_with_a_rule_an_fstab_line_and_t
     assert doc["data"]["persist_via"] == "udev"
     assert (root / RULES).read_text() == zram_boot.UDEV_HEADER + (
         f'ACTION=="add", SUBSYSTEM=="block", KERNEL=="zram0", ATTR{{comp_algorithm}}="lz4", '
-        f'ATTR{{disksize}}="{64 * MIB}", RUN+="/sbin/mkswap /dev/%k", TAG+="systemd"\n'
-    )
+        f'ATTR{{disksize}}="{64 * MIB}", RUN+="/bin/sh -c \'/sbin/mkswap /dev/%k && '
+        "{ [ -d /run/systemd/system ] || /sbin/swapon -p 50 /dev/%k; }'\", TAG+=\"systemd\"\n"
+    )  # without systemd the rule swaps it on itself: sysvinit's swapon -a does not wait for udev
     assert (root / "etc/fstab").read_text().endswith("/dev/zram0 none swap defaults,pri=50 0 0\n")
     assert (root / "etc/modules-load.d/swapctl-zram.conf").read_text().endswith("\nzram\n")
     [boot] = at_boot(cli)
@@ -384,12 +385,14 @@ def test_the_rule_carries_params_and_mem_limit_in_the_kernels_order_and_finds_mk
     assert line == (
         'ACTION=="add", SUBSYSTEM=="block", KERNEL=="zram0", ATTR{comp_algorithm}="zstd", '
         'ATTR{algorithm_params}="level=3 dict=/etc/zd", ATTR{mem_limit}="16777216", ATTR{disksize}="67108864", '
-        'RUN+="/sbin/mkswap /dev/%k", TAG+="systemd"'
-    )  # no mkswap in the tree: /sbin's, where every distribution has one
+        "RUN+=\"/bin/sh -c '/sbin/mkswap /dev/%k && { [ -d /run/systemd/system ] || /sbin/swapon /dev/%k; }'\", "
+        'TAG+="systemd"'
+    )  # no mkswap or swapon in the tree: /sbin's, where every distribution has them; no priority: automatic
     assert zram_boot.parse_rule(line) == spec
     (root / "usr/sbin").mkdir(parents=True)
     (root / "usr/sbin/mkswap").write_text("")
-    assert 'RUN+="/usr/sbin/mkswap /dev/%k"' in zram_boot.rule_line(host, "zram0", spec)
+    assert "-c '/usr/sbin/mkswap /dev/%k && " in zram_boot.rule_line(host, "zram0", spec)
+    assert zram_boot.parse_rule(zram_boot.rule_line(host, "zram0", spec._replace(priority=7))).priority == 7
     with pytest.raises(Exception, match="cannot be written to an udev rule"):
         zram_boot.rule_line(host, "zram0", spec._replace(algorithm='lz4", RUN+="/bin/sh'))
     assert zram_boot.own_rule('KERNEL=="zram0", ATTR{disksize}="1"') is None  # not an add rule: not swapctl's

@@ -4,7 +4,8 @@ What is cached under CACHE (built once, rebuilt only when its recipe changes, al
 name and renamed into place, so an interrupted build never leaves a broken entry behind):
 
 - images/<variant>-<recipe>.img: a raw ext4 root filesystem made by debootstrap (minbase) plus systemd, udev and
-  python3, with the lane's agent in it; "zram" adds systemd-zram-generator. Tests never write to it: each
+  python3, with the lane's agent in it; "zram" adds systemd-zram-generator; "sysv" has sysvinit (sysvinit-core,
+  initscripts) as init instead of systemd, and udev started by /etc/init.d/udev. Tests never write to it: each
   Machine boots a throwaway qcow2 overlay backed by it.
 - bootlane/modules/<release>-<recipe>/lib/modules/<release>: the kernel's modules the guest may modprobe (zram,
   its compressors, loop, btrfs, xfs, ...), depmod'ed, shared read-only over 9p and mounted at /usr/lib/modules
@@ -17,9 +18,10 @@ name and renamed into place, so an interrupted build never leaves a broken entry
 - bootlane/vmlinux-<release>: the ELF kernel inside the package's bzImage, booted through its PVH entry.
 
 Control channel: a third 9p share per boot (/run/vmxfer in the guest), read by swapctl-vm-agent.service, which
-starts after multi-user.target, says "ready" and runs the host's commands one by one as root (cmd.N -> out.N,
-err.N, rc.N). A boot that fails before the agent says ready (panic, Oops, hang, QEMU dying) is retried at most
-twice on the disk as it was before that boot; nothing is retried once the agent has run a command.
+starts after multi-user.target (in the sysv image: an /etc/inittab respawn entry after rc 2, which mounts both
+shares itself), says "ready" and runs the host's commands one by one as root (cmd.N -> out.N, err.N, rc.N). A
+boot that fails before the agent says ready (panic, Oops, hang, QEMU dying) is retried at most twice on the disk
+as it was before that boot; nothing is retried once the agent has run a command.
 """
 
 from __future__ import annotations
@@ -54,6 +56,23 @@ BUILD_VERSION = 1
 # kmod for modprobe, procps for sysctl and free, e2fsprogs for mkfs/e2fsck in scenarios.
 PACKAGES = ("systemd", "systemd-sysv", "udev", "util-linux", "procps", "python3", "kmod", "e2fsprogs")
 VARIANTS: dict[str, tuple[str, ...]] = {"base": (), "zram": ("systemd-zram-generator",)}
+# "sysv": the same userland booted by Debian's sysvinit instead (its /sbin/init, rcS and runlevel 2), with udev
+# started by its own /etc/init.d/udev. Not a VARIANTS entry: its recipe is its own (SYSV_* below), so that
+# nothing of it enters the hashes of the systemd images cached on CI. udev needs no systemd in bookworm, so
+# none is installed (no systemctl: Guest.poweroff uses sysvinit's own).
+SYSV = "sysv"
+SYSV_BUILD_VERSION = 2
+SYSV_PACKAGES = (
+    "sysvinit-core",
+    "initscripts",
+    "sysv-rc",
+    "udev",
+    "util-linux",
+    "procps",
+    "python3",
+    "kmod",
+    "e2fsprogs",
+)
 IMAGE_MIB = 3072  # the root filesystem's size; sparse on the host, so only what is used takes space
 
 IMAGES = CACHE / "images"
@@ -222,6 +241,36 @@ fi
 PYTHONPATH={SWAPCTL_MOUNT}/lib${{PYTHONPATH:+:$PYTHONPATH}} exec /usr/bin/python3 -m swapctl "$@"
 """
 
+# The sysv image's /etc/inittab: rcS, then runlevel 2, then the agent. init starts a runlevel's entries in this
+# order and waits for each `wait` one, so the agent starts once rc 2 is done: ready means booted, as under
+# systemd. No getty (no login on a test guest); the agent is not in runlevels 0 and 6, so init stops it first.
+SYSV_INITTAB = """# /etc/inittab of a swapctl boot-lane guest (sysvinit)
+id:2:initdefault:
+si::sysinit:/etc/init.d/rcS
+l0:0:wait:/etc/init.d/rc 0
+l1:1:wait:/etc/init.d/rc 1
+l2:2:wait:/etc/init.d/rc 2
+l3:3:wait:/etc/init.d/rc 3
+l4:4:wait:/etc/init.d/rc 4
+l5:5:wait:/etc/init.d/rc 5
+l6:6:wait:/etc/init.d/rc 6
+ca:12345:ctrlaltdel:/sbin/shutdown -t1 -r now
+ag:2345:respawn:/usr/local/lib/swapctl-vm/agent-start
+"""
+
+# What the systemd images' agent unit and mount units do, for init: the two shares, then the agent, shielded from
+# the OOM killer (OOMScoreAdjust=-1000). Its output goes to init's /dev/console, the serial console.
+SYSV_AGENT_START = f"""#!/bin/sh
+# swapctl boot lane: started by init (/etc/inittab) once rc 2 is done
+set -e
+mkdir -p {XFER_MOUNT} {SWAPCTL_MOUNT}
+mountpoint -q {XFER_MOUNT} || mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmxfer {XFER_MOUNT}
+mountpoint -q {SWAPCTL_MOUNT} || \\
+  mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=262144,cache=loose swapctl {SWAPCTL_MOUNT}
+echo -1000 > /proc/self/oom_score_adj
+exec /usr/bin/python3 -u /usr/local/lib/swapctl-vm/agent.py {XFER_MOUNT}
+"""
+
 # Pass 0: systemd-fsck-root would hold the read-write remount (and so local-fs.target) until udev has announced
 # /dev/vda, seconds under TCG; after a power cut the kernel's ext4 journal replay is the recovery that matters.
 FSTAB = """# /etc/fstab of a swapctl boot-lane guest
@@ -234,6 +283,15 @@ SYSTEM_CONF = "[Manager]\nDefaultTimeoutStopSec=20s\n"
 
 
 def _recipe(variant: str) -> dict:
+    if variant == SYSV:
+        return {
+            "build": SYSV_BUILD_VERSION,
+            "suite": SUITE,
+            "init": "sysvinit",
+            "packages": sorted(SYSV_PACKAGES),
+            "files": [AGENT, SYSV_INITTAB, SYSV_AGENT_START, WRAPPER, FSTAB],
+            "mib": IMAGE_MIB,
+        }
     return {
         "build": BUILD_VERSION,
         "suite": SUITE,
@@ -242,6 +300,16 @@ def _recipe(variant: str) -> dict:
         "files": [AGENT, AGENT_UNIT, XFER_UNIT, SWAPCTL_UNIT, WRAPPER, FSTAB, SYSTEM_CONF],
         "mib": IMAGE_MIB,
     }
+
+
+def packages(variant: str) -> tuple[str, ...]:
+    """What debootstrap installs (with their dependencies) for a variant."""
+    return SYSV_PACKAGES if variant == SYSV else PACKAGES + VARIANTS[variant]
+
+
+def init_of(variant: str) -> str:
+    """What a variant's guests boot as init: "systemd" or "sysvinit"."""
+    return "sysvinit" if variant == SYSV else "systemd"
 
 
 def _tag(data: object) -> str:
@@ -311,8 +379,8 @@ class ImageInfo:
 
 def image(variant: str = "base") -> ImageInfo:
     """The cached root image of a variant, built first if its recipe changed (minutes: debootstrap)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown image variant {variant!r} (one of {', '.join(VARIANTS)})")
+    if variant not in VARIANTS and variant != SYSV:
+        raise ValueError(f"unknown image variant {variant!r} (one of {', '.join([*VARIANTS, SYSV])})")
     out = IMAGES / f"{variant}-{_tag(_recipe(variant))}.img"
     seconds = None
     if not out.exists():
@@ -346,7 +414,7 @@ def _build_image(variant: str, out: Path) -> None:
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    f"--include={','.join(PACKAGES + VARIANTS[variant])}",
+                    f"--include={','.join(packages(variant))}",
                     f"--cache-dir={DEBS}",
                     SUITE,
                     str(root),
@@ -360,7 +428,10 @@ def _build_image(variant: str, out: Path) -> None:
         if cp.returncode:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise Unavailable(f"debootstrap {SUITE} from {MIRROR} failed (exit {cp.returncode}; log {log}):\n{tail}")
-        _customize(root)
+        if variant == SYSV:
+            _customize_sysv(root)
+        else:
+            _customize(root)
         _slim(root)
         tmp_img.unlink(missing_ok=True)
         cp = _run(["mkfs.ext4", "-q", "-F", "-L", "swapctl-root", "-d", str(root), str(tmp_img), f"{IMAGE_MIB}M"])
@@ -418,6 +489,30 @@ def _customize(root: Path) -> None:
     # The machine id debootstrap's systemd made stays: an empty one would make every boot a "first boot".
     if not (root / "etc/machine-id").read_text().strip():
         raise RuntimeError("debootstrap left /etc/machine-id empty")
+
+
+def _customize_sysv(root: Path) -> None:
+    """The sysv image: the same fstab, agent and swapctl wrapper as the systemd ones, started by init."""
+    init = root / "sbin/init"
+    if init.is_symlink() or not init.is_file():
+        raise RuntimeError(f"/sbin/init of the sysv image is not sysvinit's ({init} -> {os.path.realpath(init)})")
+    for want in ("etc/init.d/udev", "etc/init.d/kmod", "lib/init/rcS"):  # (/etc/init.d/rcS links to /lib/init/rcS)
+        if not (root / want).is_file():
+            raise RuntimeError(f"the sysv image has no /{want}")
+    if not list(root.glob("etc/rcS.d/S*udev")):
+        raise RuntimeError("debootstrap left /etc/init.d/udev out of rcS (no /etc/rcS.d/S*udev)")
+    _write(root, "etc/fstab", FSTAB)
+    _write(root, "etc/hostname", "swapctl-guest\n")
+    _write(root, "etc/hosts", "127.0.0.1 localhost\n127.0.1.1 swapctl-guest\n::1 localhost ip6-localhost\n")
+    _write(root, "etc/inittab", SYSV_INITTAB)
+    (root / "etc/inittab.d").mkdir(exist_ok=True)  # else init says at every boot that it found none
+    # what checkroot.sh would migrate at the first boot of every overlay, saying so on the console each time
+    _link(root, "etc/mtab", "/proc/mounts")
+    _write(root, "usr/local/lib/swapctl-vm/agent.py", AGENT)
+    _write(root, "usr/local/lib/swapctl-vm/agent-start", SYSV_AGENT_START, 0o755)
+    _write(root, "usr/local/bin/swapctl", WRAPPER, 0o755)
+    for d in ("usr/lib/modules", SWAPCTL_MOUNT.lstrip("/"), "root"):
+        (root / d).mkdir(parents=True, exist_ok=True)
 
 
 def _slim(root: Path) -> None:
@@ -718,7 +813,9 @@ INITRAMFS_FAILED = re.compile(r"bootlane-initramfs: FAILED.*")
 # What the console says when a boot cannot get to the agent at all, without retry helping: systemd gave up.
 EMERGENCY = re.compile(
     r"You are in (emergency|rescue) mode|Failed to start .*Emergency Shell|"
-    r"Cannot open access to console, the root account is locked"
+    r"Cannot open access to console, the root account is locked|"
+    # sysvinit's: an rcS script (checkroot.sh, checkfs.sh) gave up and runs sulogin
+    r"Give root password for maintenance|Press Enter for maintenance"
 )
 
 
@@ -914,7 +1011,9 @@ class Guest:
             if EMERGENCY.search(text):
                 self.kill("emergency mode")
                 # Not a kernel flake: the disk or the units cannot boot; a retry would only fail again.
-                raise RuntimeError(f"the guest went to systemd's emergency mode\nconsole:\n{self.console_tail()}")
+                raise RuntimeError(
+                    f"the guest went to systemd's emergency mode (sysvinit's: sulogin)\nconsole:\n{self.console_tail()}"
+                )
             if time.monotonic() > deadline:
                 self.kill("boot timeout")
                 raise harness.BootFailed(
@@ -999,13 +1098,25 @@ class Guest:
             raise TimeoutError(f"the guest was still up {timeout:.0f}s after {cmd!r}\nconsole:\n{self.console_tail()}")
         self.record.ended = how
 
+    @property
+    def init(self) -> str:
+        """What this guest booted as init: "systemd" or "sysvinit"."""
+        return init_of(self.machine.variant)
+
+    def _halt(self, how: str) -> str:
+        # sysvinit's poweroff and reboot (not in runlevel 0 or 6) ask init to change runlevel and return: rc 0 or
+        # rc 6 stops the scripts, turns swap off, unmounts and syncs; then halt powers off (or reboots).
+        return how if self.init == "sysvinit" else f"systemctl {how} --no-block"
+
     def poweroff(self, timeout: float = 120.0) -> None:
-        """A clean shutdown: systemctl poweroff inside (units stopped, swap off, disks synced); wait for QEMU."""
-        self._wait_gone("systemctl poweroff --no-block", "poweroff", timeout)
+        """A clean shutdown: systemctl poweroff inside (units stopped, swap off, disks synced), or sysvinit's
+        poweroff (rc 0); wait for QEMU."""
+        self._wait_gone(self._halt("poweroff"), "poweroff", timeout)
 
     def reboot(self, timeout: float = 120.0) -> Guest:
-        """systemctl reboot inside (QEMU runs with -no-reboot, so it exits), then boot the same disk again."""
-        self._wait_gone("systemctl reboot --no-block", "reboot", timeout)
+        """systemctl reboot (sysvinit's reboot) inside (QEMU runs with -no-reboot, so it exits), then boot the same
+        disk again."""
+        self._wait_gone(self._halt("reboot"), "reboot", timeout)
         return self.machine.boot()
 
     def power_cut(self) -> None:
