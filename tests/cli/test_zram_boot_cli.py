@@ -239,7 +239,7 @@ def test_udev_persists_a_device_the_driver_makes_with_a_rule_an_fstab_line_and_t
     assert (root / RULES).read_text() == zram_boot.UDEV_HEADER + (
         f'ACTION=="add", SUBSYSTEM=="block", KERNEL=="zram0", ATTR{{comp_algorithm}}="lz4", '
         f'ATTR{{disksize}}="{64 * MIB}", RUN+="/bin/sh -c \'/sbin/mkswap /dev/%k && '
-        "{ [ -d /run/systemd/system ] || /sbin/swapon -p 50 /dev/%k; }'\", TAG+=\"systemd\"\n"
+        '{ [ -d /run/systemd/system ] || /sbin/swapon -p 50 /dev/%k; }\'", TAG+="systemd"\n'
     )  # without systemd the rule swaps it on itself: sysvinit's swapon -a does not wait for udev
     assert (root / "etc/fstab").read_text().endswith("/dev/zram0 none swap defaults,pri=50 0 0\n")
     assert (root / "etc/modules-load.d/swapctl-zram.conf").read_text().endswith("\nzram\n")
@@ -392,7 +392,9 @@ def test_the_rule_carries_params_and_mem_limit_in_the_kernels_order_and_finds_mk
     (root / "usr/sbin").mkdir(parents=True)
     (root / "usr/sbin/mkswap").write_text("")
     assert "-c '/usr/sbin/mkswap /dev/%k && " in zram_boot.rule_line(host, "zram0", spec)
-    assert zram_boot.parse_rule(zram_boot.rule_line(host, "zram0", spec._replace(priority=7))).priority == 7
+    for priority, swapon in ((7, "swapon -p 7 /dev/%k"), (0, "swapon -p 0 /dev/%k"), (-1, "swapon /dev/%k")):
+        line = zram_boot.rule_line(host, "zram0", spec._replace(priority=priority))
+        assert swapon in line and zram_boot.parse_rule(line).priority == (None if priority < 0 else priority)
     with pytest.raises(Exception, match="cannot be written to an udev rule"):
         zram_boot.rule_line(host, "zram0", spec._replace(algorithm='lz4", RUN+="/bin/sh'))
     assert zram_boot.own_rule('KERNEL=="zram0", ATTR{disksize}="1"') is None  # not an add rule: not swapctl's
