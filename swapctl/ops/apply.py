@@ -18,7 +18,17 @@ if TYPE_CHECKING:
 
 TOP_KEYS = {"swapfiles", "zram", "vm", "zswap", "persist"}
 SWAPFILE_KEYS = {"path", "size", "priority", "discard", "state", "method"}
-ZRAM_KEYS = {"device", "size", "algorithm", "algorithm_params", "mem_limit", "priority", "state", "persist"}
+ZRAM_KEYS = {
+    "device",
+    "size",
+    "algorithm",
+    "algorithm_params",
+    "mem_limit",
+    "priority",
+    "state",
+    "persist",
+    "persist_via",
+}
 STATES = ("present", "absent")
 
 
@@ -44,6 +54,7 @@ class ZramSpec:
     mem_limit: str | None = None
     priority: int = 100
     persist: bool = False  # as `zram create --persist`: only where asked (zram-generator, a unit or udev)
+    persist_via: str = "auto"  # as --persist-via (ops/zram_boot.py CHOICES)
 
 
 @dataclass
@@ -290,6 +301,14 @@ def _zram(where: _Where, node: Any) -> ZramSpec:
         spec.priority = _scalar(where, fields["priority"], int, "priority")
     if "persist" in fields:
         spec.persist = _scalar(where, fields["persist"], bool, "persist")
+    if "persist_via" in fields:
+        from swapctl.ops.zram_boot import CHOICES
+
+        spec.persist_via = _scalar(where, fields["persist_via"], str, "persist_via")
+        if spec.persist_via not in CHOICES:
+            raise where.fail(
+                fields["persist_via"], f"persist_via {spec.persist_via[:40]!r} is not one of: {', '.join(CHOICES)}"
+            )
     return spec
 
 
@@ -409,6 +428,7 @@ def _zram_plan(host: Host, journal: Journal, z: ZramSpec) -> Plan:
         mem_limit=z.mem_limit,
         priority=z.priority,
         persist=z.persist,
+        persist_via=z.persist_via,
     )
 
 

@@ -421,3 +421,19 @@ def test_a_bad_device_count_is_the_drivers_default_and_a_long_list_is_cut(cli, r
     (root / "etc/modprobe.d/zram.conf").write_text("options zram num_devices=4\n")
     r = cli("zram", "create", "--device", "zram6", "--size", "64M", "--persist", "--dry-run")
     assert "makes zram0, zram1, zram2, zram3, not zram6" in r.output, r.output
+
+
+def test_apply_persists_a_zram_device_the_way_its_yaml_asks(cli, root: Path, tmp_path: Path) -> None:
+    boots_systemd(root)
+    (root / "sbin/udevd").write_text("")  # systemd starts udev: both ways run here
+    zram_device(root, disksize=0, mm=FREE)
+    spec = tmp_path / "state.yaml"
+    spec.write_text("zram:\n  - device: zram0\n    size: 64M\n    persist: true\n    persist_via: udev\n")
+    doc = json.loads(cli("-o", "json", "apply", str(spec), "--dry-run").stdout)
+    assert [a["step"] for a in doc["actions"]][-3:] == ["zram-udev-rule", "fstab-set", "zram-boot-file"], doc
+    spec.write_text("zram:\n  - size: 64M\n    persist: true\n")  # auto: the unit comes first
+    doc = json.loads(cli("-o", "json", "apply", str(spec), "--dry-run").stdout)
+    assert [a["step"] for a in doc["actions"]][-3:] == ["zram-boot-file"] * 3, doc
+    spec.write_text("zram:\n  - size: 64M\n    persist: true\n    persist_via: upstart\n")
+    r = cli("apply", str(spec))
+    assert r.exit_code == 2 and "state.yaml:4: persist_via 'upstart' is not one of: auto, zram-generator" in r.output
