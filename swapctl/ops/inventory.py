@@ -40,8 +40,8 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
     mounts = _mounts(host)
     boot = bootswap.at_boot(host, fstab_text)
     # A zram device zram-generator makes by its number, or the one a unit of swapctl's made this boot.
-    by_generator = {b["source"] for b in boot if b["via"] == "zram-generator"}
-    by_generator |= {b["device_now"] for b in boot if b.get("device_now")}
+    zram_at_boot = {b["source"] for b in boot if b["via"] == "zram-generator"}
+    zram_at_boot |= {b["device_now"] for b in boot if b.get("device_now")}
     for a in host.swaps():
         kind = "zram" if _zram_name(a.path) else a.type
         rest = at_rest(host, a.path, kind, mounts, zram_devices)
@@ -53,7 +53,7 @@ def report(host: Host, managed: set[str] | None, warnings: list[str] | None = No
                 "used": a.used,
                 "priority": a.priority,
                 "managed": None if managed is None else a.path in managed,
-                "persisted": a.path in by_generator
+                "persisted": a.path in zram_at_boot
                 or fstab.persisted(fstab.lines_for(host, fstab_text, a.path, a.type)),
                 "encrypted": rest["encrypted"],
                 "encryption": rest,

@@ -6,11 +6,11 @@ and the files swapctl writes for it (ops/zram_set.py plans them; ops/bootswap.py
   by its configuration, not by its number, which depends on what else makes zram devices at boot. The unit
   writes the device it made to /run/swapctl/zram-K, and so does swapctl when it makes the device now; that is
   how `zram remove` and `list` know which unit a running device belongs to. K is the unit's own number.
-- udev (another init, with udev): the recipe of the kernel's and distributions' guides, an udev rule that sets
-  up the device when the driver adds it (its attributes in the kernel's order, then mkswap) and an /etc/fstab
-  line that swapon -a turns on. udev can only name a device, so only the ones the driver makes when it loads
-  (zram0 up to num_devices) are stable enough; a hot-added number is refused. Where zram is a module, a
-  modules-load.d file loads it at boot.
+- udev (udev runs at boot): the recipe of the kernel's and distributions' guides, an udev rule that sets up the
+  device when the driver adds it (its attributes in the kernel's order, then mkswap, and swapon where systemd
+  does not run: see rule_line) and an /etc/fstab line, which systemd's swap unit turns on. udev can only name a
+  device, so only the ones the driver makes when it loads (zram0 up to num_devices) are stable enough; a
+  hot-added number is refused. Where zram is a module, a modules-load.d file loads it at boot.
 - neither: refused, with the reason."""
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def boot_init(host: Host) -> str:
     return _sbin_init(host)
 
 
-def systemd_boots(host: Host) -> bool:
-    return boot_init(host).rsplit("/", 1)[-1] == "systemd"
+def systemd_boots(host: Host, init: str | None = None) -> bool:
+    """The next boot's init (`init`, when the caller has it already) is systemd."""
+    return (boot_init(host) if init is None else init).rsplit("/", 1)[-1] == "systemd"
 
 
 def udevd(host: Host) -> str | None:
@@ -117,11 +118,12 @@ def udevd(host: Host) -> str | None:
 UDEV_STARTERS = ("/etc/init.d/udev", "/etc/init.d/eudev", "/etc/init.d/udevd", "/etc/sv/udevd")
 
 
-def udev_starts(host: Host) -> bool:
+def udev_starts(host: Host, init: str | None = None) -> bool:
     """udev runs at the next boot: systemd starts it, or the distribution's init does (its init script or
     service), when the kernel command line does not name another init."""
-    started = systemd_boots(host) or (
-        boot_init(host) == _sbin_init(host) and any(host.lstat(p) is not None for p in UDEV_STARTERS)
+    init = boot_init(host) if init is None else init
+    started = systemd_boots(host, init) or (
+        init == _sbin_init(host) and any(host.lstat(p) is not None for p in UDEV_STARTERS)
     )
     return started and udevd(host) is not None
 
@@ -134,17 +136,22 @@ def choose(host: Host, via: str = "auto") -> str:
     """The way to persist a zram device here: zram-generator where it is installed (it runs under systemd), else a
     systemd unit where the next boot's init is systemd, else an udev rule and an fstab line where udev runs at
     boot. Refused where the way asked for, or every way, cannot work."""
-    systemd = systemd_boots(host)
-    can = {"zram-generator": systemd and generator(host) is not None, "systemd": systemd, "udev": udev_starts(host)}
+    init = boot_init(host)
+    systemd = systemd_boots(host, init)
+    can = {
+        "zram-generator": systemd and generator(host) is not None,
+        "systemd": systemd,
+        "udev": udev_starts(host, init),
+    }
     if via != "auto":
         if via not in can:
             raise UsageError(f"--persist-via {via[:40]!r} is not one of: {', '.join(CHOICES)}")
         if not can[via]:
-            raise Refused(f"--persist-via {via}: {_why_not(host, via)}", hint=_HINT)
+            raise Refused(f"--persist-via {via}: {_why_not(host, via, init)}", hint=_HINT)
         return via
     way = next((w for w in WAYS if can[w]), None)
     if way is None:
-        reasons = dict.fromkeys(_why_not(host, w) for w in WAYS)  # the init's reason once
+        reasons = dict.fromkeys(_why_not(host, w, init) for w in WAYS)  # the init's reason once
         raise Refused("--persist: nothing here would set the device up at boot: " + "; ".join(reasons), hint=_HINT)
     return way
 
@@ -155,15 +162,15 @@ _HINT = (
 )
 
 
-def _why_not(host: Host, way: str) -> str:
-    init = f"the next boot's init is {boot_init(host)}, not systemd"
+def _why_not(host: Host, way: str, init: str) -> str:
+    not_systemd = f"the next boot's init is {init}, not systemd"
     if way == "zram-generator":
-        return f"zram-generator is not installed (no {GENERATORS[0]})" if generator(host) is None else init
+        return f"zram-generator is not installed (no {GENERATORS[0]})" if generator(host) is None else not_systemd
     if way == "systemd":
-        return init
+        return not_systemd
     if udevd(host) is None:
         return f"udev is not installed (no {UDEVD[0]} or {UDEVD[2]})"
-    return f"nothing starts udev at boot (no {UDEV_STARTERS[0]}, and {init})"
+    return f"nothing starts udev at boot (no {UDEV_STARTERS[0]}, and {not_systemd})"
 
 
 # --- the systemd unit -----------------------------------------------------------------------------------
@@ -273,12 +280,13 @@ def units(host: Host) -> list[Unit]:
     return sorted(out)
 
 
-def unit_of(host: Host, device: str) -> Unit | None:
-    return next((u for u in units(host) if u.device == device), None)
+def unit_of(host: Host, device: str, found: list[Unit] | None = None) -> Unit | None:
+    """The unit that made `device` this boot (among `found`, when the caller has scanned them already)."""
+    return next((u for u in (units(host) if found is None else found) if u.device == device), None)
 
 
-def next_key(host: Host) -> int:
-    taken = {u.key for u in units(host)}
+def next_key(found: list[Unit]) -> int:
+    taken = {u.key for u in found}
     return next(k for k in range(len(taken) + 1) if k not in taken)
 
 
@@ -389,11 +397,8 @@ def parse_rule(line: str) -> Spec | None:
 
 def rules(host: Host) -> dict[str, str]:
     """Each device swapctl's udev file sets up: its rule line."""
-    return {
-        d: line
-        for d, line in (own_rule(r) or ("", "") for r in split_lines(host.read_text_or_none(UDEV_RULES) or ""))
-        if d
-    }
+    found = (own_rule(raw) for raw in split_lines(host.read_text_or_none(UDEV_RULES) or ""))
+    return dict(f for f in found if f is not None)
 
 
 @register

@@ -723,8 +723,9 @@ def _persist_at_boot(host: Host, plan: Plan, way: str, name: str, spec: zram_boo
     """A systemd unit of swapctl's (by configuration: it hot-adds its own device at boot), or an udev rule and an
     fstab line for a device the driver makes at load (ops/zram_boot.py)."""
     if way == "systemd":
-        unit = zram_boot.unit_of(host, name)
-        key = zram_boot.next_key(host) if unit is None else unit.key
+        found = zram_boot.units(host)
+        unit = zram_boot.unit_of(host, name, found)
+        key = zram_boot.next_key(found) if unit is None else unit.key
         plan.steps.extend(zram_boot.unit_steps(host, key, spec, name, added or (unit is not None and unit.added)))
         plan.data["persist"] = zram_boot.unit_path(key)
         return

@@ -26,9 +26,6 @@ RULES = "etc/udev/rules.d/90-swapctl-zram.rules"
 AREA = "/dev/zram0                              partition\t65532\t\t0\t\t50"
 
 
-boots_systemd = systemd_init
-
-
 def has_udev(root: Path, *, module: bool = True) -> None:
     """Another init (sysvinit's /sbin/init, a regular file) that starts udev with its init script."""
     (root / "sbin").mkdir(exist_ok=True)
@@ -51,7 +48,7 @@ def at_boot(cli) -> list[dict]:  # noqa: ANN001
 
 def test_where_nothing_would_run_at_boot_persist_is_refused_with_every_reason(cli, root: Path) -> None:
     # As this machine: systemd installed, but the kernel runs another init (rdinit=), and no udev.
-    boots_systemd(root)
+    systemd_init(root)
     cmdline(root, "console=ttyS0 rdinit=/process_api -- --flag")
     zram_device(root, disksize=0, mm=FREE)
     r = cli("zram", "create", "--size", "64M", "--persist")
@@ -77,7 +74,7 @@ def test_where_nothing_would_run_at_boot_persist_is_refused_with_every_reason(cl
     ],
 )
 def test_the_next_boots_init_is_the_command_lines_or_sbin_init(host, root: Path, words: str, init: str) -> None:
-    boots_systemd(root)
+    systemd_init(root)
     cmdline(root, words)
     assert zram_boot.boot_init(host) == init
     assert zram_boot.systemd_boots(host) == init.endswith("/systemd")
@@ -93,7 +90,7 @@ def test_persist_via_a_way_that_cannot_run_here_is_refused_and_an_unknown_one_is
 
 # --- a systemd unit ------------------------------------------------------------------------------------------
 def test_a_unit_persists_by_configuration_and_list_status_remove_say_and_undo_it(cli, root: Path) -> None:
-    boots_systemd(root)
+    systemd_init(root)
     zram_device(root, disksize=64 * MIB)
     swaps(root, AREA)
     code, doc = plan(cli, "create", "--size", "64M", "--algorithm", "lz4", "--priority", "50", "--persist")
@@ -131,7 +128,7 @@ def test_a_unit_persists_by_configuration_and_list_status_remove_say_and_undo_it
 
 
 def test_a_hot_added_device_is_recorded_as_added_and_remove_hot_removes_it(cli, root: Path) -> None:
-    boots_systemd(root)
+    systemd_init(root)
     zram_device(root)  # zram0 in use
     swaps(root, "/dev/zram0                              partition\t1048572\t\t0\t\t100")
     control(root)
@@ -424,7 +421,7 @@ def test_a_bad_device_count_is_the_drivers_default_and_a_long_list_is_cut(cli, r
 
 
 def test_apply_persists_a_zram_device_the_way_its_yaml_asks(cli, root: Path, tmp_path: Path) -> None:
-    boots_systemd(root)
+    systemd_init(root)
     (root / "sbin/udevd").write_text("")  # systemd starts udev: both ways run here
     zram_device(root, disksize=0, mm=FREE)
     spec = tmp_path / "state.yaml"
